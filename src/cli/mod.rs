@@ -1,0 +1,311 @@
+//! The command line: parses arguments into library calls and prints.
+//! Nothing here simulates, maps or serializes results.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use neurocycle::config::HwConfig;
+use neurocycle::engine::{Chip, EngineOptions};
+use neurocycle::error::{write_atomic, Error, Result};
+use neurocycle::model::gen::{generate, parse_conv, GenSpec};
+use neurocycle::model::{stimulus, Model, Readout, Reset, Semantics};
+use neurocycle::run::{run, RunOptions};
+use neurocycle::{mapping, report};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "neurocycle",
+    version,
+    about = "Cycle-level simulator of neuromorphic (SNN) chips"
+)]
+pub struct Cli {
+    /// More log output (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run input samples of a model through a chip and report.
+    Run(RunArgs),
+    /// Write a synthetic model (random sparse quantized SNN).
+    Gen(GenArgs),
+    /// Run a built-in model on the built-in default chip, no files needed.
+    Demo(DemoArgs),
+}
+
+#[derive(Args)]
+pub struct SimArgs {
+    /// Number of input samples (inferences).
+    #[arg(long, default_value_t = 8)]
+    pub samples: u64,
+    /// Seed of the synthetic stimulus.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Override a config parameter, e.g. --set core.pes=16 --set mesh=8x8.
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub sets: Vec<String>,
+    /// Write the JSON report here.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// Also run the reference executor; exit 1 on any mismatched spike.
+    #[arg(long)]
+    pub check: bool,
+    /// Visit every cycle instead of jumping over idle ones (slow; for checking).
+    #[arg(long)]
+    pub every_cycle: bool,
+}
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// Hardware config (RON), e.g. hw_configs/default.ron.
+    #[arg(long)]
+    pub hw: PathBuf,
+    /// Model (RON), e.g. models/tiny.ron.
+    #[arg(long)]
+    pub model: PathBuf,
+    #[command(flatten)]
+    pub sim: SimArgs,
+}
+
+#[derive(Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub sim: SimArgs,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum SemanticsArg {
+    LayerSerial,
+    Pipelined,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ReadoutArg {
+    SpikeCount,
+    Membrane,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ResetArg {
+    ToValue,
+    Subtract,
+}
+
+#[derive(Args)]
+pub struct GenArgs {
+    /// Dense layer sizes, input first: 784,512,10.
+    #[arg(long, value_delimiter = ',', conflicts_with = "conv")]
+    pub layers: Option<Vec<usize>>,
+    /// Conv net: CxHxW:layers, e.g. 1x28x28:c8k3s1p1,p2,c16k3s2p0,d10
+    /// (cOkKsSpP = Conv2d, pK = SumPool2d, dN = Dense).
+    #[arg(long)]
+    pub conv: Option<String>,
+    /// Fraction of zero weights, 0..1.
+    #[arg(long, default_value_t = 0.9)]
+    pub sparsity: f64,
+    /// 1 (binary), 2 (ternary) .. 16.
+    #[arg(long, default_value_t = 4)]
+    pub weight_bits: u8,
+    #[arg(long, default_value_t = 8)]
+    pub timesteps: u32,
+    /// Density of the synthetic input stimulus.
+    #[arg(long, default_value_t = 0.2)]
+    pub input_rate: f64,
+    /// Graded (direct) input of this many bits instead of spikes.
+    #[arg(long)]
+    pub graded_bits: Option<u8>,
+    #[arg(long, value_enum, default_value = "layer-serial")]
+    pub semantics: SemanticsArg,
+    #[arg(long, value_enum, default_value = "spike-count")]
+    pub readout: ReadoutArg,
+    /// Current decay (12-bit; 4096 = no persistent current).
+    #[arg(long, default_value_t = 4096)]
+    pub du: u16,
+    /// Voltage decay (12-bit; 0 = IF).
+    #[arg(long, default_value_t = 256)]
+    pub dv: u16,
+    #[arg(long, value_enum, default_value = "subtract")]
+    pub reset: ResetArg,
+    #[arg(long, default_value_t = 16)]
+    pub state_bits: u8,
+    /// Threshold as a multiple of the expected drive of a neuron.
+    #[arg(long, default_value_t = 1.0)]
+    pub threshold_scale: f64,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Output model file (RON).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+pub fn main(cli: Cli) -> Result<i32> {
+    match cli.command {
+        Command::Run(a) => {
+            let hw = HwConfig::load(&a.hw)?;
+            let model = Model::load(&a.model)?;
+            simulate(
+                &hw,
+                &a.hw.display().to_string(),
+                &model,
+                &a.model.display().to_string(),
+                &a.sim,
+            )
+        }
+        Command::Gen(a) => gen(&a),
+        Command::Demo(a) => {
+            let hw = HwConfig::preset("default")?;
+            let model = generate(&demo_spec());
+            model.validate("<demo model>")?;
+            println!(
+                "demo: {} on the built-in default chip (hw_configs/default.ron); same as\n  neurocycle gen --layers 784,512,256,10 --sparsity 0.9 --weight-bits 4 --timesteps 8 --out m.ron\n  neurocycle run --hw hw_configs/default.ron --model m.ron --check\n",
+                model.name
+            );
+            let mut sim = a.sim;
+            sim.check = true;
+            simulate(
+                &hw,
+                "hw_configs/default.ron (built in)",
+                &model,
+                "<generated>",
+                &sim,
+            )
+        }
+    }
+}
+
+/// The workload of `neurocycle demo`.
+pub fn demo_spec() -> GenSpec {
+    GenSpec {
+        layers: vec![784, 512, 256, 10],
+        sparsity: 0.9,
+        weight_bits: 4,
+        timesteps: 8,
+        ..GenSpec::default()
+    }
+}
+
+fn simulate(
+    hw: &HwConfig,
+    hw_file: &str,
+    model: &Model,
+    model_file: &str,
+    a: &SimArgs,
+) -> Result<i32> {
+    let hw = hw.with_overrides(hw_file, &a.sets)?;
+    let map = mapping::map(model, &hw, model_file)?;
+    let chip = Chip::build(&hw, model, &map);
+    tracing::info!(
+        cores = map.cores.len(),
+        flit_bits = chip.flit_bits,
+        "mapped"
+    );
+    let threads = a.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let opts = RunOptions {
+        samples: a.samples,
+        threads,
+        engine: EngineOptions {
+            every_cycle: a.every_cycle,
+            record_spikes: false,
+        },
+        check: a.check,
+    };
+    let bar = indicatif::ProgressBar::new(a.samples);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} samples  {per_sec}  eta {eta}",
+        )
+        .expect("valid template"),
+    );
+    let seed = a.seed;
+    let stim = |i: u64| stimulus::synthetic(model, seed, i);
+    let summary = run(&chip, &stim, &opts, &|done| bar.set_position(done))?;
+    bar.finish_and_clear();
+    let rep = report::build(
+        &chip,
+        &summary,
+        &report::Source {
+            hw_file,
+            overrides: &a.sets,
+            model_file,
+            seed,
+        },
+    );
+    print!("{}", rep.table());
+    if let Some(path) = &a.report {
+        write_atomic(path, rep.to_json().as_bytes())?;
+        eprintln!("report written to {}", path.display());
+    }
+    Ok(match summary.mismatched_spikes {
+        Some(m) if m > 0 => 1,
+        _ => 0,
+    })
+}
+
+fn gen(a: &GenArgs) -> Result<i32> {
+    let conv = match &a.conv {
+        Some(s) => Some(parse_conv(s).map_err(Error::Usage)?),
+        None => None,
+    };
+    let layers = a.layers.clone().unwrap_or_else(|| vec![784, 512, 10]);
+    if conv.is_none() && layers.len() < 2 {
+        return Err(Error::Usage(
+            "--layers needs the input size and at least one layer, e.g. 784,10".into(),
+        ));
+    }
+    if !(0.0..=1.0).contains(&a.sparsity) {
+        return Err(Error::invalid(
+            "--sparsity",
+            "sparsity",
+            a.sparsity,
+            "0.0 ..= 1.0",
+        ));
+    }
+    let spec = GenSpec {
+        layers,
+        conv,
+        sparsity: a.sparsity,
+        weight_bits: a.weight_bits,
+        timesteps: a.timesteps,
+        input_rate: a.input_rate,
+        graded_bits: a.graded_bits,
+        semantics: match a.semantics {
+            SemanticsArg::LayerSerial => Semantics::LayerSerial,
+            SemanticsArg::Pipelined => Semantics::Pipelined,
+        },
+        readout: match a.readout {
+            ReadoutArg::SpikeCount => Readout::SpikeCount,
+            ReadoutArg::Membrane => Readout::Membrane,
+        },
+        du: a.du,
+        dv: a.dv,
+        reset: match a.reset {
+            ResetArg::ToValue => Reset::ToValue,
+            ResetArg::Subtract => Reset::Subtract,
+        },
+        state_bits: a.state_bits,
+        threshold_scale: a.threshold_scale,
+        seed: a.seed,
+    };
+    // Check the options that the generator passes through before using them.
+    neurocycle::error::check_range("gen", "--weight-bits", a.weight_bits, 1, 16)?;
+    neurocycle::error::check_range("gen", "--state-bits", a.state_bits, 2, 32)?;
+    let model = generate(&spec);
+    model.validate("<generated>")?;
+    write_atomic(&a.out, model.to_ron().as_bytes())?;
+    eprintln!(
+        "wrote {} ({} layers, T = {})",
+        a.out.display(),
+        model.layers.len(),
+        model.timesteps
+    );
+    Ok(0)
+}

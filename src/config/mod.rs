@@ -1,0 +1,417 @@
+//! Hardware configuration: load a RON chip description, apply `--set`
+//! overrides by parameter path, validate once. After `validate` every
+//! consumer trusts the values. Units are in the field names; ranges are in
+//! `validate` and in `docs/hw-config.md`.
+
+use crate::error::{check_range, Error, Result};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HwConfig {
+    pub name: String,
+    /// Tiles in x and y.
+    pub mesh: (u32, u32),
+    /// Neurocores per router (concentration).
+    pub cores_per_router: u32,
+    pub clock_mhz: f64,
+    pub core: Core,
+    pub synapse_memory: SynapseMemory,
+    pub membrane_sram: MembraneSram,
+    pub routing_table: RoutingTable,
+    pub router: Router,
+    /// Cost of the global barrier that ends a phase.
+    pub barrier_cycles: u32,
+    pub energy: EnergyTable,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Core {
+    /// Neuron capacity of one core.
+    pub neurons: u32,
+    /// Processing elements (synapse lanes).
+    pub pes: u32,
+    pub pe_assignment: PeAssignment,
+    /// Work-queue capacity in spike events.
+    pub queue_depth: u32,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PeAssignment {
+    /// Neuron n belongs to PE n mod P.
+    Interleaved,
+    /// PE p owns the p-th contiguous block of ceil(n / P) neurons.
+    Blocked,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SynapseMemory {
+    /// Capacity per core.
+    pub bytes: u64,
+    pub word_bits: u32,
+    /// Cycles from an event's start to its first word.
+    pub read_latency_cycles: u32,
+    pub encoding: Encoding,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Encoding {
+    Dense,
+    Bitmask,
+    Csr,
+    /// The smallest of the three, chosen per core.
+    Auto,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MembraneSram {
+    pub word_bits: u32,
+    /// Bits of state stored per neuron (u and v; v only for plain LIF).
+    pub state_bits: u32,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingTable {
+    /// Destination entries (destination core, axon) per core.
+    pub entries: u32,
+    pub entry_bits: u32,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Router {
+    /// Flits per input port.
+    pub buffer_depth: u32,
+    /// Pipeline cycles through one router.
+    pub latency_cycles: u32,
+    pub link_latency_cycles: u32,
+    /// A flit wider than the link is serialized over several cycles.
+    pub link_width_bits: u32,
+    pub multicast: Multicast,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Multicast {
+    /// One flit per destination core, replicated at the source core.
+    SourceReplication,
+}
+
+/// Energy per action (pJ) and static power (mW). Every preset cites where
+/// its numbers come from in `source` and in comments.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EnergyTable {
+    pub source: String,
+    /// One PE accumulate (read-modify-write of a neuron's input current).
+    pub synop_pj: f64,
+    /// One neuron's LIF update arithmetic (memory access charged apart).
+    pub neuron_update_pj: f64,
+    /// SRAM access energy per bit for an array of `sram_ref_bytes`; other
+    /// sizes scale with sqrt(bytes / sram_ref_bytes).
+    pub sram_read_pj_per_bit: f64,
+    pub sram_write_pj_per_bit: f64,
+    pub sram_ref_bytes: f64,
+    /// One flit through one router (buffer write, route, switch).
+    pub router_pj_per_flit: f64,
+    /// One flit over one inter-tile link.
+    pub link_pj_per_flit: f64,
+    pub static_mw_per_core: f64,
+    pub static_mw_per_router: f64,
+}
+
+/// The parameter paths `--set` and sweeps accept, with what they take.
+pub const SETTABLE: &[(&str, &str)] = &[
+    ("name", "text"),
+    ("mesh", "XxY, e.g. 4x4"),
+    ("cores_per_router", "whole number"),
+    ("clock_mhz", "number"),
+    ("core.neurons", "whole number"),
+    ("core.pes", "whole number"),
+    ("core.pe_assignment", "interleaved | blocked"),
+    ("core.queue_depth", "whole number"),
+    ("synapse_memory.bytes", "whole number"),
+    ("synapse_memory.word_bits", "whole number"),
+    ("synapse_memory.read_latency_cycles", "whole number"),
+    ("synapse_memory.encoding", "dense | bitmask | csr | auto"),
+    ("membrane_sram.word_bits", "whole number"),
+    ("membrane_sram.state_bits", "whole number"),
+    ("routing_table.entries", "whole number"),
+    ("routing_table.entry_bits", "whole number"),
+    ("router.buffer_depth", "whole number"),
+    ("router.latency_cycles", "whole number"),
+    ("router.link_latency_cycles", "whole number"),
+    ("router.link_width_bits", "whole number"),
+    ("router.multicast", "source_replication"),
+    ("barrier_cycles", "whole number"),
+    ("energy.synop_pj", "number"),
+    ("energy.neuron_update_pj", "number"),
+    ("energy.sram_read_pj_per_bit", "number"),
+    ("energy.sram_write_pj_per_bit", "number"),
+    ("energy.sram_ref_bytes", "number"),
+    ("energy.router_pj_per_flit", "number"),
+    ("energy.link_pj_per_flit", "number"),
+    ("energy.static_mw_per_core", "number"),
+    ("energy.static_mw_per_router", "number"),
+];
+
+/// The presets shipped in `hw_configs/`, embedded so `demo` needs no files.
+pub const PRESETS: &[(&str, &str)] = &[
+    ("tiny", include_str!("../../hw_configs/tiny.ron")),
+    ("default", include_str!("../../hw_configs/default.ron")),
+    ("loihi", include_str!("../../hw_configs/loihi.ron")),
+];
+
+impl HwConfig {
+    pub fn load(path: &std::path::Path) -> Result<HwConfig> {
+        let text = crate::error::read_file(path)?;
+        Self::parse(&path.display().to_string(), &text)
+    }
+
+    /// Parses and validates; `file` names the source in errors.
+    pub fn parse(file: &str, text: &str) -> Result<HwConfig> {
+        let cfg: HwConfig = crate::error::parse_ron(file, text)?;
+        cfg.validate(file)?;
+        Ok(cfg)
+    }
+
+    pub fn preset(name: &str) -> Result<HwConfig> {
+        let (_, text) = PRESETS.iter().find(|(n, _)| *n == name).ok_or_else(|| {
+            Error::Usage(format!(
+                "unknown preset {name:?}; known: {}",
+                PRESETS.iter().map(|p| p.0).collect::<Vec<_>>().join(", ")
+            ))
+        })?;
+        Self::parse(&format!("<preset {name}>"), text)
+    }
+
+    pub fn n_tiles(&self) -> u32 {
+        self.mesh.0 * self.mesh.1
+    }
+    pub fn n_cores(&self) -> u32 {
+        self.n_tiles() * self.cores_per_router
+    }
+    /// (x, y) of the tile that holds `core` (row-major tiles, cores
+    /// consecutive within a tile).
+    pub fn tile_of(&self, core: u32) -> (u32, u32) {
+        let tile = core / self.cores_per_router;
+        (tile % self.mesh.0, tile / self.mesh.0)
+    }
+    pub fn neurons_per_membrane_word(&self) -> u32 {
+        self.membrane_sram.word_bits / self.membrane_sram.state_bits
+    }
+
+    /// Applies `PATH=VALUE` overrides (the paths of `SETTABLE`), then
+    /// validates. `file` names the base config in errors.
+    pub fn with_overrides(&self, file: &str, sets: &[String]) -> Result<HwConfig> {
+        let mut value = serde_json::to_value(self).expect("config serializes");
+        for set in sets {
+            let (path, raw) = set.split_once('=').ok_or_else(|| {
+                Error::Usage(format!(
+                    "--set {set:?}: expected PATH=VALUE, e.g. core.pes=16"
+                ))
+            })?;
+            let path = path.trim();
+            let kind = SETTABLE
+                .iter()
+                .find(|(p, _)| *p == path)
+                .map(|(_, k)| *k)
+                .ok_or_else(|| {
+                    Error::Usage(format!(
+                        "--set {path}: unknown parameter; known: {}",
+                        SETTABLE.iter().map(|p| p.0).collect::<Vec<_>>().join(", ")
+                    ))
+                })?;
+            let new = parse_value(path, raw.trim(), kind)?;
+            let mut slot = &mut value;
+            for key in path.split('.') {
+                slot = slot
+                    .get_mut(key)
+                    .expect("SETTABLE paths exist in the config");
+            }
+            *slot = new;
+        }
+        let cfg: HwConfig =
+            serde_json::from_value(value).map_err(|e| Error::Usage(format!("--set: {e}")))?;
+        cfg.validate(&format!("{file} (with --set)"))?;
+        Ok(cfg)
+    }
+
+    pub fn validate(&self, file: &str) -> Result<()> {
+        check_range(file, "mesh.x", self.mesh.0, 1, 64)?;
+        check_range(file, "mesh.y", self.mesh.1, 1, 64)?;
+        check_range(file, "cores_per_router", self.cores_per_router, 1, 16)?;
+        if !(self.clock_mhz > 0.0 && self.clock_mhz <= 100_000.0) {
+            return Err(Error::invalid(
+                file,
+                "clock_mhz",
+                self.clock_mhz,
+                "0 < clock_mhz <= 100000",
+            ));
+        }
+        let c = &self.core;
+        check_range(file, "core.neurons", c.neurons, 1, 65_536)?;
+        check_range(file, "core.pes", c.pes, 1, 1024)?;
+        check_range(file, "core.queue_depth", c.queue_depth, 1, 1 << 20)?;
+        let s = &self.synapse_memory;
+        check_range(file, "synapse_memory.bytes", s.bytes, 1, 1 << 32)?;
+        check_range(file, "synapse_memory.word_bits", s.word_bits, 1, 8192)?;
+        check_range(
+            file,
+            "synapse_memory.read_latency_cycles",
+            s.read_latency_cycles,
+            0,
+            1024,
+        )?;
+        let m = &self.membrane_sram;
+        check_range(file, "membrane_sram.word_bits", m.word_bits, 1, 8192)?;
+        check_range(
+            file,
+            "membrane_sram.state_bits",
+            m.state_bits,
+            2,
+            m.word_bits.max(2),
+        )?;
+        let r = &self.routing_table;
+        check_range(file, "routing_table.entries", r.entries, 1, 1 << 26)?;
+        check_range(file, "routing_table.entry_bits", r.entry_bits, 1, 1024)?;
+        let r = &self.router;
+        check_range(file, "router.buffer_depth", r.buffer_depth, 1, 1 << 16)?;
+        check_range(file, "router.latency_cycles", r.latency_cycles, 1, 1024)?;
+        check_range(
+            file,
+            "router.link_latency_cycles",
+            r.link_latency_cycles,
+            1,
+            1024,
+        )?;
+        check_range(file, "router.link_width_bits", r.link_width_bits, 1, 4096)?;
+        check_range(file, "barrier_cycles", self.barrier_cycles, 0, 1 << 24)?;
+        let e = &self.energy;
+        for (name, v) in [
+            ("energy.synop_pj", e.synop_pj),
+            ("energy.neuron_update_pj", e.neuron_update_pj),
+            ("energy.sram_read_pj_per_bit", e.sram_read_pj_per_bit),
+            ("energy.sram_write_pj_per_bit", e.sram_write_pj_per_bit),
+            ("energy.router_pj_per_flit", e.router_pj_per_flit),
+            ("energy.link_pj_per_flit", e.link_pj_per_flit),
+            ("energy.static_mw_per_core", e.static_mw_per_core),
+            ("energy.static_mw_per_router", e.static_mw_per_router),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(Error::invalid(file, name, v, "a finite number >= 0"));
+            }
+        }
+        if !(e.sram_ref_bytes.is_finite() && e.sram_ref_bytes > 0.0) {
+            return Err(Error::invalid(
+                file,
+                "energy.sram_ref_bytes",
+                e.sram_ref_bytes,
+                "a number > 0",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn parse_value(path: &str, raw: &str, kind: &str) -> Result<serde_json::Value> {
+    let bad = || Error::Usage(format!("--set {path}={raw}: expected {kind}"));
+    Ok(match kind {
+        "XxY, e.g. 4x4" => {
+            let (x, y) = raw.split_once(['x', 'X']).ok_or_else(bad)?;
+            let x: u32 = x.trim().parse().map_err(|_| bad())?;
+            let y: u32 = y.trim().parse().map_err(|_| bad())?;
+            serde_json::json!([x, y])
+        }
+        "whole number" => serde_json::json!(raw.parse::<u64>().map_err(|_| bad())?),
+        "number" => serde_json::json!(raw.parse::<f64>().map_err(|_| bad())?),
+        "text" => serde_json::json!(raw),
+        options => {
+            if !options.split(" | ").any(|o| o == raw) {
+                return Err(bad());
+            }
+            serde_json::json!(raw)
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_load_and_validate() {
+        for (name, _) in PRESETS {
+            let cfg = HwConfig::preset(name).unwrap();
+            assert!(cfg.n_cores() >= 1, "{name}");
+        }
+        assert_eq!(HwConfig::preset("loihi").unwrap().n_cores(), 128);
+        assert_eq!(HwConfig::preset("default").unwrap().mesh, (4, 4));
+    }
+
+    #[test]
+    fn set_overrides_every_settable_path() {
+        let base = HwConfig::preset("default").unwrap();
+        let cfg = base
+            .with_overrides(
+                "d",
+                &[
+                    "mesh=2x3".into(),
+                    "core.pes=16".into(),
+                    "synapse_memory.word_bits=128".into(),
+                    "core.pe_assignment=blocked".into(),
+                    "clock_mhz=500".into(),
+                ],
+            )
+            .unwrap();
+        assert_eq!(cfg.mesh, (2, 3));
+        assert_eq!(cfg.core.pes, 16);
+        assert_eq!(cfg.synapse_memory.word_bits, 128);
+        assert_eq!(cfg.core.pe_assignment, PeAssignment::Blocked);
+        assert_eq!(cfg.clock_mhz, 500.0);
+        // Every listed path resolves in the serialized config.
+        let v = serde_json::to_value(&base).unwrap();
+        for (path, _) in SETTABLE {
+            let mut slot = &v;
+            for key in path.split('.') {
+                slot = slot.get(key).unwrap_or_else(|| panic!("{path}"));
+            }
+        }
+    }
+
+    #[test]
+    fn out_of_range_set_names_field_and_range() {
+        let base = HwConfig::preset("default").unwrap();
+        let e = base
+            .with_overrides("d.ron", &["core.pes=0".into()])
+            .unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("core.pes = 0") && msg.contains("1 ..= 1024"),
+            "{msg}"
+        );
+        assert!(base.with_overrides("d", &["core.bogus=1".into()]).is_err());
+        assert!(base.with_overrides("d", &["mesh=4".into()]).is_err());
+        assert!(base.with_overrides("d", &["core.pes=abc".into()]).is_err());
+    }
+
+    #[test]
+    fn unknown_key_in_file_is_an_error() {
+        let text = include_str!("../../hw_configs/tiny.ron").replacen(
+            "barrier_cycles",
+            "barrier_cycle",
+            1,
+        );
+        let e = HwConfig::parse("tiny.ron", &text).unwrap_err().to_string();
+        assert!(
+            e.starts_with("tiny.ron:") && e.contains("barrier_cycle"),
+            "{e}"
+        );
+    }
+}

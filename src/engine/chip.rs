@@ -1,0 +1,161 @@
+//! The compiled chip: per-core tables the engine reads in its hot loop,
+//! built once from the mapping (rows decoded from the synapse-memory image,
+//! so the encodings are exercised by every run) and shared by all threads.
+
+use crate::config::{HwConfig, PeAssignment};
+use crate::mapping::{decode_row, Mapping, Routes};
+use crate::model::neuron::LifConsts;
+use crate::model::Model;
+
+use super::noc::MeshParams;
+
+#[derive(Clone, Debug)]
+pub struct CoreTables {
+    pub layer: u32,
+    pub first_neuron: u32,
+    pub n_neurons: u32,
+    /// Rows by axon: `targets[row_start[a]..row_start[a + 1]]`.
+    pub row_start: Vec<u32>,
+    pub targets: Vec<u16>,
+    pub weights: Vec<i16>,
+    /// Cycles an event holds the integration pipeline: max(words, busiest PE).
+    pub row_cost: Vec<u32>,
+    pub row_words: Vec<u32>,
+    /// Update walk: (local neuron, cycle offset k), in emission order.
+    pub walk: Vec<(u32, u32)>,
+    pub update_cycles: u32,
+    pub membrane_words: u32,
+    pub threshold: Vec<i32>,
+    pub bias: Vec<i32>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Chip<'a> {
+    pub hw: &'a HwConfig,
+    pub model: &'a Model,
+    pub mapping: &'a Mapping,
+    pub cores: Vec<CoreTables>,
+    pub consts: Vec<LifConsts>,
+    pub mesh: MeshParams,
+    /// Bits of a spike flit: destination tile x, y, core, axon.
+    pub flit_bits: u32,
+}
+
+fn bits_for(n: u32) -> u32 {
+    if n <= 1 {
+        0
+    } else {
+        32 - (n - 1).leading_zeros()
+    }
+}
+
+/// Which PE owns local neuron `t` of a core with `n` neurons.
+pub fn pe_of(t: u32, n: u32, pes: u32, assignment: PeAssignment) -> u32 {
+    match assignment {
+        PeAssignment::Interleaved => t % pes,
+        PeAssignment::Blocked => t / n.div_ceil(pes),
+    }
+}
+
+/// Update-walk cycles of a core: every PE walks its own neurons, one per cycle.
+pub fn walk_cycles(n: u32, pes: u32) -> u32 {
+    n.div_ceil(pes)
+}
+
+impl<'a> Chip<'a> {
+    pub fn build(hw: &'a HwConfig, model: &'a Model, mapping: &'a Mapping) -> Chip<'a> {
+        let word_bits = hw.synapse_memory.word_bits;
+        let pes = hw.core.pes;
+        let mut max_axons = 1;
+        let cores = mapping
+            .cores
+            .iter()
+            .map(|cm| {
+                let n = cm.n_neurons;
+                max_axons = max_axons.max(cm.rows.len() as u32);
+                let mut t = CoreTables {
+                    layer: cm.layer,
+                    first_neuron: cm.first_neuron,
+                    n_neurons: n,
+                    row_start: vec![0],
+                    targets: vec![],
+                    weights: vec![],
+                    row_cost: vec![],
+                    row_words: vec![],
+                    walk: vec![],
+                    update_cycles: walk_cycles(n, pes),
+                    membrane_words: n.div_ceil(hw.neurons_per_membrane_word().max(1)),
+                    threshold: vec![],
+                    bias: vec![],
+                };
+                let mut load = vec![0u32; pes as usize];
+                for axon in 0..cm.rows.len() as u32 {
+                    load.iter_mut().for_each(|l| *l = 0);
+                    for (target, w) in decode_row(cm, axon, word_bits) {
+                        t.targets.push(target as u16);
+                        t.weights.push(w as i16);
+                        load[pe_of(target, n, pes, hw.core.pe_assignment) as usize] += 1;
+                    }
+                    t.row_start.push(t.targets.len() as u32);
+                    let words = cm.rows[axon as usize].bits.div_ceil(word_bits);
+                    t.row_words.push(words);
+                    t.row_cost.push(words.max(*load.iter().max().unwrap_or(&0)));
+                }
+                for k in 0..t.update_cycles {
+                    for p in 0..pes {
+                        let neuron = match hw.core.pe_assignment {
+                            PeAssignment::Interleaved => k * pes + p,
+                            PeAssignment::Blocked => p * n.div_ceil(pes) + k,
+                        };
+                        let owned = match hw.core.pe_assignment {
+                            PeAssignment::Interleaved => neuron < n,
+                            PeAssignment::Blocked => k < n.div_ceil(pes) && neuron < n,
+                        };
+                        if owned {
+                            t.walk.push((neuron, k));
+                        }
+                    }
+                }
+                let layer = &model.layers[cm.layer as usize].neuron;
+                for i in 0..n {
+                    t.threshold
+                        .push(layer.threshold.at((cm.first_neuron + i) as usize));
+                    t.bias.push(layer.bias.at((cm.first_neuron + i) as usize));
+                }
+                t
+            })
+            .collect();
+        let flit_bits = (bits_for(hw.mesh.0)
+            + bits_for(hw.mesh.1)
+            + bits_for(hw.cores_per_router)
+            + bits_for(max_axons))
+        .max(1);
+        Chip {
+            hw,
+            model,
+            mapping,
+            cores,
+            consts: model
+                .layers
+                .iter()
+                .map(|l| LifConsts::of(&l.neuron))
+                .collect(),
+            mesh: MeshParams {
+                x: hw.mesh.0,
+                y: hw.mesh.1,
+                cores_per_router: hw.cores_per_router,
+                buffer_depth: hw.router.buffer_depth,
+                router_latency: hw.router.latency_cycles,
+                link_latency: hw.router.link_latency_cycles,
+                flit_cycles: flit_bits.div_ceil(hw.router.link_width_bits),
+            },
+            flit_bits,
+        }
+    }
+
+    /// Routes of the population that feeds `layer`'s successor: the
+    /// neurons of `layer`.
+    pub fn routes_of_layer(&self, layer: u32) -> &Routes {
+        &self.mapping.routes[layer as usize + 1]
+    }
+}

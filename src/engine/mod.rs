@@ -1,0 +1,277 @@
+//! The cycle-level chip. Runs one inference (a stimulus) through the
+//! compiled chip phase by phase, cycle by cycle, and returns counters and
+//! the readout. Does no IO and knows no file format.
+//!
+//! A phase (one per layer per timestep for `layer_serial`, one per
+//! timestep for `pipelined`): the host writes the timestep's input events
+//! into the first layer's queues; cores integrate what arrives; the cores
+//! of the phase update once everything sent to them has been integrated;
+//! their spikes travel the mesh and are integrated on arrival, into the
+//! accumulator bank of the timestep they belong to; the phase ends when
+//! every queue, pipeline and router is empty, and the barrier follows.
+//!
+//! Event driven: each core and router knows the next cycle it can act,
+//! and the clock jumps to the earliest one. `every_cycle` visits every
+//! core and router at every cycle instead; both give identical counters.
+
+pub mod chip;
+pub mod core;
+pub mod counters;
+pub mod noc;
+
+use self::core::{step_core, CoreState, PhaseCtx, SpikeSink, StepEnv};
+use crate::error::{Error, Result};
+use crate::model::stimulus::Stimulus;
+use crate::model::{Readout, Semantics};
+use crate::reference::{argmax, SpikeRecord};
+pub use chip::Chip;
+pub use counters::{CoreCounters, Counters};
+use noc::{Flit, Mesh, Sink};
+
+/// Cycles without any progress before the engine reports a deadlock.
+const STALL_LIMIT_CYCLES: u64 = 1_000_000;
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EngineOptions {
+    /// Visit every core and router at every cycle (slow; for checking).
+    pub every_cycle: bool,
+    /// Record every spike (for `--check` and traces).
+    pub record_spikes: bool,
+}
+
+/// The result of one inference on the chip.
+#[derive(Clone, Debug)]
+pub struct SampleRun {
+    pub counters: Counters,
+    pub readout: Vec<i64>,
+    pub prediction: u32,
+    /// Sorted by (t, layer, neuron); empty unless recorded.
+    pub spikes: Vec<SpikeRecord>,
+}
+
+/// Observes the run: spikes and phase spans (traces build on this).
+pub trait Observer {
+    fn spike(&mut self, _t: u32, _layer: u32, _neuron: u32, _core: u32, _cycle: u64) {}
+    fn phase(&mut self, _t: u32, _phase: u32, _start_cycle: u64, _end_cycle: u64) {}
+}
+
+/// An observer that ignores everything.
+pub struct Quiet;
+impl Observer for Quiet {}
+
+struct Recorder<'a, O: Observer> {
+    record: bool,
+    spikes: Vec<SpikeRecord>,
+    inner: &'a mut O,
+}
+
+impl<O: Observer> SpikeSink for Recorder<'_, O> {
+    fn spike(&mut self, t: u32, layer: u32, neuron: u32, core: u32, cycle: u64) {
+        if self.record {
+            self.spikes.push(SpikeRecord { t, layer, neuron });
+        }
+        self.inner.spike(t, layer, neuron, core, cycle);
+    }
+}
+
+/// The cores' work queues, as the mesh's ejection target.
+struct Queues<'a> {
+    cores: &'a mut [CoreState],
+}
+
+impl Sink for Queues<'_> {
+    fn can_accept(&self, core: u32) -> bool {
+        !self.cores[core as usize].queue.is_full()
+    }
+    fn accept(&mut self, core: u32, flit: Flit, now: u64) {
+        let c = &mut self.cores[core as usize];
+        c.queue.push(self::core::Event {
+            axon: flit.axon,
+            payload: flit.payload,
+            bank: flit.tag,
+            arrival: now,
+        });
+        c.wake = c.wake.min(now + 1);
+    }
+}
+
+/// Runs one inference.
+pub fn run_sample<O: Observer>(
+    chip: &Chip,
+    stimulus: &Stimulus,
+    opts: EngineOptions,
+    observer: &mut O,
+) -> Result<SampleRun> {
+    let model = chip.model;
+    let hw = chip.hw;
+    let n_layers = model.layers.len();
+    let n_phases = match model.semantics {
+        Semantics::LayerSerial => n_layers,
+        Semantics::Pipelined => 1,
+    };
+    let n_cores = chip.cores.len();
+    let mut cores: Vec<CoreState> = chip
+        .cores
+        .iter()
+        .map(|t| CoreState::new(t, hw.core.queue_depth, n_phases))
+        .collect();
+    let mut mesh = Mesh::new(chip.mesh);
+    let mut counters = Counters {
+        samples: 1,
+        timestep_cycles: vec![0; model.timesteps as usize],
+        phase_cycles: vec![0; n_phases],
+        spikes_per_layer: vec![0; n_layers],
+        ..Counters::default()
+    };
+    let out_len = model.output_size();
+    let mut out_counts = vec![0i64; out_len];
+    let mut rec = Recorder {
+        record: opts.record_spikes,
+        spikes: vec![],
+        inner: observer,
+    };
+    // Host input lists per core: (axon, payload).
+    let mut host: Vec<Vec<(u32, u32)>> = vec![vec![]; n_cores];
+    let no_host: Vec<(u32, u32)> = vec![];
+    let input_routes = &chip.mapping.routes[0];
+    let mut now = 0u64;
+
+    for t in 0..model.timesteps {
+        let t_start = now;
+        for phase in 0..n_phases {
+            let phase_start = now;
+            let with_input = phase == 0;
+            for h in host.iter_mut() {
+                h.clear();
+            }
+            if with_input && (t as usize) < stimulus.timesteps() {
+                for ev in stimulus.at(t as usize) {
+                    for d in input_routes.of(ev.input as usize) {
+                        host[d.core as usize].push((d.axon, ev.payload));
+                    }
+                }
+            }
+            let parity = t % 2;
+            let ctx = PhaseCtx {
+                t,
+                phase,
+                update_bank: parity,
+                host_bank: parity,
+                emit_bank: match model.semantics {
+                    Semantics::LayerSerial => parity,
+                    Semantics::Pipelined => 1 - parity,
+                },
+                read_latency: hw.synapse_memory.read_latency_cycles as u64,
+                is_last_layer_phase: false,
+            };
+            for (c, s) in cores.iter_mut().enumerate() {
+                let layer = chip.cores[c].layer as usize;
+                let updates = match model.semantics {
+                    Semantics::LayerSerial => layer == phase,
+                    Semantics::Pipelined => true,
+                };
+                s.begin_phase(updates, now);
+            }
+
+            let mut last_progress = now;
+            loop {
+                {
+                    let mut sink = Queues { cores: &mut cores };
+                    let before = mesh.stats.router_traversals + mesh.stats.injected;
+                    mesh.step(now, &mut sink, opts.every_cycle);
+                    if mesh.stats.router_traversals + mesh.stats.injected != before {
+                        last_progress = now;
+                    }
+                }
+                let mut all_idle = true;
+                let mut next = mesh.next_wake();
+                for c in 0..n_cores {
+                    let tables = &chip.cores[c];
+                    let s = &mut cores[c];
+                    let host_list: &[(u32, u32)] = if host[c].is_empty() {
+                        &no_host
+                    } else {
+                        &host[c]
+                    };
+                    if opts.every_cycle || s.wake <= now {
+                        let env = StepEnv {
+                            core: c as u32,
+                            tables,
+                            consts: &chip.consts[tables.layer as usize],
+                            routes: chip.routes_of_layer(tables.layer),
+                            host: host_list,
+                            ctx: PhaseCtx {
+                                is_last_layer_phase: tables.layer as usize + 1 == n_layers,
+                                ..ctx
+                            },
+                        };
+                        if step_core(s, &env, now, &mut mesh, &mut rec, &mut out_counts) {
+                            last_progress = now;
+                        }
+                    }
+                    if !s.idle(host_list.len(), now) {
+                        all_idle = false;
+                    }
+                    next = next.min(s.wake);
+                }
+                if all_idle && mesh.is_empty() {
+                    break;
+                }
+                if now - last_progress > STALL_LIMIT_CYCLES {
+                    return Err(Error::Deadlock {
+                        cycle: now,
+                        msg: format!(
+                            "no progress for {STALL_LIMIT_CYCLES} cycles in timestep {t} phase {phase}: {}",
+                            mesh.describe_stuck()
+                        ),
+                    });
+                }
+                now = if opts.every_cycle || next == u64::MAX {
+                    now + 1
+                } else {
+                    next.max(now + 1)
+                };
+            }
+            observer_phase(&mut rec, t, phase as u32, phase_start, now);
+            now += hw.barrier_cycles as u64;
+            counters.barrier_cycles += hw.barrier_cycles as u64;
+            counters.phase_cycles[phase] += now - phase_start;
+        }
+        counters.timestep_cycles[t as usize] += now - t_start;
+    }
+
+    counters.cycles = now;
+    counters.max_inference_cycles = now;
+    counters.noc = mesh.stats.clone();
+    for (c, s) in cores.iter().enumerate() {
+        counters.spikes_per_layer[chip.cores[c].layer as usize] += s.cnt.spikes;
+    }
+    let readout = match model.readout {
+        Readout::SpikeCount => out_counts,
+        Readout::Membrane => {
+            let mut v = vec![0i64; out_len];
+            for (c, s) in cores.iter().enumerate() {
+                let t = &chip.cores[c];
+                if t.layer as usize + 1 == n_layers {
+                    for i in 0..t.n_neurons as usize {
+                        v[t.first_neuron as usize + i] = s.v[i] as i64;
+                    }
+                }
+            }
+            v
+        }
+    };
+    counters.cores = cores.into_iter().map(|s| s.cnt).collect();
+    let mut spikes = rec.spikes;
+    spikes.sort_unstable();
+    Ok(SampleRun {
+        prediction: argmax(&readout),
+        readout,
+        spikes,
+        counters,
+    })
+}
+
+fn observer_phase<O: Observer>(rec: &mut Recorder<O>, t: u32, phase: u32, start: u64, end: u64) {
+    rec.inner.phase(t, phase, start, end);
+}

@@ -1,0 +1,443 @@
+//! The 2D mesh: input-buffered routers with dimension-order (XY) routing,
+//! credit flow control, round-robin output arbitration, a router pipeline of
+//! `latency_cycles` and links of `link_latency_cycles`.
+//!
+//! ```text
+//!            N(0)
+//!             |
+//!    W(3) -- [R] -- E(1)      ports 0..4: mesh links
+//!           / | \             ports 4..4+C: one injection/ejection
+//!       core0 ... coreC-1     port per core of the tile
+//! ```
+//!
+//! Timing: a flit that enters a router's input buffer at cycle c may leave
+//! it at c + router_latency; leaving through a mesh port it occupies the
+//! link for `flit_cycles` cycles (flit bits / link width) and enters the
+//! next router's buffer `flit_cycles - 1 + link_latency` cycles later.
+//! Zero-load latency over h hops, injection to ejection:
+//! `h * (router_latency + link_latency + flit_cycles - 1) + router_latency`.
+//!
+//! Every cycle reads state as of the start of the cycle: a flit sent at
+//! cycle c is visible downstream at c + 1 at the earliest, and a freed
+//! buffer slot returns its credit upstream after `link_latency` cycles, so
+//! the order in which routers are stepped never matters. Idle routers are
+//! not visited; a router with only waiting flits sleeps until the first one
+//! is ready.
+
+pub const NORTH: usize = 0;
+pub const EAST: usize = 1;
+pub const SOUTH: usize = 2;
+pub const WEST: usize = 3;
+pub const LOCAL: usize = 4;
+
+fn opposite(dir: usize) -> usize {
+    (dir + 2) % 4
+}
+
+/// One spike packet.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Flit {
+    pub dest_core: u32,
+    pub axon: u32,
+    /// Graded payload (1 for a binary spike).
+    pub payload: u32,
+    /// Free for the sender (the engine stores the accumulator bank).
+    pub tag: u32,
+    pub src_core: u32,
+    pub inject_cycle: u64,
+    /// When the flit may leave the router it sits in.
+    ready_cycle: u64,
+}
+
+impl Flit {
+    pub fn new(src_core: u32, dest_core: u32, axon: u32, payload: u32, tag: u32) -> Flit {
+        Flit {
+            dest_core,
+            axon,
+            payload,
+            tag,
+            src_core,
+            inject_cycle: 0,
+            ready_cycle: 0,
+        }
+    }
+}
+
+/// Where ejected flits go: the cores' work queues, or a test's recorder.
+pub trait Sink {
+    /// Whether the core attached to this ejection port has room (checked
+    /// once per cycle before `accept`).
+    fn can_accept(&self, core: u32) -> bool;
+    fn accept(&mut self, core: u32, flit: Flit, now: u64);
+}
+
+/// Mesh-wide traffic counters.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NocStats {
+    pub injected: u64,
+    pub ejected: u64,
+    /// Inter-tile links crossed, summed over flits.
+    pub hops: u64,
+    /// Routers passed through, summed over flits (hops + 1 per flit).
+    pub router_traversals: u64,
+    /// Cycles a ready flit at the head of an input buffer did not move,
+    /// summed over input ports.
+    pub stall_cycles: u64,
+    pub latency_sum: u64,
+    pub latency_max: u64,
+    /// Flits sent per (router, direction): index `router * 4 + dir`.
+    pub per_link: Vec<u64>,
+}
+
+impl NocStats {
+    pub fn merge(&mut self, o: &NocStats) {
+        self.injected += o.injected;
+        self.ejected += o.ejected;
+        self.hops += o.hops;
+        self.router_traversals += o.router_traversals;
+        self.stall_cycles += o.stall_cycles;
+        self.latency_sum += o.latency_sum;
+        self.latency_max = self.latency_max.max(o.latency_max);
+        if self.per_link.len() < o.per_link.len() {
+            self.per_link.resize(o.per_link.len(), 0);
+        }
+        for (a, b) in self.per_link.iter_mut().zip(&o.per_link) {
+            *a += b;
+        }
+    }
+}
+
+/// Router and link parameters of a mesh.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MeshParams {
+    pub x: u32,
+    pub y: u32,
+    pub cores_per_router: u32,
+    pub buffer_depth: u32,
+    pub router_latency: u32,
+    pub link_latency: u32,
+    pub flit_cycles: u32,
+}
+
+impl MeshParams {
+    pub fn zero_load_latency(&self, hops: u64) -> u64 {
+        hops * (self.router_latency + self.link_latency + self.flit_cycles - 1) as u64
+            + self.router_latency as u64
+    }
+}
+
+/// Small fixed-capacity FIFO of cycle stamps (credit returns).
+#[derive(Clone, Debug)]
+struct Stamps {
+    at: Vec<u64>,
+    head: usize,
+    len: usize,
+}
+
+impl Stamps {
+    fn new(cap: usize) -> Stamps {
+        Stamps {
+            at: vec![0; cap],
+            head: 0,
+            len: 0,
+        }
+    }
+    fn push(&mut self, t: u64) {
+        let cap = self.at.len();
+        self.at[(self.head + self.len) % cap] = t;
+        self.len += 1;
+    }
+    /// Pops every stamp <= now, returning how many.
+    fn drain_until(&mut self, now: u64) -> u32 {
+        let mut n = 0;
+        while self.len > 0 && self.at[self.head] <= now {
+            self.head = (self.head + 1) % self.at.len();
+            self.len -= 1;
+            n += 1;
+        }
+        n
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Mesh {
+    pub p: MeshParams,
+    ports: usize,
+    /// Input buffers, `depth` slots per (router, port).
+    buf: Vec<Flit>,
+    head: Vec<u32>,
+    len: Vec<u32>,
+    /// Per (router, mesh direction): credits and pending credit returns.
+    credits: Vec<u32>,
+    returns: Vec<Stamps>,
+    /// Per (router, output port): busy until (serialization), RR pointer.
+    out_free_at: Vec<u64>,
+    rr: Vec<u32>,
+    flits_in_router: Vec<u32>,
+    wake: Vec<u64>,
+    active: Vec<u32>,
+    is_active: Vec<bool>,
+    in_flight: u64,
+    pub stats: NocStats,
+}
+
+impl Mesh {
+    pub fn new(p: MeshParams) -> Mesh {
+        let routers = (p.x * p.y) as usize;
+        let ports = LOCAL + p.cores_per_router as usize;
+        let depth = p.buffer_depth as usize;
+        Mesh {
+            p,
+            ports,
+            buf: vec![Flit::default(); routers * ports * depth],
+            head: vec![0; routers * ports],
+            len: vec![0; routers * ports],
+            credits: vec![p.buffer_depth; routers * 4],
+            returns: vec![Stamps::new(depth); routers * 4],
+            out_free_at: vec![0; routers * ports],
+            rr: vec![0; routers * ports],
+            flits_in_router: vec![0; routers],
+            wake: vec![u64::MAX; routers],
+            active: Vec::with_capacity(routers),
+            is_active: vec![false; routers],
+            in_flight: 0,
+            stats: NocStats {
+                per_link: vec![0; routers * 4],
+                ..NocStats::default()
+            },
+        }
+    }
+
+    pub fn n_routers(&self) -> usize {
+        (self.p.x * self.p.y) as usize
+    }
+
+    pub fn router_of(&self, core: u32) -> usize {
+        (core / self.p.cores_per_router) as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.in_flight == 0
+    }
+
+    pub fn in_flight(&self) -> u64 {
+        self.in_flight
+    }
+
+    /// Earliest cycle at which some router can act.
+    pub fn next_wake(&self) -> u64 {
+        self.active
+            .iter()
+            .map(|r| self.wake[*r as usize])
+            .min()
+            .unwrap_or(u64::MAX)
+    }
+
+    /// Flits in the input buffers of (router, port) that have arrived by `now`.
+    pub fn occupancy(&self, router: usize, port: usize, now: u64) -> u32 {
+        let q = router * self.ports + port;
+        let depth = self.p.buffer_depth as usize;
+        (0..self.len[q] as usize)
+            .filter(|i| {
+                let f = &self.buf[q * depth + (self.head[q] as usize + i) % depth];
+                f.ready_cycle <= now + self.p.router_latency as u64
+            })
+            .count() as u32
+    }
+
+    pub fn can_inject(&self, core: u32) -> bool {
+        let q =
+            self.router_of(core) * self.ports + LOCAL + (core % self.p.cores_per_router) as usize;
+        self.len[q] < self.p.buffer_depth
+    }
+
+    /// Puts a flit into the injection port of its source core; the caller
+    /// has checked `can_inject`.
+    pub fn inject(&mut self, mut flit: Flit, now: u64) {
+        let r = self.router_of(flit.src_core);
+        let port = LOCAL + (flit.src_core % self.p.cores_per_router) as usize;
+        flit.inject_cycle = now;
+        flit.ready_cycle = now + self.p.router_latency as u64;
+        self.push(r, port, flit);
+        self.stats.injected += 1;
+        self.in_flight += 1;
+    }
+
+    fn push(&mut self, r: usize, port: usize, flit: Flit) {
+        let q = r * self.ports + port;
+        let depth = self.p.buffer_depth as usize;
+        debug_assert!(
+            self.len[q] < self.p.buffer_depth,
+            "credit protocol violated"
+        );
+        let slot = (self.head[q] + self.len[q]) as usize % depth;
+        self.buf[q * depth + slot] = flit;
+        self.len[q] += 1;
+        self.flits_in_router[r] += 1;
+        self.wake[r] = self.wake[r].min(flit.ready_cycle);
+        if !self.is_active[r] {
+            self.is_active[r] = true;
+            self.active.push(r as u32);
+        }
+    }
+
+    fn route(&self, r: usize, dest_core: u32) -> usize {
+        let (x, y) = (r as u32 % self.p.x, r as u32 / self.p.x);
+        let dt = dest_core / self.p.cores_per_router;
+        let (dx, dy) = (dt % self.p.x, dt / self.p.x);
+        if dx > x {
+            EAST
+        } else if dx < x {
+            WEST
+        } else if dy > y {
+            SOUTH
+        } else if dy < y {
+            NORTH
+        } else {
+            LOCAL + (dest_core % self.p.cores_per_router) as usize
+        }
+    }
+
+    fn neighbor(&self, r: usize, dir: usize) -> usize {
+        let x = self.p.x as usize;
+        match dir {
+            NORTH => r - x,
+            SOUTH => r + x,
+            EAST => r + 1,
+            WEST => r - 1,
+            _ => unreachable!("local ports have no neighbor"),
+        }
+    }
+
+    /// Advances every router that can act at `now` (all routers holding
+    /// flits when `every_cycle`, to check that skipping changes nothing).
+    pub fn step(&mut self, now: u64, sink: &mut impl Sink, every_cycle: bool) {
+        let n = self.active.len();
+        for i in 0..n {
+            let r = self.active[i] as usize;
+            if every_cycle || self.wake[r] <= now {
+                self.step_router(r, now, sink);
+            }
+        }
+        // Drop routers that emptied, keeping the others in order.
+        let (flits, is_active) = (&self.flits_in_router, &mut self.is_active);
+        self.active.retain(|r| {
+            let keep = flits[*r as usize] > 0;
+            is_active[*r as usize] = keep;
+            keep
+        });
+    }
+
+    fn step_router(&mut self, r: usize, now: u64, sink: &mut impl Sink) {
+        let ports = self.ports;
+        let depth = self.p.buffer_depth as usize;
+        // requests[out] = bitmask of input ports whose ready head wants `out`.
+        let mut requests = [0u32; LOCAL + 16];
+        for port in 0..ports {
+            let q = r * ports + port;
+            if self.len[q] == 0 {
+                continue;
+            }
+            let f = &self.buf[q * depth + self.head[q] as usize];
+            if f.ready_cycle > now {
+                continue;
+            }
+            requests[self.route(r, f.dest_core)] |= 1 << port;
+        }
+        for out in 0..ports {
+            let req = requests[out];
+            if req == 0 {
+                continue;
+            }
+            let oq = r * ports + out;
+            let free = self.out_free_at[oq] <= now
+                && if out < LOCAL {
+                    let c = r * 4 + out;
+                    self.credits[c] += self.returns[c].drain_until(now);
+                    self.credits[c] > 0
+                } else {
+                    sink.can_accept((r * self.p.cores_per_router as usize + out - LOCAL) as u32)
+                };
+            let n_req = req.count_ones() as u64;
+            if !free {
+                self.stats.stall_cycles += n_req;
+                continue;
+            }
+            self.stats.stall_cycles += n_req - 1;
+            // Round robin: the first requester at or after the pointer.
+            let at_or_after = req & !((1u32 << self.rr[oq]) - 1);
+            let winner = if at_or_after != 0 {
+                at_or_after.trailing_zeros()
+            } else {
+                req.trailing_zeros()
+            } as usize;
+            self.rr[oq] = ((winner + 1) % ports) as u32;
+            let iq = r * ports + winner;
+            let mut flit = self.buf[iq * depth + self.head[iq] as usize];
+            self.head[iq] = ((self.head[iq] as usize + 1) % depth) as u32;
+            self.len[iq] -= 1;
+            self.flits_in_router[r] -= 1;
+            self.stats.router_traversals += 1;
+            if winner < LOCAL {
+                // The freed slot's credit travels back to the upstream router.
+                let up = self.neighbor(r, winner);
+                self.returns[up * 4 + opposite(winner)].push(now + self.p.link_latency as u64);
+            }
+            if out < LOCAL {
+                let c = r * 4 + out;
+                self.credits[c] -= 1;
+                self.out_free_at[oq] = now + self.p.flit_cycles as u64;
+                self.stats.per_link[c] += 1;
+                self.stats.hops += 1;
+                flit.ready_cycle = now
+                    + (self.p.flit_cycles - 1) as u64
+                    + self.p.link_latency as u64
+                    + self.p.router_latency as u64;
+                let next = self.neighbor(r, out);
+                self.push(next, opposite(out), flit);
+            } else {
+                let core = (r * self.p.cores_per_router as usize + out - LOCAL) as u32;
+                let latency = now - flit.inject_cycle;
+                self.stats.ejected += 1;
+                self.stats.latency_sum += latency;
+                self.stats.latency_max = self.stats.latency_max.max(latency);
+                self.in_flight -= 1;
+                sink.accept(core, flit, now);
+            }
+        }
+        // Remaining heads: ready ones retry next cycle.
+        let mut wake = u64::MAX;
+        for port in 0..ports {
+            let q = r * ports + port;
+            if self.len[q] > 0 {
+                let f = &self.buf[q * depth + self.head[q] as usize];
+                wake = wake.min(f.ready_cycle.max(now + 1));
+            }
+        }
+        self.wake[r] = wake;
+    }
+
+    /// Describes the first blocked flit, for deadlock reports.
+    pub fn describe_stuck(&self) -> String {
+        let depth = self.p.buffer_depth as usize;
+        for r in 0..self.n_routers() {
+            for port in 0..self.ports {
+                let q = r * self.ports + port;
+                if self.len[q] > 0 {
+                    let f = &self.buf[q * depth + self.head[q] as usize];
+                    let name = ["N", "E", "S", "W"].get(port).copied().unwrap_or("local");
+                    return format!(
+                        "router ({}, {}) input port {name} holds a flit from core {} to core {} axon {} (injected at cycle {})",
+                        r as u32 % self.p.x,
+                        r as u32 / self.p.x,
+                        f.src_core,
+                        f.dest_core,
+                        f.axon,
+                        f.inject_cycle
+                    );
+                }
+            }
+        }
+        "no flit in the mesh; a core is waiting".to_string()
+    }
+}

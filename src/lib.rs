@@ -1,0 +1,29 @@
+//! neurocycle: a cycle-level simulator of neuromorphic chips.
+//!
+//! Data flows one way: a hardware config ([`config`]) and a model
+//! ([`model`]) go through the mapper ([`mapping`]) into a compiled chip
+//! ([`engine::Chip`]); the engine runs stimuli and counts events
+//! ([`engine::Counters`]); [`energy`] prices the counts; [`report`] is the
+//! only module that serializes results. [`reference`] runs the same model
+//! without timing, to check the engine spike for spike.
+//!
+//! ```no_run
+//! use neurocycle::{config::HwConfig, engine, mapping, model};
+//! let hw = HwConfig::preset("default").unwrap();
+//! let m = model::gen::generate(&model::gen::GenSpec::default());
+//! let map = mapping::map(&m, &hw, "generated").unwrap();
+//! let chip = engine::Chip::build(&hw, &m, &map);
+//! let stim = model::stimulus::synthetic(&m, 1, 0);
+//! let run = engine::run_sample(&chip, &stim, Default::default(), &mut engine::Quiet).unwrap();
+//! println!("{} cycles", run.counters.cycles);
+//! ```
+
+pub mod config;
+pub mod energy;
+pub mod engine;
+pub mod error;
+pub mod mapping;
+pub mod model;
+pub mod reference;
+pub mod report;
+pub mod run;

@@ -1,0 +1,597 @@
+//! The SNN intermediate representation: what a model file (RON, `models/`)
+//! holds, how it is checked on load, and the shapes of its layers.
+//! The format is documented in `docs/model-format.md`.
+
+pub mod gen;
+pub mod neuron;
+pub mod stimulus;
+
+use crate::error::{check_range, Error, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Model {
+    pub name: String,
+    /// Free-form provenance: data set, command, seed, measured accuracy.
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+    pub timesteps: u32,
+    pub semantics: Semantics,
+    pub input: Input,
+    pub readout: Readout,
+    pub layers: Vec<Layer>,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Semantics {
+    /// Layers run in order within a timestep; a spike reaches the next layer
+    /// in the same timestep.
+    LayerSerial,
+    /// Every layer updates once per timestep; each connection delays by one.
+    Pipelined,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Input {
+    pub size: usize,
+    pub encoding: InputEncoding,
+    /// Density of the synthetic stimulus used when no data set is given:
+    /// the probability that an input is active in a timestep (spikes) or in
+    /// the sample (graded).
+    #[serde(default = "default_rate")]
+    pub rate: f64,
+}
+
+fn default_rate() -> f64 {
+    0.2
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum InputEncoding {
+    /// Binary spikes per timestep (rate code or sensor events).
+    Spikes,
+    /// Direct encoding: each input carries a `bits`-wide unsigned payload.
+    Graded { bits: u8 },
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Readout {
+    /// Output class = argmax of output spike counts over all timesteps.
+    SpikeCount,
+    /// Output class = argmax of the output layer's final voltage `v`.
+    Membrane,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Layer {
+    #[serde(default)]
+    pub name: String,
+    pub kind: LayerKind,
+    /// 1 = binary (+-1, 0 = pruned), 2 = ternary, up to 16.
+    pub weight_bits: u8,
+    /// Dense: `[outputs][inputs]`; Conv2d: `[out_ch][in_ch][kernel][kernel]`,
+    /// both row-major. Empty for SumPool2d (unit weights).
+    #[serde(default)]
+    pub weights: Vec<i32>,
+    pub neuron: Neuron,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LayerKind {
+    Dense {
+        inputs: usize,
+        outputs: usize,
+    },
+    Conv2d {
+        in_ch: usize,
+        out_ch: usize,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+        in_h: usize,
+        in_w: usize,
+    },
+    /// Non-overlapping k x k sum pooling with unit weights; its input shape
+    /// is the previous layer's output shape.
+    SumPool2d {
+        k: usize,
+    },
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Reset {
+    #[default]
+    ToValue,
+    Subtract,
+}
+
+/// A per-layer scalar or one value per neuron.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum Param {
+    Scalar(i32),
+    PerNeuron(Vec<i32>),
+}
+
+impl Default for Param {
+    fn default() -> Self {
+        Param::Scalar(0)
+    }
+}
+
+impl Param {
+    #[inline]
+    pub fn at(&self, n: usize) -> i32 {
+        match self {
+            Param::Scalar(v) => *v,
+            Param::PerNeuron(vs) => vs[n],
+        }
+    }
+    fn values(&self) -> &[i32] {
+        match self {
+            Param::Scalar(v) => std::slice::from_ref(v),
+            Param::PerNeuron(vs) => vs,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Neuron {
+    /// Spike when `v > threshold`.
+    pub threshold: Param,
+    #[serde(default)]
+    pub bias: Param,
+    /// Current decay, 12-bit: 4096 = the current does not persist (plain LIF).
+    #[serde(default = "full_decay")]
+    pub du: u16,
+    /// Voltage decay, 12-bit: 0 = no leak (IF).
+    #[serde(default)]
+    pub dv: u16,
+    #[serde(default)]
+    pub v_reset: i32,
+    #[serde(default)]
+    pub reset: Reset,
+    #[serde(default)]
+    pub input_shift: u8,
+    /// Width of `u` and `v` (u wraps, v saturates).
+    #[serde(default = "default_state_bits")]
+    pub state_bits: u8,
+}
+
+fn full_decay() -> u16 {
+    4096
+}
+fn default_state_bits() -> u8 {
+    16
+}
+
+/// Channels, height, width; a flat vector is (n, 1, 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shape {
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+}
+
+impl Shape {
+    pub fn flat(n: usize) -> Shape {
+        Shape { c: n, h: 1, w: 1 }
+    }
+    pub fn len(&self) -> usize {
+        self.c * self.h * self.w
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    #[inline]
+    pub fn index(&self, c: usize, y: usize, x: usize) -> usize {
+        (c * self.h + y) * self.w + x
+    }
+}
+
+/// Input and output shape of every layer, derived once on validation.
+#[derive(Clone, Debug)]
+pub struct LayerShape {
+    pub input: Shape,
+    pub output: Shape,
+}
+
+/// Largest magnitude of a `bits`-wide weight (symmetric range).
+pub fn weight_max(bits: u8) -> i32 {
+    if bits <= 2 {
+        1
+    } else {
+        (1 << (bits - 1)) - 1
+    }
+}
+
+impl Model {
+    pub fn load(path: &std::path::Path) -> Result<Model> {
+        let text = crate::error::read_file(path)?;
+        let name = path.display().to_string();
+        let model: Model = crate::error::parse_ron(&name, &text)?;
+        model.validate(&name)?;
+        Ok(model)
+    }
+
+    pub fn to_ron(&self) -> String {
+        let cfg = ron::ser::PrettyConfig::new()
+            .depth_limit(3)
+            .compact_arrays(true);
+        ron::ser::to_string_pretty(self, cfg).expect("a model always serializes")
+    }
+
+    pub fn n_layers(&self) -> usize {
+        self.layers.len()
+    }
+
+    pub fn output_size(&self) -> usize {
+        self.shapes().last().map(|s| s.output.len()).unwrap_or(0)
+    }
+
+    /// Shapes of all layers; only meaningful on a validated model.
+    pub fn shapes(&self) -> Vec<LayerShape> {
+        let mut prev = Shape::flat(self.input.size);
+        let mut out = Vec::with_capacity(self.layers.len());
+        for layer in &self.layers {
+            let s = layer_shape(&layer.kind, prev);
+            prev = s.output;
+            out.push(s);
+        }
+        out
+    }
+
+    /// Checks everything a later stage relies on; `file` names the source
+    /// in the errors.
+    pub fn validate(&self, file: &str) -> Result<()> {
+        check_range(file, "timesteps", self.timesteps, 1, 1 << 20)?;
+        check_range(file, "input.size", self.input.size, 1, 1 << 24)?;
+        if !(0.0..=1.0).contains(&self.input.rate) {
+            return Err(Error::invalid(
+                file,
+                "input.rate",
+                self.input.rate,
+                "0.0 ..= 1.0",
+            ));
+        }
+        if let InputEncoding::Graded { bits } = self.input.encoding {
+            check_range(file, "input.encoding.graded.bits", bits, 1, 16)?;
+        }
+        if self.layers.is_empty() {
+            return Err(Error::invalid(file, "layers", "[]", "at least one layer"));
+        }
+        let mut prev = Shape::flat(self.input.size);
+        for (l, layer) in self.layers.iter().enumerate() {
+            let f = |field: &str| format!("layers[{l}].{field}");
+            check_range(file, &f("weight_bits"), layer.weight_bits, 1, 16)?;
+            let shape = match layer.kind {
+                LayerKind::Dense { inputs, outputs } => {
+                    if inputs != prev.len() {
+                        return Err(Error::invalid(
+                            file,
+                            f("kind.inputs"),
+                            inputs,
+                            format!("{} (the size of the layer's input)", prev.len()),
+                        ));
+                    }
+                    check_range(file, &f("kind.outputs"), outputs, 1, 1 << 24)?;
+                    layer_shape(&layer.kind, prev)
+                }
+                LayerKind::Conv2d {
+                    in_ch,
+                    out_ch,
+                    kernel,
+                    stride,
+                    padding,
+                    in_h,
+                    in_w,
+                } => {
+                    check_range(file, &f("kind.kernel"), kernel, 1, 64)?;
+                    check_range(file, &f("kind.stride"), stride, 1, 64)?;
+                    check_range(file, &f("kind.padding"), padding, 0, kernel - 1)?;
+                    check_range(file, &f("kind.out_ch"), out_ch, 1, 1 << 16)?;
+                    if in_ch * in_h * in_w != prev.len() || in_ch == 0 {
+                        return Err(Error::invalid(
+                            file,
+                            f("kind"),
+                            format!("in_ch*in_h*in_w = {}", in_ch * in_h * in_w),
+                            format!("{} (the size of the layer's input)", prev.len()),
+                        ));
+                    }
+                    if in_h + 2 * padding < kernel || in_w + 2 * padding < kernel {
+                        return Err(Error::invalid(
+                            file,
+                            f("kind.kernel"),
+                            kernel,
+                            format!("at most the padded input ({in_h}x{in_w} + 2*{padding})"),
+                        ));
+                    }
+                    layer_shape(&layer.kind, prev)
+                }
+                LayerKind::SumPool2d { k } => {
+                    if l == 0 {
+                        return Err(Error::invalid(
+                            file,
+                            f("kind"),
+                            "sum_pool2d",
+                            "a Dense or Conv2d first layer (pooling takes its shape from the layer before)",
+                        ));
+                    }
+                    check_range(file, &f("kind.k"), k, 1, prev.h.min(prev.w).max(1))?;
+                    layer_shape(&layer.kind, prev)
+                }
+            };
+            let expected_weights = n_weights(&layer.kind, prev);
+            if layer.weights.len() != expected_weights {
+                return Err(Error::invalid(
+                    file,
+                    f("weights"),
+                    format!("{} values", layer.weights.len()),
+                    format!("{expected_weights} values"),
+                ));
+            }
+            let wmax = weight_max(layer.weight_bits);
+            if let Some((i, w)) = layer
+                .weights
+                .iter()
+                .enumerate()
+                .find(|(_, w)| w.abs() > wmax)
+            {
+                return Err(Error::invalid(
+                    file,
+                    format!("layers[{l}].weights[{i}]"),
+                    w,
+                    format!("-{wmax} ..= {wmax} for weight_bits = {}", layer.weight_bits),
+                ));
+            }
+            validate_neuron(file, l, &layer.neuron, shape.output.len())?;
+            prev = shape.output;
+        }
+        Ok(())
+    }
+}
+
+fn validate_neuron(file: &str, l: usize, n: &Neuron, size: usize) -> Result<()> {
+    let f = |field: &str| format!("layers[{l}].neuron.{field}");
+    check_range(file, &f("state_bits"), n.state_bits, 2, 32)?;
+    check_range(file, &f("du"), n.du, 0, 4096)?;
+    check_range(file, &f("dv"), n.dv, 0, 4096)?;
+    check_range(file, &f("input_shift"), n.input_shift, 0, 31)?;
+    let hi = ((1i64 << (n.state_bits - 1)) - 1) as i32;
+    let lo = -hi - 1;
+    check_range(file, &f("v_reset"), n.v_reset, lo, hi)?;
+    for (name, p) in [("threshold", &n.threshold), ("bias", &n.bias)] {
+        if let Param::PerNeuron(vs) = p {
+            if vs.len() != size {
+                return Err(Error::invalid(
+                    file,
+                    f(name),
+                    format!("{} values", vs.len()),
+                    format!("one value or {size} (one per neuron)"),
+                ));
+            }
+        }
+        for (i, v) in p.values().iter().enumerate() {
+            if *v < lo || *v > hi {
+                return Err(Error::invalid(
+                    file,
+                    format!("{}[{i}]", f(name)),
+                    v,
+                    format!("{lo} ..= {hi} (state_bits = {})", n.state_bits),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn layer_shape(kind: &LayerKind, prev: Shape) -> LayerShape {
+    let output = match *kind {
+        LayerKind::Dense { outputs, .. } => Shape::flat(outputs),
+        LayerKind::Conv2d {
+            out_ch,
+            kernel,
+            stride,
+            padding,
+            in_h,
+            in_w,
+            ..
+        } => Shape {
+            c: out_ch,
+            h: (in_h + 2 * padding - kernel) / stride + 1,
+            w: (in_w + 2 * padding - kernel) / stride + 1,
+        },
+        LayerKind::SumPool2d { k } => Shape {
+            c: prev.c,
+            h: prev.h / k,
+            w: prev.w / k,
+        },
+    };
+    let input = match *kind {
+        LayerKind::Conv2d {
+            in_ch, in_h, in_w, ..
+        } => Shape {
+            c: in_ch,
+            h: in_h,
+            w: in_w,
+        },
+        _ => prev,
+    };
+    LayerShape { input, output }
+}
+
+fn n_weights(kind: &LayerKind, _prev: Shape) -> usize {
+    match *kind {
+        LayerKind::Dense { inputs, outputs } => inputs * outputs,
+        LayerKind::Conv2d {
+            in_ch,
+            out_ch,
+            kernel,
+            ..
+        } => out_ch * in_ch * kernel * kernel,
+        LayerKind::SumPool2d { .. } => 0,
+    }
+}
+
+/// Calls `f(source, target, weight)` for every non-zero synapse of a layer,
+/// in source-major order (the order of synapse rows).
+pub fn for_each_synapse(layer: &Layer, shape: &LayerShape, mut f: impl FnMut(usize, usize, i32)) {
+    match layer.kind {
+        LayerKind::Dense { inputs, outputs } => {
+            for i in 0..inputs {
+                for o in 0..outputs {
+                    let w = layer.weights[o * inputs + i];
+                    if w != 0 {
+                        f(i, o, w);
+                    }
+                }
+            }
+        }
+        LayerKind::Conv2d {
+            in_ch,
+            kernel,
+            stride,
+            padding,
+            ..
+        } => {
+            let (is, os) = (shape.input, shape.output);
+            for ic in 0..in_ch {
+                for iy in 0..is.h {
+                    for ix in 0..is.w {
+                        let src = is.index(ic, iy, ix);
+                        // Output positions whose receptive field covers (iy, ix).
+                        for oc in 0..os.c {
+                            for ky in 0..kernel {
+                                let py = iy + padding;
+                                if py < ky || (py - ky) % stride != 0 {
+                                    continue;
+                                }
+                                let oy = (py - ky) / stride;
+                                if oy >= os.h {
+                                    continue;
+                                }
+                                for kx in 0..kernel {
+                                    let px = ix + padding;
+                                    if px < kx || (px - kx) % stride != 0 {
+                                        continue;
+                                    }
+                                    let ox = (px - kx) / stride;
+                                    if ox >= os.w {
+                                        continue;
+                                    }
+                                    let w = layer.weights
+                                        [((oc * in_ch + ic) * kernel + ky) * kernel + kx];
+                                    if w != 0 {
+                                        f(src, os.index(oc, oy, ox), w);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        LayerKind::SumPool2d { k } => {
+            let (is, os) = (shape.input, shape.output);
+            for c in 0..is.c {
+                for y in 0..is.h {
+                    for x in 0..is.w {
+                        let (oy, ox) = (y / k, x / k);
+                        if oy < os.h && ox < os.w {
+                            f(is.index(c, y, x), os.index(c, oy, ox), 1);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn tiny() -> Model {
+        let text = include_str!("../../models/tiny.ron");
+        crate::error::parse_ron("tiny.ron", text).unwrap()
+    }
+
+    #[test]
+    fn hand_written_example_loads_and_validates() {
+        let m = tiny();
+        m.validate("tiny.ron").unwrap();
+        assert_eq!(m.output_size(), 2);
+    }
+
+    #[test]
+    fn roundtrip_through_ron() {
+        let m = tiny();
+        let back: Model = crate::error::parse_ron("x", &m.to_ron()).unwrap();
+        assert_eq!(m, back);
+    }
+
+    #[test]
+    fn out_of_range_weight_names_its_index() {
+        let mut m = tiny();
+        m.layers[0].weights[3] = 9;
+        let e = m.validate("t.ron").unwrap_err().to_string();
+        assert!(
+            e.contains("layers[0].weights[3]") && e.contains("-1 ..= 1"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn unknown_field_is_an_error_with_position() {
+        let text = include_str!("../../models/tiny.ron").replacen("timesteps:", "timestep:", 1);
+        let e = crate::error::parse_ron::<Model>("t.ron", &text)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("t.ron:") && e.contains("timestep"), "{e}");
+    }
+
+    #[test]
+    fn conv_synapses_match_a_direct_convolution() {
+        let layer = Layer {
+            name: String::new(),
+            kind: LayerKind::Conv2d {
+                in_ch: 1,
+                out_ch: 1,
+                kernel: 3,
+                stride: 1,
+                padding: 1,
+                in_h: 3,
+                in_w: 3,
+            },
+            weight_bits: 8,
+            weights: (1..=9).collect(),
+            neuron: tiny().layers[0].neuron.clone(),
+        };
+        let shape = layer_shape(&layer.kind, Shape::flat(9));
+        assert_eq!(shape.output, Shape { c: 1, h: 3, w: 3 });
+        let mut n = 0;
+        let mut centre = vec![];
+        for_each_synapse(&layer, &shape, |s, t, w| {
+            n += 1;
+            if t == 4 {
+                centre.push((s, w));
+            }
+        });
+        // 9 outputs: 4 corners see 4 inputs, 4 edges 6, the centre 9.
+        assert_eq!(n, 4 * 4 + 4 * 6 + 9);
+        assert_eq!(
+            centre,
+            (0..9).map(|s| (s, s as i32 + 1)).collect::<Vec<_>>()
+        );
+    }
+}

@@ -1,0 +1,153 @@
+//! The one integer LIF arithmetic, shared by the reference executor and the
+//! engine (and nothing else is shared between them). Loihi's fixed-point form
+//! (Davies et al. 2018): 12-bit decay constants, current `u` that wraps and
+//! voltage `v` that saturates at `state_bits`, strict threshold.
+
+use super::{Neuron, Reset};
+
+/// Full scale of the 12-bit decay constants `du`, `dv`.
+pub const DECAY_ONE: i64 = 4096;
+
+/// `x * (4096 - d) / 4096`, truncated toward zero (Rust's `/` on integers).
+#[inline]
+pub fn decay(x: i32, d: u16) -> i64 {
+    (x as i64 * (DECAY_ONE - d as i64)) / DECAY_ONE
+}
+
+/// Two's-complement wrap of `x` to `bits` bits.
+#[inline]
+pub fn wrap(x: i64, bits: u8) -> i32 {
+    let sh = 64 - bits as u32;
+    ((x << sh) >> sh) as i32
+}
+
+#[inline]
+pub fn saturate(x: i64, bits: u8) -> i32 {
+    let hi = (1i64 << (bits - 1)) - 1;
+    x.clamp(-hi - 1, hi) as i32
+}
+
+/// The per-layer constants of the update, resolved once from the IR.
+#[derive(Clone, Debug)]
+pub struct LifConsts {
+    pub du: u16,
+    pub dv: u16,
+    pub v_reset: i32,
+    pub reset: Reset,
+    pub input_shift: u8,
+    pub state_bits: u8,
+}
+
+impl LifConsts {
+    pub fn of(n: &Neuron) -> LifConsts {
+        LifConsts {
+            du: n.du,
+            dv: n.dv,
+            v_reset: n.v_reset,
+            reset: n.reset,
+            input_shift: n.input_shift,
+            state_bits: n.state_bits,
+        }
+    }
+}
+
+/// One timestep of one neuron. `input` is the weighted input of this
+/// timestep; only its value modulo 2^32 matters (state_bits <= 32), so a
+/// wrapping 32-bit accumulator gives the same result as exact arithmetic.
+/// Returns whether the neuron spiked.
+#[inline]
+pub fn step(
+    c: &LifConsts,
+    u: &mut i32,
+    v: &mut i32,
+    input: i64,
+    threshold: i32,
+    bias: i32,
+) -> bool {
+    let drive = (input as i32 as i64) << c.input_shift;
+    *u = wrap(decay(*u, c.du) + drive, c.state_bits);
+    let nv = saturate(decay(*v, c.dv) + *u as i64 + bias as i64, c.state_bits);
+    if nv > threshold {
+        *v = match c.reset {
+            Reset::ToValue => c.v_reset,
+            Reset::Subtract => saturate(nv as i64 - threshold as i64, c.state_bits),
+        };
+        true
+    } else {
+        *v = nv;
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn consts(du: u16, dv: u16, reset: Reset) -> LifConsts {
+        LifConsts {
+            du,
+            dv,
+            v_reset: 0,
+            reset,
+            input_shift: 0,
+            state_bits: 16,
+        }
+    }
+
+    #[test]
+    fn decay_truncates_toward_zero() {
+        assert_eq!(decay(100, 2048), 50);
+        assert_eq!(decay(-3, 2048), -1); // -1.5 -> -1
+        assert_eq!(decay(3, 2048), 1);
+        assert_eq!(decay(7, 0), 7);
+        assert_eq!(decay(7, 4096), 0);
+    }
+
+    #[test]
+    fn current_wraps_and_voltage_saturates() {
+        assert_eq!(wrap(32768, 16), -32768);
+        assert_eq!(wrap(-32769, 16), 32767);
+        assert_eq!(saturate(40000, 16), 32767);
+        assert_eq!(saturate(-40000, 16), -32768);
+    }
+
+    #[test]
+    fn if_neuron_integrates_and_fires_strictly_above_threshold() {
+        let c = consts(4096, 0, Reset::ToValue);
+        let (mut u, mut v) = (0, 0);
+        assert!(!step(&c, &mut u, &mut v, 5, 10, 0));
+        assert_eq!(v, 5);
+        assert!(!step(&c, &mut u, &mut v, 5, 10, 0)); // v = 10, not > 10
+        assert_eq!(v, 10);
+        assert!(step(&c, &mut u, &mut v, 1, 10, 0));
+        assert_eq!(v, 0);
+    }
+
+    #[test]
+    fn subtract_reset_keeps_the_residue() {
+        let c = consts(4096, 0, Reset::Subtract);
+        let (mut u, mut v) = (0, 0);
+        assert!(step(&c, &mut u, &mut v, 25, 10, 0));
+        assert_eq!(v, 15);
+    }
+
+    #[test]
+    fn current_persists_with_du_below_full_scale() {
+        let c = consts(2048, 4096, Reset::ToValue);
+        let (mut u, mut v) = (0, 0);
+        step(&c, &mut u, &mut v, 100, 1000, 0);
+        assert_eq!((u, v), (100, 100));
+        step(&c, &mut u, &mut v, 0, 1000, 0);
+        assert_eq!((u, v), (50, 50)); // dv = 4096: v forgets, u halves
+    }
+
+    #[test]
+    fn wrapped_32_bit_input_equals_exact_input() {
+        let c = consts(4096, 0, Reset::ToValue);
+        let exact: i64 = (1 << 33) + 77;
+        let (mut u1, mut v1, mut u2, mut v2) = (0, 0, 0, 0);
+        step(&c, &mut u1, &mut v1, exact, 30000, 0);
+        step(&c, &mut u2, &mut v2, exact as i32 as i64, 30000, 0);
+        assert_eq!((u1, v1), (u2, v2));
+    }
+}
