@@ -184,7 +184,7 @@ pub fn run_sample<O: Observer>(
                     }
                 }
                 let mut all_idle = true;
-                let mut next = mesh.next_wake();
+                let mut next = u64::MAX;
                 for c in 0..n_cores {
                     let tables = &chip.cores[c];
                     let s = &mut cores[c];
@@ -217,6 +217,8 @@ pub fn run_sample<O: Observer>(
                 if all_idle && mesh.is_empty() {
                     break;
                 }
+                // Read after the cores ran: they may have injected flits.
+                next = next.min(mesh.next_wake());
                 if now - last_progress > STALL_LIMIT_CYCLES {
                     return Err(Error::Deadlock {
                         cycle: now,
