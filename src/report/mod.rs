@@ -22,6 +22,7 @@ pub struct Report {
     pub memory: Memory,
     pub noc: Noc,
     pub energy: Energy,
+    pub activity: Activity,
     pub accuracy: Accuracy,
     /// Present when the run was checked against the reference executor.
     pub check: Option<Check>,
@@ -140,8 +141,13 @@ pub struct Accuracy {
     pub correct: u64,
     pub top1: Option<f64>,
     pub predictions: Vec<u32>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Activity {
     pub spikes_per_layer: Vec<u64>,
     pub synops: u64,
+    pub host_events: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -314,8 +320,11 @@ pub fn build(chip: &Chip, summary: &RunSummary, src: &Source) -> Report {
             correct,
             top1: ratio(correct as f64, labelled as f64),
             predictions: summary.predictions.clone(),
+        },
+        activity: Activity {
             spikes_per_layer: c.spikes_per_layer.clone(),
             synops,
+            host_events: c.total(|k| k.host_events),
         },
         check: summary.mismatched_spikes.map(|m| Check {
             mismatched_spikes: m,
@@ -475,7 +484,8 @@ impl Report {
         let _ = writeln!(
             s,
             "  spikes per layer          {:>14}",
-            a.spikes_per_layer
+            self.activity
+                .spikes_per_layer
                 .iter()
                 .map(|x| x.to_string())
                 .collect::<Vec<_>>()

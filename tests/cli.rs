@@ -1,0 +1,321 @@
+//! The binary as a user runs it: the README's demo, `run --check`,
+//! `gen`, the JSON report, and one-line errors with exit code 2.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_neurocycle"))
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("neurocycle-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().unwrap()
+}
+
+#[test]
+fn demo_runs_and_matches_the_reference() {
+    let o = run(&["demo", "--samples", "2"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("0 mismatched spikes"), "{out}");
+    assert!(out.contains("PE utilization"));
+}
+
+#[test]
+fn run_check_and_json_report_with_documented_keys() {
+    let report = tmp("report.json");
+    let o = run(&[
+        "run",
+        "--hw",
+        "hw_configs/tiny.ron",
+        "--model",
+        "models/tiny.ron",
+        "--samples",
+        "3",
+        "--check",
+        "--set",
+        "core.pes=2",
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    for key in [
+        "schema_version",
+        "latency",
+        "cores",
+        "memory",
+        "noc",
+        "energy",
+        "accuracy",
+    ] {
+        assert!(v.get(key).is_some(), "missing {key}");
+    }
+    for path in [
+        "/latency/cycles",
+        "/cores/imbalance",
+        "/cores/pe_utilization",
+        "/cores/per_core",
+        "/memory/synapse_word_reads",
+        "/memory/membrane_word_reads",
+        "/memory/membrane_word_writes",
+        "/noc/flits_injected",
+        "/noc/flits_ejected",
+        "/noc/max_flit_latency_cycles",
+        "/energy/total_pj",
+        "/energy/breakdown_pj",
+    ] {
+        assert!(v.pointer(path).is_some(), "missing {path}");
+    }
+    assert!(v["cores"]["per_core"].is_array());
+    assert_eq!(v["run"]["samples"], 3);
+    assert_eq!(v["check"]["mismatched_spikes"], 0);
+    // Every key documented in docs/report.md.
+    let doc = std::fs::read_to_string("docs/report.md").unwrap();
+    fn walk(prefix: &str, v: &serde_json::Value, doc: &str) {
+        if let Some(obj) = v.as_object() {
+            for (k, child) in obj {
+                let path = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                assert!(
+                    doc.contains(&format!("`{path}`")),
+                    "docs/report.md does not document `{path}`"
+                );
+                if !k.ends_with("breakdown_pj") {
+                    walk(&path, child, doc);
+                }
+            }
+        } else if let Some(first) = v.as_array().and_then(|a| a.first()) {
+            walk(&format!("{prefix}[]"), first, doc);
+        }
+    }
+    walk("", &v, &doc);
+}
+
+#[test]
+fn same_seed_same_report_whatever_the_thread_count() {
+    let (a, b) = (tmp("t1.json"), tmp("t2.json"));
+    for (threads, path) in [("1", &a), ("2", &b)] {
+        let o = run(&[
+            "run",
+            "--hw",
+            "hw_configs/default.ron",
+            "--model",
+            "models/tiny.ron",
+            "--samples",
+            "5",
+            "--seed",
+            "9",
+            "--threads",
+            threads,
+            "--report",
+            path.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    assert_eq!(
+        std::fs::read_to_string(&a).unwrap(),
+        std::fs::read_to_string(&b).unwrap()
+    );
+}
+
+#[test]
+fn gen_then_run_every_cycle_agrees() {
+    let model = tmp("gen.ron");
+    let o = run(&[
+        "gen",
+        "--layers",
+        "40,30,10",
+        "--sparsity",
+        "0.8",
+        "--weight-bits",
+        "2",
+        "--timesteps",
+        "3",
+        "--semantics",
+        "pipelined",
+        "--seed",
+        "4",
+        "--out",
+        model.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let reports: Vec<String> = ["", "--every-cycle"]
+        .iter()
+        .enumerate()
+        .map(|(i, flag)| {
+            let report = tmp(&format!("ec{i}.json"));
+            let mut args = vec![
+                "run",
+                "--hw",
+                "hw_configs/tiny.ron",
+                "--model",
+                model.to_str().unwrap(),
+                "--samples",
+                "2",
+                "--check",
+                "--report",
+                report.to_str().unwrap(),
+            ];
+            if !flag.is_empty() {
+                args.push(flag);
+            }
+            let o = run(&args);
+            assert!(o.status.success(), "{}", stderr(&o));
+            std::fs::read_to_string(report).unwrap()
+        })
+        .collect();
+    assert_eq!(reports[0], reports[1]);
+    let conv = tmp("conv.ron");
+    let o = run(&[
+        "gen",
+        "--conv",
+        "1x8x8:c2k3s1p1,p2,d4",
+        "--out",
+        conv.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&[
+        "run",
+        "--hw",
+        "hw_configs/default.ron",
+        "--model",
+        conv.to_str().unwrap(),
+        "--samples",
+        "2",
+        "--check",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+/// Asserts exit code 2 and a single error line containing every needle.
+fn fails_with(args: &[&str], needles: &[&str]) {
+    let o = run(args);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+    let err = stderr(&o);
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{args:?}: not one line: {err}");
+    for n in needles {
+        assert!(err.contains(n), "{args:?}: {err:?} lacks {n:?}");
+    }
+    assert!(!err.contains("panicked"));
+}
+
+#[test]
+fn bad_input_gets_one_line_and_exit_code_2() {
+    let m = "models/tiny.ron";
+    fails_with(
+        &["run", "--hw", "nope.ron", "--model", m],
+        &["nope.ron", "cannot read"],
+    );
+    let bad = tmp("bad.ron");
+    std::fs::write(&bad, "(name: \"x\", mesh: (4, 4),, )").unwrap();
+    fails_with(
+        &["run", "--hw", bad.to_str().unwrap(), "--model", m],
+        &["bad.ron:1:"],
+    );
+    let unknown = tmp("unknown.ron");
+    std::fs::write(
+        &unknown,
+        std::fs::read_to_string("hw_configs/tiny.ron")
+            .unwrap()
+            .replace("barrier_cycles", "barrier_cyclez"),
+    )
+    .unwrap();
+    fails_with(
+        &["run", "--hw", unknown.to_str().unwrap(), "--model", m],
+        &["unknown.ron:", "barrier_cyclez"],
+    );
+    let range = tmp("range.ron");
+    std::fs::write(
+        &range,
+        std::fs::read_to_string("hw_configs/tiny.ron")
+            .unwrap()
+            .replace("pes: 4", "pes: 0"),
+    )
+    .unwrap();
+    fails_with(
+        &["run", "--hw", range.to_str().unwrap(), "--model", m],
+        &["range.ron", "core.pes = 0", "1 ..= 1024"],
+    );
+    fails_with(
+        &[
+            "run",
+            "--hw",
+            "hw_configs/tiny.ron",
+            "--model",
+            m,
+            "--set",
+            "router.buffer_depth=0",
+        ],
+        &["router.buffer_depth = 0", "1 ..= 65536"],
+    );
+    fails_with(
+        &[
+            "run",
+            "--hw",
+            "hw_configs/tiny.ron",
+            "--model",
+            m,
+            "--set",
+            "core.bogus=3",
+        ],
+        &["core.bogus", "unknown parameter"],
+    );
+    let big = tmp("big.ron");
+    let o = run(&[
+        "gen",
+        "--layers",
+        "100,200,10",
+        "--out",
+        big.to_str().unwrap(),
+    ]);
+    assert!(o.status.success());
+    fails_with(
+        &[
+            "run",
+            "--hw",
+            "hw_configs/tiny.ron",
+            "--model",
+            big.to_str().unwrap(),
+        ],
+        &[
+            "big.ron",
+            "does not fit",
+            "core.neurons = 32",
+            "the chip has 4",
+        ],
+    );
+    let badmodel = tmp("badmodel.ron");
+    std::fs::write(
+        &badmodel,
+        std::fs::read_to_string(m)
+            .unwrap()
+            .replace("weight_bits: 4", "weight_bits: 2"),
+    )
+    .unwrap();
+    fails_with(
+        &[
+            "run",
+            "--hw",
+            "hw_configs/tiny.ron",
+            "--model",
+            badmodel.to_str().unwrap(),
+        ],
+        &["badmodel.ron", "layers[1].weights[0] = 3", "-1 ..= 1"],
+    );
+}

@@ -1,0 +1,234 @@
+//! Metrics: small cases worked out by hand, and monotonicity properties.
+
+mod common;
+
+use neurocycle::engine::{run_sample, Chip, EngineOptions, Quiet};
+use neurocycle::mapping;
+use neurocycle::model::gen::{generate, GenSpec};
+use neurocycle::model::stimulus::synthetic;
+use neurocycle::model::Model;
+use neurocycle::report;
+use neurocycle::run::{run, RunOptions};
+use proptest::prelude::*;
+
+fn hand_model() -> Model {
+    // 1 input -> 16 neurons over two cores of 8: core 0 gets targets 0..=4,
+    // core 1 gets target 8. The input spikes at every timestep (rate 1).
+    let w: Vec<&str> = (0..16)
+        .map(|t| if t < 5 || t == 8 { "1" } else { "0" })
+        .collect();
+    let text = format!(
+        "(name: \"hand\", timesteps: 1, semantics: layer_serial, input: (size: 1, encoding: spikes, rate: 1.0), readout: spike_count,
+          layers: [(kind: dense(inputs: 1, outputs: 16), weight_bits: 4, weights: [{}], neuron: (threshold: 100))])",
+        w.join(",")
+    );
+    neurocycle::error::parse_ron("hand", &text).unwrap()
+}
+
+fn hand_hw() -> neurocycle::config::HwConfig {
+    common::with(
+        &common::preset("tiny"),
+        &[
+            "core.neurons=8",
+            "core.pes=4",
+            "synapse_memory.encoding=csr",
+            "synapse_memory.word_bits=32",
+            "synapse_memory.read_latency_cycles=1",
+            "membrane_sram.word_bits=32",
+            "membrane_sram.state_bits=32",
+            "barrier_cycles=4",
+            "clock_mhz=100",
+            "energy.sram_read_pj_per_bit=1",
+            "energy.sram_write_pj_per_bit=2",
+            "energy.sram_ref_bytes=16384",
+            "energy.synop_pj=0.5",
+            "energy.neuron_update_pj=1",
+            "energy.static_mw_per_core=0.05",
+            "energy.static_mw_per_router=0.02",
+        ],
+    )
+}
+
+fn hand_report() -> report::Report {
+    let (m, hw) = (hand_model(), hand_hw());
+    let map = mapping::map(&m, &hw, "hand").unwrap();
+    let chip = Chip::build(&hw, &m, &map);
+    let stim = |i| synthetic(&m, 1, i);
+    let opts = RunOptions {
+        samples: 1,
+        threads: 1,
+        engine: EngineOptions::default(),
+        check: true,
+    };
+    let s = run(&chip, &stim, &opts, &|_| {}).unwrap();
+    report::build(
+        &chip,
+        &s,
+        &report::Source {
+            hw_file: "t",
+            overrides: &[],
+            model_file: "m",
+            seed: 1,
+        },
+    )
+}
+
+#[test]
+fn imbalance_and_pe_utilization_by_hand() {
+    let r = hand_report();
+    // Core 0: csr row of 5 entries x (3 index + 4 weight bits) = 35 bits = 2
+    // words of 32; PE loads (n mod 4) of targets 0..=4: 2,1,1,1 -> cost 2.
+    // Core 1: 1 entry = 7 bits = 1 word, cost 1. Walk: 8 neurons / 4 PEs = 2.
+    let c0 = &r.cores.per_core[0];
+    let c1 = &r.cores.per_core[1];
+    assert_eq!(
+        (c0.integration_cycles, c0.update_cycles, c0.busy_cycles),
+        (2, 2, 4)
+    );
+    assert_eq!(
+        (c1.integration_cycles, c1.update_cycles, c1.busy_cycles),
+        (1, 2, 3)
+    );
+    assert_eq!(c0.pe_utilization, Some(5.0 / (4.0 * 2.0)));
+    assert_eq!(c1.pe_utilization, Some(1.0 / 4.0));
+    assert!((r.cores.imbalance - 4.0 / 3.5).abs() < 1e-12);
+    assert_eq!(r.cores.pe_utilization, Some(6.0 / (4.0 * 3.0)));
+    assert_eq!(r.memory.synapse_word_reads, 3);
+    assert_eq!(r.memory.synapse_read_bits, 96);
+    // 8 neurons per core, 1 per 32-bit word.
+    assert_eq!(r.memory.membrane_word_reads, 16);
+    assert_eq!(r.memory.membrane_word_writes, 16);
+    // Both cores: host write 0, pop 1; core 0 drains at 1 + 1 + 2 = 4 and
+    // walks to 6; barrier 4.
+    assert_eq!(r.latency.cycles, 10);
+    assert_eq!(r.check.as_ref().unwrap().mismatched_spikes, 0);
+}
+
+#[test]
+fn energy_by_hand() {
+    let r = hand_report();
+    let b = &r.energy.breakdown_pj;
+    // Synapse memory: 3 words x 32 bits x 1 pJ x sqrt(16384 / 16384).
+    assert!((b.synapse_memory - 96.0).abs() < 1e-9);
+    // Membrane SRAM of 8 x 32 bits = 32 bytes: factor sqrt(32 / 16384).
+    let f = (32.0f64 / 16384.0).sqrt();
+    assert!((b.membrane_sram - (16.0 * 32.0 * f * 1.0 + 16.0 * 32.0 * f * 2.0)).abs() < 1e-9);
+    assert!((b.synops - 6.0 * 0.5).abs() < 1e-12);
+    assert!((b.neuron_updates - 16.0).abs() < 1e-12);
+    assert_eq!((b.routers, b.links, b.routing_table), (0.0, 0.0, 0.0));
+    // Static: (4 cores x 0.05 + 4 routers x 0.02) mW x 10 cycles / 100 MHz = 28 pJ.
+    assert!((b.static_ - 28.0).abs() < 1e-9);
+    let total = 96.0 + 16.0 * 32.0 * f * 3.0 + 3.0 + 16.0 + 28.0;
+    assert!((r.energy.total_pj - total).abs() < 1e-9);
+    assert!((r.energy.per_synop_pj.unwrap() - total / 6.0).abs() < 1e-9);
+}
+
+fn counters_with(m: &Model, sets: &[String]) -> Option<neurocycle::engine::Counters> {
+    let refs: Vec<&str> = sets.iter().map(|s| s.as_str()).collect();
+    let hw = common::with(&common::preset("tiny"), &refs);
+    let map = mapping::map(m, &hw, "m").ok()?;
+    let chip = Chip::build(&hw, m, &map);
+    let mut total = neurocycle::engine::Counters::default();
+    for i in 0..2 {
+        total.merge(
+            &run_sample(
+                &chip,
+                &synthetic(m, 3, i),
+                EngineOptions::default(),
+                &mut Quiet,
+            )
+            .unwrap()
+            .counters,
+        );
+    }
+    Some(total)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 40, ..ProptestConfig::default() })]
+
+    #[test]
+    fn wider_words_never_add_synapse_word_reads(
+        sizes in prop::collection::vec(4usize..40, 2..4),
+        sparsity in 0.0f64..0.97,
+        bits in prop::sample::select(vec![2u8, 4, 8, 16]),
+        enc in prop::sample::select(vec!["dense", "bitmask", "csr"]),
+        seed in 0u64..100,
+    ) {
+        let m = generate(&GenSpec { layers: sizes, sparsity, weight_bits: bits, timesteps: 2, seed, ..GenSpec::default() });
+        let mut last = u64::MAX;
+        for wb in [16u32, 24, 32, 64, 128, 512] {
+            let sets = vec![format!("synapse_memory.word_bits={wb}"), format!("synapse_memory.encoding={enc}"), "mesh=4x4".into(), "synapse_memory.bytes=1000000".into()];
+            let c = counters_with(&m, &sets).unwrap();
+            let reads = c.total(|k| k.synapse_word_reads);
+            prop_assert!(reads <= last, "word_bits {wb}: {reads} > {last}");
+            last = reads;
+        }
+    }
+
+    #[test]
+    fn more_pes_never_slow_an_event_when_lanes_split(
+        n in 4u32..64,
+        targets in prop::collection::btree_set(0u32..64, 1..40),
+        pes in prop::sample::select(vec![1u32, 2, 3, 4, 5]),
+        assignment in prop::sample::select(vec!["interleaved", "blocked"]),
+        words in 0u32..4,
+    ) {
+        // Integration cost of one event: max(words, busiest PE). Multiplying
+        // the PEs splits every interleaved lane, so no lane gets busier.
+        use neurocycle::config::PeAssignment;
+        use neurocycle::engine::chip::pe_of;
+        let a = if assignment == "interleaved" { PeAssignment::Interleaved } else { PeAssignment::Blocked };
+        let ts: Vec<u32> = targets.into_iter().filter(|t| *t < n).collect();
+        let cost = |p: u32| {
+            let mut load = vec![0u32; p as usize];
+            for t in &ts { load[pe_of(*t, n, p, a) as usize] += 1; }
+            words.max(*load.iter().max().unwrap())
+        };
+        if a == PeAssignment::Interleaved {
+            for k in [2u32, 3, 4] {
+                prop_assert!(cost(pes * k) <= cost(pes));
+            }
+        } else {
+            // Blocked lanes split when the block size divides evenly.
+            for k in [2u32, 4] {
+                if n % (pes * k) == 0 {
+                    prop_assert!(cost(pes * k) <= cost(pes));
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn interleaving_is_not_monotone_between_non_multiples() {
+    // Targets 0 and 3: with 2 PEs they fall on PEs 0 and 1 (cost 1); with
+    // 3 PEs both land on PE 0 (cost 2). The property holds for multiples
+    // only; docs/hardware-model.md says so.
+    use neurocycle::config::PeAssignment::Interleaved;
+    use neurocycle::engine::chip::pe_of;
+    assert_ne!(pe_of(0, 8, 2, Interleaved), pe_of(3, 8, 2, Interleaved));
+    assert_eq!(pe_of(0, 8, 3, Interleaved), pe_of(3, 8, 3, Interleaved));
+}
+
+#[test]
+fn more_pes_never_add_integration_cycles_on_a_real_model() {
+    let m = generate(&GenSpec {
+        layers: vec![64, 48, 10],
+        sparsity: 0.9,
+        timesteps: 3,
+        ..GenSpec::default()
+    });
+    let mut last = u64::MAX;
+    for pes in [1u32, 2, 4, 8, 16] {
+        let sets = vec![
+            format!("core.pes={pes}"),
+            "mesh=4x4".into(),
+            "core.neurons=16".into(),
+        ];
+        let c = counters_with(&m, &sets).unwrap();
+        let integ = c.total(|k| k.integration_cycles);
+        assert!(integ <= last, "pes {pes}: {integ} > {last}");
+        last = integ;
+    }
+}
