@@ -146,8 +146,10 @@ fn simulate(
             }
         }
         if now % drain_every == 0 {
-            for q in sink.queues.iter_mut() {
-                q.pop_front();
+            for (c, q) in sink.queues.iter_mut().enumerate() {
+                if q.pop_front().is_some() {
+                    mesh.notify_queue_space(c as u32, now);
+                }
             }
         }
         // Conservation, every cycle.

@@ -54,13 +54,19 @@ impl Ring {
     }
     pub fn push(&mut self, e: Event) {
         debug_assert!(!self.is_full());
-        let cap = self.buf.len();
-        self.buf[(self.head + self.len) % cap] = e;
+        let mut at = self.head + self.len;
+        if at >= self.buf.len() {
+            at -= self.buf.len();
+        }
+        self.buf[at] = e;
         self.len += 1;
     }
     pub fn pop(&mut self) -> Event {
         let e = self.buf[self.head];
-        self.head = (self.head + 1) % self.buf.len();
+        self.head += 1;
+        if self.head == self.buf.len() {
+            self.head = 0;
+        }
         self.len -= 1;
         e
     }
@@ -196,6 +202,7 @@ pub fn step_core(
         if let Some(ev) = s.queue.front() {
             if ev.arrival < now {
                 let ev = s.queue.pop();
+                mesh.notify_queue_space(env.core, now);
                 let a = ev.axon as usize;
                 let (lo, hi) = (tb.row_start[a] as usize, tb.row_start[a + 1] as usize);
                 let base = ev.bank as usize * tb.n_neurons as usize;

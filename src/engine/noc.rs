@@ -21,8 +21,11 @@
 //! cycle c is visible downstream at c + 1 at the earliest, and a freed
 //! buffer slot returns its credit upstream after `link_latency` cycles, so
 //! the order in which routers are stepped never matters. Idle routers are
-//! not visited; a router with only waiting flits sleeps until the first one
-//! is ready.
+//! not visited; a router whose flits wait (for their pipeline, a credit, a
+//! free link or room in a work queue) sleeps until the earliest of those
+//! can change: a credit return or a core popping its queue wakes it.
+//! Stall cycles are counted at departure from timestamps, so sleeping
+//! counts them exactly as visiting every cycle would.
 
 pub const NORTH: usize = 0;
 pub const EAST: usize = 1;
@@ -143,15 +146,24 @@ impl Stamps {
         }
     }
     fn push(&mut self, t: u64) {
-        let cap = self.at.len();
-        self.at[(self.head + self.len) % cap] = t;
+        let mut at = self.head + self.len;
+        if at >= self.at.len() {
+            at -= self.at.len();
+        }
+        self.at[at] = t;
         self.len += 1;
+    }
+    fn first(&self) -> Option<u64> {
+        (self.len > 0).then(|| self.at[self.head])
     }
     /// Pops every stamp <= now, returning how many.
     fn drain_until(&mut self, now: u64) -> u32 {
         let mut n = 0;
         while self.len > 0 && self.at[self.head] <= now {
-            self.head = (self.head + 1) % self.at.len();
+            self.head += 1;
+            if self.head == self.at.len() {
+                self.head = 0;
+            }
             self.len -= 1;
             n += 1;
         }
@@ -167,6 +179,9 @@ pub struct Mesh {
     buf: Vec<Flit>,
     head: Vec<u32>,
     len: Vec<u32>,
+    /// Per input port: cycle of the last departure (a new head may leave
+    /// one cycle later at the earliest).
+    last_depart: Vec<u64>,
     /// Per (router, mesh direction): credits and pending credit returns.
     credits: Vec<u32>,
     returns: Vec<Stamps>,
@@ -174,6 +189,9 @@ pub struct Mesh {
     out_free_at: Vec<u64>,
     rr: Vec<u32>,
     flits_in_router: Vec<u32>,
+    /// Per core: its tile's (x, y) and its ejection port, so routing
+    /// needs no division in the hot loop.
+    core_at: Vec<(u32, u32, u32)>,
     wake: Vec<u64>,
     active: Vec<u32>,
     is_active: Vec<bool>,
@@ -192,11 +210,18 @@ impl Mesh {
             buf: vec![Flit::default(); routers * ports * depth],
             head: vec![0; routers * ports],
             len: vec![0; routers * ports],
+            last_depart: vec![0; routers * ports],
             credits: vec![p.buffer_depth; routers * 4],
             returns: vec![Stamps::new(depth); routers * 4],
             out_free_at: vec![0; routers * ports],
             rr: vec![0; routers * ports],
             flits_in_router: vec![0; routers],
+            core_at: (0..routers as u32 * p.cores_per_router)
+                .map(|c| {
+                    let t = c / p.cores_per_router;
+                    (t % p.x, t / p.x, (LOCAL as u32) + c % p.cores_per_router)
+                })
+                .collect(),
             wake: vec![u64::MAX; routers],
             active: Vec::with_capacity(routers),
             is_active: vec![false; routers],
@@ -212,8 +237,10 @@ impl Mesh {
         (self.p.x * self.p.y) as usize
     }
 
+    #[inline]
     pub fn router_of(&self, core: u32) -> usize {
-        (core / self.p.cores_per_router) as usize
+        let (x, y, _) = self.core_at[core as usize];
+        (y * self.p.x + x) as usize
     }
 
     pub fn is_empty(&self) -> bool {
@@ -245,9 +272,18 @@ impl Mesh {
             .count() as u32
     }
 
+    /// A core freed room in its work queue at `now`: its router may eject
+    /// into it from the next cycle on. A `Sink` that frees room must call it.
+    #[inline]
+    pub fn notify_queue_space(&mut self, core: u32, now: u64) {
+        let r = self.router_of(core);
+        if self.flits_in_router[r] > 0 {
+            self.wake[r] = self.wake[r].min(now + 1);
+        }
+    }
+
     pub fn can_inject(&self, core: u32) -> bool {
-        let q =
-            self.router_of(core) * self.ports + LOCAL + (core % self.p.cores_per_router) as usize;
+        let q = self.router_of(core) * self.ports + self.core_at[core as usize].2 as usize;
         self.len[q] < self.p.buffer_depth
     }
 
@@ -255,7 +291,7 @@ impl Mesh {
     /// has checked `can_inject`.
     pub fn inject(&mut self, mut flit: Flit, now: u64) {
         let r = self.router_of(flit.src_core);
-        let port = LOCAL + (flit.src_core % self.p.cores_per_router) as usize;
+        let port = self.core_at[flit.src_core as usize].2 as usize;
         flit.inject_cycle = now;
         flit.ready_cycle = now + self.p.router_latency as u64;
         self.push(r, port, flit);
@@ -270,7 +306,10 @@ impl Mesh {
             self.len[q] < self.p.buffer_depth,
             "credit protocol violated"
         );
-        let slot = (self.head[q] + self.len[q]) as usize % depth;
+        let mut slot = (self.head[q] + self.len[q]) as usize;
+        if slot >= depth {
+            slot -= depth;
+        }
         self.buf[q * depth + slot] = flit;
         self.len[q] += 1;
         self.flits_in_router[r] += 1;
@@ -281,10 +320,11 @@ impl Mesh {
         }
     }
 
+    #[inline]
     fn route(&self, r: usize, dest_core: u32) -> usize {
-        let (x, y) = (r as u32 % self.p.x, r as u32 / self.p.x);
-        let dt = dest_core / self.p.cores_per_router;
-        let (dx, dy) = (dt % self.p.x, dt / self.p.x);
+        // The router's own position is that of its first core.
+        let (x, y, _) = self.core_at[r * self.p.cores_per_router as usize];
+        let (dx, dy, eject) = self.core_at[dest_core as usize];
         if dx > x {
             EAST
         } else if dx < x {
@@ -294,7 +334,7 @@ impl Mesh {
         } else if dy < y {
             NORTH
         } else {
-            LOCAL + (dest_core % self.p.cores_per_router) as usize
+            eject as usize
         }
     }
 
@@ -319,6 +359,13 @@ impl Mesh {
                 self.step_router(r, now, sink);
             }
         }
+        if self
+            .active
+            .iter()
+            .all(|r| self.flits_in_router[*r as usize] > 0)
+        {
+            return;
+        }
         // Drop routers that emptied, keeping the others in order.
         let (flits, is_active) = (&self.flits_in_router, &mut self.is_active);
         self.active.retain(|r| {
@@ -333,6 +380,8 @@ impl Mesh {
         let depth = self.p.buffer_depth as usize;
         // requests[out] = bitmask of input ports whose ready head wants `out`.
         let mut requests = [0u32; LOCAL + 16];
+        let mut wanted = 0u32;
+        let mut granted = 0u32;
         for port in 0..ports {
             let q = r * ports + port;
             if self.len[q] == 0 {
@@ -342,13 +391,14 @@ impl Mesh {
             if f.ready_cycle > now {
                 continue;
             }
-            requests[self.route(r, f.dest_core)] |= 1 << port;
+            let out = self.route(r, f.dest_core);
+            requests[out] |= 1 << port;
+            wanted |= 1 << out;
         }
-        for out in 0..ports {
+        while wanted != 0 {
+            let out = wanted.trailing_zeros() as usize;
+            wanted &= wanted - 1;
             let req = requests[out];
-            if req == 0 {
-                continue;
-            }
             let oq = r * ports + out;
             let free = self.out_free_at[oq] <= now
                 && if out < LOCAL {
@@ -358,12 +408,10 @@ impl Mesh {
                 } else {
                     sink.can_accept((r * self.p.cores_per_router as usize + out - LOCAL) as u32)
                 };
-            let n_req = req.count_ones() as u64;
             if !free {
-                self.stats.stall_cycles += n_req;
                 continue;
             }
-            self.stats.stall_cycles += n_req - 1;
+            granted |= 1 << out;
             // Round robin: the first requester at or after the pointer.
             let at_or_after = req & !((1u32 << self.rr[oq]) - 1);
             let winner = if at_or_after != 0 {
@@ -371,17 +419,32 @@ impl Mesh {
             } else {
                 req.trailing_zeros()
             } as usize;
-            self.rr[oq] = ((winner + 1) % ports) as u32;
+            self.rr[oq] = if winner + 1 == ports {
+                0
+            } else {
+                winner as u32 + 1
+            };
             let iq = r * ports + winner;
             let mut flit = self.buf[iq * depth + self.head[iq] as usize];
-            self.head[iq] = ((self.head[iq] as usize + 1) % depth) as u32;
+            // Stalled from when it was a ready head until now.
+            let head_since = flit.ready_cycle.max(self.last_depart[iq] + 1);
+            self.stats.stall_cycles += now - head_since;
+            self.last_depart[iq] = now;
+            self.head[iq] += 1;
+            if self.head[iq] as usize == depth {
+                self.head[iq] = 0;
+            }
             self.len[iq] -= 1;
             self.flits_in_router[r] -= 1;
             self.stats.router_traversals += 1;
             if winner < LOCAL {
                 // The freed slot's credit travels back to the upstream router.
                 let up = self.neighbor(r, winner);
-                self.returns[up * 4 + opposite(winner)].push(now + self.p.link_latency as u64);
+                let back = now + self.p.link_latency as u64;
+                self.returns[up * 4 + opposite(winner)].push(back);
+                if self.flits_in_router[up] > 0 {
+                    self.wake[up] = self.wake[up].min(back);
+                }
             }
             if out < LOCAL {
                 let c = r * 4 + out;
@@ -405,13 +468,32 @@ impl Mesh {
                 sink.accept(core, flit, now);
             }
         }
-        // Remaining heads: ready ones retry next cycle.
+        // Sleep until a remaining head can move: its pipeline ends, the
+        // output it lost goes free next cycle, its link frees, a credit
+        // returns. A head waiting for a credit not yet sent back, or for room
+        // in a work queue, is woken by that event instead.
         let mut wake = u64::MAX;
         for port in 0..ports {
             let q = r * ports + port;
-            if self.len[q] > 0 {
-                let f = &self.buf[q * depth + self.head[q] as usize];
-                wake = wake.min(f.ready_cycle.max(now + 1));
+            if self.len[q] == 0 {
+                continue;
+            }
+            let f = &self.buf[q * depth + self.head[q] as usize];
+            let earliest = f.ready_cycle.max(self.last_depart[q] + 1);
+            if earliest > now {
+                wake = wake.min(earliest);
+                continue;
+            }
+            let out = self.route(r, f.dest_core);
+            let oq = r * ports + out;
+            if (granted >> out) & 1 == 1 {
+                wake = wake.min(now + 1);
+            } else if self.out_free_at[oq] > now {
+                wake = wake.min(self.out_free_at[oq]);
+            } else if out < LOCAL {
+                if let Some(t) = self.returns[r * 4 + out].first() {
+                    wake = wake.min(t);
+                }
             }
         }
         self.wake[r] = wake;

@@ -1,0 +1,35 @@
+//! Runs the bench workload in a loop, for profilers (perf, callgrind):
+//! cargo run --release --example profile_engine -- 50
+use neurocycle::config::HwConfig;
+use neurocycle::engine::{run_sample, Chip, EngineOptions, Quiet};
+use neurocycle::mapping;
+use neurocycle::model::gen::{generate, GenSpec};
+use neurocycle::model::stimulus::synthetic;
+
+fn main() {
+    let n: u64 = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(50);
+    let hw = HwConfig::preset("default").unwrap();
+    let model = generate(&GenSpec {
+        layers: vec![784, 512, 512, 10],
+        sparsity: 0.9,
+        weight_bits: 4,
+        timesteps: 16,
+        ..GenSpec::default()
+    });
+    let map = mapping::map(&model, &hw, "bench").unwrap();
+    let chip = Chip::build(&hw, &model, &map);
+    let stim = synthetic(&model, 1, 0);
+    let t = std::time::Instant::now();
+    let mut synops = 0;
+    for _ in 0..n {
+        synops += run_sample(&chip, &stim, EngineOptions::default(), &mut Quiet)
+            .unwrap()
+            .counters
+            .total(|k| k.synops);
+    }
+    let s = t.elapsed().as_secs_f64();
+    println!("{:.1} M synops/s", synops as f64 / s / 1e6);
+}
