@@ -262,7 +262,7 @@ fn bad_input_gets_one_line_and_exit_code_2() {
             "--set",
             "router.buffer_depth=0",
         ],
-        &["router.buffer_depth = 0", "1 ..= 65536"],
+        &["router.buffer_depth = 0", "1 ..= 256"],
     );
     fails_with(
         &[

@@ -282,7 +282,7 @@ impl HwConfig {
         check_range(file, "routing_table.entries", r.entries, 1, 1 << 26)?;
         check_range(file, "routing_table.entry_bits", r.entry_bits, 1, 1024)?;
         let r = &self.router;
-        check_range(file, "router.buffer_depth", r.buffer_depth, 1, 1 << 16)?;
+        check_range(file, "router.buffer_depth", r.buffer_depth, 1, 256)?;
         check_range(file, "router.latency_cycles", r.latency_cycles, 1, 1024)?;
         check_range(
             file,

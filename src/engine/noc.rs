@@ -129,65 +129,42 @@ impl MeshParams {
     }
 }
 
-/// Small fixed-capacity FIFO of cycle stamps (credit returns).
-#[derive(Clone, Debug)]
-struct Stamps {
-    at: Vec<u64>,
-    head: usize,
-    len: usize,
+/// Most ports a router may have: four mesh directions and up to 16 cores.
+pub const MAX_PORTS: usize = LOCAL + 16;
+
+/// An input port: a FIFO of `buffer_depth` flits in `Mesh::slots`.
+#[derive(Clone, Copy, Debug, Default)]
+struct InPort {
+    head: u32,
+    len: u32,
+    /// Cycle of the last departure (the next head may leave a cycle later).
+    last_depart: u64,
 }
 
-impl Stamps {
-    fn new(cap: usize) -> Stamps {
-        Stamps {
-            at: vec![0; cap],
-            head: 0,
-            len: 0,
-        }
-    }
-    fn push(&mut self, t: u64) {
-        let mut at = self.head + self.len;
-        if at >= self.at.len() {
-            at -= self.at.len();
-        }
-        self.at[at] = t;
-        self.len += 1;
-    }
-    fn first(&self) -> Option<u64> {
-        (self.len > 0).then(|| self.at[self.head])
-    }
-    /// Pops every stamp <= now, returning how many.
-    fn drain_until(&mut self, now: u64) -> u32 {
-        let mut n = 0;
-        while self.len > 0 && self.at[self.head] <= now {
-            self.head += 1;
-            if self.head == self.at.len() {
-                self.head = 0;
-            }
-            self.len -= 1;
-            n += 1;
-        }
-        n
-    }
+/// An output port. For mesh directions, `credits` are the downstream slots
+/// known to be free; credits on their way back wait in `Mesh::returns`.
+#[derive(Clone, Copy, Debug, Default)]
+struct OutPort {
+    /// The link is busy serializing a flit until this cycle.
+    free_at: u64,
+    credits: u32,
+    /// Round-robin pointer: the input port served first next time.
+    rr: u32,
+    ret_head: u32,
+    ret_len: u32,
 }
 
 #[derive(Clone, Debug)]
 pub struct Mesh {
     pub p: MeshParams,
     ports: usize,
-    /// Input buffers, `depth` slots per (router, port).
-    buf: Vec<Flit>,
-    head: Vec<u32>,
-    len: Vec<u32>,
-    /// Per input port: cycle of the last departure (a new head may leave
-    /// one cycle later at the earliest).
-    last_depart: Vec<u64>,
-    /// Per (router, mesh direction): credits and pending credit returns.
-    credits: Vec<u32>,
-    returns: Vec<Stamps>,
-    /// Per (router, output port): busy until (serialization), RR pointer.
-    out_free_at: Vec<u64>,
-    rr: Vec<u32>,
+    depth: usize,
+    /// Buffer slots, `depth` per (router, input port).
+    slots: Vec<Flit>,
+    inp: Vec<InPort>,
+    out: Vec<OutPort>,
+    /// Credit-return times, a ring of `depth` per (router, mesh direction).
+    returns: Vec<u64>,
     flits_in_router: Vec<u32>,
     /// Per core: its tile's (x, y) and its ejection port, so routing
     /// needs no division in the hot loop.
@@ -195,6 +172,8 @@ pub struct Mesh {
     wake: Vec<u64>,
     active: Vec<u32>,
     is_active: Vec<bool>,
+    /// Some router emptied this cycle: the active list needs pruning.
+    emptied: bool,
     in_flight: u64,
     pub stats: NocStats,
 }
@@ -203,18 +182,25 @@ impl Mesh {
     pub fn new(p: MeshParams) -> Mesh {
         let routers = (p.x * p.y) as usize;
         let ports = LOCAL + p.cores_per_router as usize;
+        assert!(
+            ports <= MAX_PORTS,
+            "cores_per_router is validated to 16 at most"
+        );
         let depth = p.buffer_depth as usize;
         Mesh {
             p,
             ports,
-            buf: vec![Flit::default(); routers * ports * depth],
-            head: vec![0; routers * ports],
-            len: vec![0; routers * ports],
-            last_depart: vec![0; routers * ports],
-            credits: vec![p.buffer_depth; routers * 4],
-            returns: vec![Stamps::new(depth); routers * 4],
-            out_free_at: vec![0; routers * ports],
-            rr: vec![0; routers * ports],
+            depth,
+            slots: vec![Flit::default(); routers * ports * depth],
+            inp: vec![InPort::default(); routers * ports],
+            out: vec![
+                OutPort {
+                    credits: p.buffer_depth,
+                    ..OutPort::default()
+                };
+                routers * ports
+            ],
+            returns: vec![0; routers * 4 * depth],
             flits_in_router: vec![0; routers],
             core_at: (0..routers as u32 * p.cores_per_router)
                 .map(|c| {
@@ -225,6 +211,7 @@ impl Mesh {
             wake: vec![u64::MAX; routers],
             active: Vec::with_capacity(routers),
             is_active: vec![false; routers],
+            emptied: false,
             in_flight: 0,
             stats: NocStats {
                 per_link: vec![0; routers * 4],
@@ -260,13 +247,13 @@ impl Mesh {
             .unwrap_or(u64::MAX)
     }
 
-    /// Flits in the input buffers of (router, port) that have arrived by `now`.
+    /// Flits in the input buffer of (router, port) that have arrived by `now`.
     pub fn occupancy(&self, router: usize, port: usize, now: u64) -> u32 {
         let q = router * self.ports + port;
-        let depth = self.p.buffer_depth as usize;
-        (0..self.len[q] as usize)
+        let ip = self.inp[q];
+        (0..ip.len as usize)
             .filter(|i| {
-                let f = &self.buf[q * depth + (self.head[q] as usize + i) % depth];
+                let f = &self.slots[q * self.depth + (ip.head as usize + i) % self.depth];
                 f.ready_cycle <= now + self.p.router_latency as u64
             })
             .count() as u32
@@ -282,9 +269,10 @@ impl Mesh {
         }
     }
 
+    #[inline]
     pub fn can_inject(&self, core: u32) -> bool {
         let q = self.router_of(core) * self.ports + self.core_at[core as usize].2 as usize;
-        self.len[q] < self.p.buffer_depth
+        self.inp[q].len < self.p.buffer_depth
     }
 
     /// Puts a flit into the injection port of its source core; the caller
@@ -299,19 +287,17 @@ impl Mesh {
         self.in_flight += 1;
     }
 
+    #[inline]
     fn push(&mut self, r: usize, port: usize, flit: Flit) {
         let q = r * self.ports + port;
-        let depth = self.p.buffer_depth as usize;
-        debug_assert!(
-            self.len[q] < self.p.buffer_depth,
-            "credit protocol violated"
-        );
-        let mut slot = (self.head[q] + self.len[q]) as usize;
-        if slot >= depth {
-            slot -= depth;
+        let ip = &mut self.inp[q];
+        debug_assert!((ip.len as usize) < self.depth, "credit protocol violated");
+        let mut slot = (ip.head + ip.len) as usize;
+        if slot >= self.depth {
+            slot -= self.depth;
         }
-        self.buf[q * depth + slot] = flit;
-        self.len[q] += 1;
+        ip.len += 1;
+        self.slots[q * self.depth + slot] = flit;
         self.flits_in_router[r] += 1;
         self.wake[r] = self.wake[r].min(flit.ready_cycle);
         if !self.is_active[r] {
@@ -338,6 +324,7 @@ impl Mesh {
         }
     }
 
+    #[inline]
     fn neighbor(&self, r: usize, dir: usize) -> usize {
         let x = self.p.x as usize;
         match dir {
@@ -346,6 +333,46 @@ impl Mesh {
             EAST => r + 1,
             WEST => r - 1,
             _ => unreachable!("local ports have no neighbor"),
+        }
+    }
+
+    /// Whether mesh output `dir` of router `r` has a credit, collecting the
+    /// credits that have come back by `now` only when none is at hand.
+    #[inline]
+    fn has_credit(&mut self, r: usize, dir: usize, now: u64) -> bool {
+        let oq = r * self.ports + dir;
+        if self.out[oq].credits > 0 {
+            return true;
+        }
+        let ring = (r * 4 + dir) * self.depth;
+        let o = &mut self.out[oq];
+        while o.ret_len > 0 && self.returns[ring + o.ret_head as usize] <= now {
+            o.ret_head += 1;
+            if o.ret_head as usize == self.depth {
+                o.ret_head = 0;
+            }
+            o.ret_len -= 1;
+            o.credits += 1;
+        }
+        o.credits > 0
+    }
+
+    fn next_credit_return(&self, r: usize, dir: usize) -> Option<u64> {
+        let o = &self.out[r * self.ports + dir];
+        (o.ret_len > 0).then(|| self.returns[(r * 4 + dir) * self.depth + o.ret_head as usize])
+    }
+
+    fn return_credit(&mut self, r: usize, dir: usize, at: u64) {
+        let oq = r * self.ports + dir;
+        let o = &mut self.out[oq];
+        let mut slot = (o.ret_head + o.ret_len) as usize;
+        if slot >= self.depth {
+            slot -= self.depth;
+        }
+        o.ret_len += 1;
+        self.returns[(r * 4 + dir) * self.depth + slot] = at;
+        if self.flits_in_router[r] > 0 {
+            self.wake[r] = self.wake[r].min(at);
         }
     }
 
@@ -359,98 +386,109 @@ impl Mesh {
                 self.step_router(r, now, sink);
             }
         }
-        if self
-            .active
-            .iter()
-            .all(|r| self.flits_in_router[*r as usize] > 0)
-        {
-            return;
+        if self.emptied {
+            self.emptied = false;
+            let (flits, is_active) = (&self.flits_in_router, &mut self.is_active);
+            self.active.retain(|r| {
+                let keep = flits[*r as usize] > 0;
+                is_active[*r as usize] = keep;
+                keep
+            });
         }
-        // Drop routers that emptied, keeping the others in order.
-        let (flits, is_active) = (&self.flits_in_router, &mut self.is_active);
-        self.active.retain(|r| {
-            let keep = flits[*r as usize] > 0;
-            is_active[*r as usize] = keep;
-            keep
-        });
     }
 
     fn step_router(&mut self, r: usize, now: u64, sink: &mut impl Sink) {
         let ports = self.ports;
-        let depth = self.p.buffer_depth as usize;
-        // requests[out] = bitmask of input ports whose ready head wants `out`.
-        let mut requests = [0u32; LOCAL + 16];
+        let depth = self.depth;
+        let base = r * ports;
+        // requests[out]: input ports whose ready head wants `out`.
+        let mut requests = [0u32; MAX_PORTS];
         let mut wanted = 0u32;
-        let mut granted = 0u32;
+        let mut wake = u64::MAX;
         for port in 0..ports {
-            let q = r * ports + port;
-            if self.len[q] == 0 {
+            let ip = self.inp[base + port];
+            if ip.len == 0 {
                 continue;
             }
-            let f = &self.buf[q * depth + self.head[q] as usize];
-            if f.ready_cycle > now {
+            let f = &self.slots[(base + port) * depth + ip.head as usize];
+            let earliest = f.ready_cycle.max(ip.last_depart + 1);
+            if earliest > now {
+                wake = wake.min(earliest);
                 continue;
             }
             let out = self.route(r, f.dest_core);
             requests[out] |= 1 << port;
             wanted |= 1 << out;
         }
+        let mut moved = 0u32;
         while wanted != 0 {
             let out = wanted.trailing_zeros() as usize;
             wanted &= wanted - 1;
             let req = requests[out];
-            let oq = r * ports + out;
-            let free = self.out_free_at[oq] <= now
-                && if out < LOCAL {
-                    let c = r * 4 + out;
-                    self.credits[c] += self.returns[c].drain_until(now);
-                    self.credits[c] > 0
-                } else {
-                    sink.can_accept((r * self.p.cores_per_router as usize + out - LOCAL) as u32)
-                };
-            if !free {
+            let oq = base + out;
+            // A head that cannot go sleeps until what blocks it changes: a
+            // busy link frees at a known cycle, a credit comes back at a known
+            // cycle (or wakes us when sent), a work-queue pop wakes us.
+            if self.out[oq].free_at > now {
+                wake = wake.min(self.out[oq].free_at);
                 continue;
             }
-            granted |= 1 << out;
+            let free = if out < LOCAL {
+                self.has_credit(r, out, now)
+            } else {
+                sink.can_accept((r * self.p.cores_per_router as usize + out - LOCAL) as u32)
+            };
+            if !free {
+                if out < LOCAL {
+                    if let Some(t) = self.next_credit_return(r, out) {
+                        wake = wake.min(t);
+                    }
+                }
+                continue;
+            }
             // Round robin: the first requester at or after the pointer.
-            let at_or_after = req & !((1u32 << self.rr[oq]) - 1);
+            let at_or_after = req & !((1u32 << self.out[oq].rr) - 1);
             let winner = if at_or_after != 0 {
                 at_or_after.trailing_zeros()
             } else {
                 req.trailing_zeros()
             } as usize;
-            self.rr[oq] = if winner + 1 == ports {
+            self.out[oq].rr = if winner + 1 == ports {
                 0
             } else {
                 winner as u32 + 1
             };
-            let iq = r * ports + winner;
-            let mut flit = self.buf[iq * depth + self.head[iq] as usize];
-            // Stalled from when it was a ready head until now.
-            let head_since = flit.ready_cycle.max(self.last_depart[iq] + 1);
-            self.stats.stall_cycles += now - head_since;
-            self.last_depart[iq] = now;
-            self.head[iq] += 1;
-            if self.head[iq] as usize == depth {
-                self.head[iq] = 0;
+            if req != 1 << winner {
+                wake = wake.min(now + 1);
             }
-            self.len[iq] -= 1;
+            moved |= 1 << winner;
+
+            let iq = base + winner;
+            let ip = &mut self.inp[iq];
+            let mut flit = self.slots[iq * depth + ip.head as usize];
+            // Stalled from when it was a ready head until now.
+            self.stats.stall_cycles += now - flit.ready_cycle.max(ip.last_depart + 1);
+            ip.last_depart = now;
+            ip.head += 1;
+            if ip.head as usize == depth {
+                ip.head = 0;
+            }
+            ip.len -= 1;
             self.flits_in_router[r] -= 1;
+            if self.flits_in_router[r] == 0 {
+                self.emptied = true;
+            }
             self.stats.router_traversals += 1;
             if winner < LOCAL {
                 // The freed slot's credit travels back to the upstream router.
                 let up = self.neighbor(r, winner);
-                let back = now + self.p.link_latency as u64;
-                self.returns[up * 4 + opposite(winner)].push(back);
-                if self.flits_in_router[up] > 0 {
-                    self.wake[up] = self.wake[up].min(back);
-                }
+                self.return_credit(up, opposite(winner), now + self.p.link_latency as u64);
             }
             if out < LOCAL {
-                let c = r * 4 + out;
-                self.credits[c] -= 1;
-                self.out_free_at[oq] = now + self.p.flit_cycles as u64;
-                self.stats.per_link[c] += 1;
+                let o = &mut self.out[oq];
+                o.credits -= 1;
+                o.free_at = now + self.p.flit_cycles as u64;
+                self.stats.per_link[r * 4 + out] += 1;
                 self.stats.hops += 1;
                 flit.ready_cycle = now
                     + (self.p.flit_cycles - 1) as u64
@@ -468,32 +506,14 @@ impl Mesh {
                 sink.accept(core, flit, now);
             }
         }
-        // Sleep until a remaining head can move: its pipeline ends, the
-        // output it lost goes free next cycle, its link frees, a credit
-        // returns. A head waiting for a credit not yet sent back, or for room
-        // in a work queue, is woken by that event instead.
-        let mut wake = u64::MAX;
-        for port in 0..ports {
-            let q = r * ports + port;
-            if self.len[q] == 0 {
-                continue;
-            }
-            let f = &self.buf[q * depth + self.head[q] as usize];
-            let earliest = f.ready_cycle.max(self.last_depart[q] + 1);
-            if earliest > now {
-                wake = wake.min(earliest);
-                continue;
-            }
-            let out = self.route(r, f.dest_core);
-            let oq = r * ports + out;
-            if (granted >> out) & 1 == 1 {
-                wake = wake.min(now + 1);
-            } else if self.out_free_at[oq] > now {
-                wake = wake.min(self.out_free_at[oq]);
-            } else if out < LOCAL {
-                if let Some(t) = self.returns[r * 4 + out].first() {
-                    wake = wake.min(t);
-                }
+        // A port that sent may send its next head from the next cycle on.
+        while moved != 0 {
+            let port = moved.trailing_zeros() as usize;
+            moved &= moved - 1;
+            let ip = self.inp[base + port];
+            if ip.len > 0 {
+                let f = &self.slots[(base + port) * depth + ip.head as usize];
+                wake = wake.min(f.ready_cycle.max(now + 1));
             }
         }
         self.wake[r] = wake;
@@ -501,12 +521,11 @@ impl Mesh {
 
     /// Describes the first blocked flit, for deadlock reports.
     pub fn describe_stuck(&self) -> String {
-        let depth = self.p.buffer_depth as usize;
         for r in 0..self.n_routers() {
             for port in 0..self.ports {
                 let q = r * self.ports + port;
-                if self.len[q] > 0 {
-                    let f = &self.buf[q * depth + self.head[q] as usize];
+                if self.inp[q].len > 0 {
+                    let f = &self.slots[q * self.depth + self.inp[q].head as usize];
                     let name = ["N", "E", "S", "W"].get(port).copied().unwrap_or("local");
                     return format!(
                         "router ({}, {}) input port {name} holds a flit from core {} to core {} axon {} (injected at cycle {})",
