@@ -166,6 +166,9 @@ pub struct Mesh {
     /// Credit-return times, a ring of `depth` per (router, mesh direction).
     returns: Vec<u64>,
     flits_in_router: Vec<u32>,
+    /// Per router: output ports a ready head waits on for a credit or for
+    /// room in a work queue; only those events wake the router.
+    blocked: Vec<u32>,
     /// Per core: its tile's (x, y) and its ejection port, so routing
     /// needs no division in the hot loop.
     core_at: Vec<(u32, u32, u32)>,
@@ -202,6 +205,7 @@ impl Mesh {
             ],
             returns: vec![0; routers * 4 * depth],
             flits_in_router: vec![0; routers],
+            blocked: vec![0; routers],
             core_at: (0..routers as u32 * p.cores_per_router)
                 .map(|c| {
                     let t = c / p.cores_per_router;
@@ -264,7 +268,7 @@ impl Mesh {
     #[inline]
     pub fn notify_queue_space(&mut self, core: u32, now: u64) {
         let r = self.router_of(core);
-        if self.flits_in_router[r] > 0 {
+        if self.blocked[r] & (1 << self.core_at[core as usize].2) != 0 {
             self.wake[r] = self.wake[r].min(now + 1);
         }
     }
@@ -371,7 +375,7 @@ impl Mesh {
         }
         o.ret_len += 1;
         self.returns[(r * 4 + dir) * self.depth + slot] = at;
-        if self.flits_in_router[r] > 0 {
+        if self.blocked[r] & (1 << dir) != 0 {
             self.wake[r] = self.wake[r].min(at);
         }
     }
@@ -421,6 +425,7 @@ impl Mesh {
             wanted |= 1 << out;
         }
         let mut moved = 0u32;
+        let mut blocked = 0u32;
         while wanted != 0 {
             let out = wanted.trailing_zeros() as usize;
             wanted &= wanted - 1;
@@ -439,6 +444,7 @@ impl Mesh {
                 sink.can_accept((r * self.p.cores_per_router as usize + out - LOCAL) as u32)
             };
             if !free {
+                blocked |= 1 << out;
                 if out < LOCAL {
                     if let Some(t) = self.next_credit_return(r, out) {
                         wake = wake.min(t);
@@ -517,6 +523,7 @@ impl Mesh {
             }
         }
         self.wake[r] = wake;
+        self.blocked[r] = blocked;
     }
 
     /// Describes the first blocked flit, for deadlock reports.
