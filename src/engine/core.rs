@@ -3,11 +3,18 @@
 //! accumulators (the current and the next timestep), the membrane state,
 //! and the update walk that emits spikes toward the router.
 //!
-//! Per cycle, in this order: the host writes one input event if the queue
-//! has room; integration starts one event if it is free and not updating;
-//! the update starts once everything the phase sends this core has been
-//! integrated; one flit leaves for the router's injection port.
-//! An event or flit written in cycle c is visible from cycle c + 1.
+//! The queue is first in, first out and nothing overtakes in the pipeline,
+//! so the cycle at which an event will start integrating is known the
+//! moment it arrives: one cycle after its arrival at the earliest, once the
+//! previous event has issued all its words and synapses, and never during
+//! the update walk. `admit` therefore integrates an event on arrival and
+//! keeps only its start cycle, which is when it leaves the queue; the
+//! queue's occupancy at any cycle follows from those start cycles. This
+//! saves visiting the core at every event without changing a count.
+//!
+//! A visit (`step_core`) writes the phase's host input events, starts the
+//! update once everything sent to the core has been integrated, and sends
+//! one flit per cycle to the router.
 
 use super::chip::CoreTables;
 use super::counters::CoreCounters;
@@ -15,60 +22,53 @@ use super::noc::{Flit, Mesh};
 use crate::mapping::Routes;
 use crate::model::neuron::{step, LifConsts};
 
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Event {
-    pub axon: u32,
-    pub payload: u32,
-    /// Accumulator bank (timestep parity) the event adds to.
-    pub bank: u32,
-    pub arrival: u64,
-}
-
-/// A fixed-capacity FIFO, allocated once.
+/// Start cycles of the events in a work queue: a fixed-capacity FIFO.
 #[derive(Clone, Debug)]
-pub struct Ring {
-    buf: Vec<Event>,
+pub struct Queue {
+    start: Vec<u64>,
     head: usize,
     len: usize,
 }
 
-impl Ring {
-    pub fn new(cap: usize) -> Ring {
-        Ring {
-            buf: vec![Event::default(); cap],
+impl Queue {
+    pub fn new(depth: usize) -> Queue {
+        Queue {
+            start: vec![0; depth],
             head: 0,
             len: 0,
         }
     }
-    pub fn len(&self) -> usize {
+
+    /// Events still in the queue at `now` (as routers see it at the start
+    /// of the cycle: an event leaves the queue during its start cycle).
+    pub fn occupancy(&mut self, now: u64) -> usize {
+        while self.len > 0 && self.start[self.head] < now {
+            self.head += 1;
+            if self.head == self.start.len() {
+                self.head = 0;
+            }
+            self.len -= 1;
+        }
         self.len
     }
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
+
+    /// First cycle, `now` or later, at which the queue has room.
+    pub fn room_at(&mut self, now: u64) -> u64 {
+        if self.occupancy(now) < self.start.len() {
+            now
+        } else {
+            self.start[self.head] + 1
+        }
     }
-    pub fn is_full(&self) -> bool {
-        self.len == self.buf.len()
-    }
-    pub fn front(&self) -> Option<&Event> {
-        (self.len > 0).then(|| &self.buf[self.head])
-    }
-    pub fn push(&mut self, e: Event) {
-        debug_assert!(!self.is_full());
+
+    fn push(&mut self, start: u64) {
+        debug_assert!(self.len < self.start.len(), "work queue overflow");
         let mut at = self.head + self.len;
-        if at >= self.buf.len() {
-            at -= self.buf.len();
+        if at >= self.start.len() {
+            at -= self.start.len();
         }
-        self.buf[at] = e;
+        self.start[at] = start;
         self.len += 1;
-    }
-    pub fn pop(&mut self) -> Event {
-        let e = self.buf[self.head];
-        self.head += 1;
-        if self.head == self.buf.len() {
-            self.head = 0;
-        }
-        self.len -= 1;
-        e
     }
 }
 
@@ -84,21 +84,22 @@ pub struct PhaseCtx {
     /// Bank (tag) of the flits this phase's updates emit.
     pub emit_bank: u32,
     pub read_latency: u64,
-    pub is_last_layer_phase: bool,
 }
 
 #[derive(Clone, Debug)]
 pub struct CoreState {
-    pub queue: Ring,
+    pub queue: Queue,
     pub acc: Vec<i32>,
     pub u: Vec<i32>,
     pub v: Vec<i32>,
+    /// The pipeline accepts the next event from this cycle on.
     pub integ_free_at: u64,
+    /// The last admitted event's accumulates are all done at this cycle.
     pub drain_at: u64,
     pub must_update: bool,
     pub updated: bool,
     pub update_end: u64,
-    pub host_next: usize,
+    pub host_done: bool,
     /// Spikes of the current update: (cycle available, local neuron).
     pub out: Vec<(u64, u32)>,
     pub out_head: usize,
@@ -111,7 +112,7 @@ impl CoreState {
     pub fn new(t: &CoreTables, queue_depth: u32, n_phases: usize) -> CoreState {
         let n = t.n_neurons as usize;
         CoreState {
-            queue: Ring::new(queue_depth as usize),
+            queue: Queue::new(queue_depth as usize),
             acc: vec![0; 2 * n],
             u: vec![0; n],
             v: vec![0; n],
@@ -120,7 +121,7 @@ impl CoreState {
             must_update: false,
             updated: false,
             update_end: 0,
-            host_next: 0,
+            host_done: true,
             out: Vec::with_capacity(n),
             out_head: 0,
             dest_next: 0,
@@ -132,24 +133,49 @@ impl CoreState {
         }
     }
 
-    pub fn begin_phase(&mut self, must_update: bool, now: u64) {
+    pub fn begin_phase(&mut self, must_update: bool, has_host_input: bool, now: u64) {
         self.must_update = must_update;
         self.updated = false;
-        self.host_next = 0;
+        self.host_done = !has_host_input;
         self.out.clear();
         self.out_head = 0;
         self.dest_next = 0;
         self.wake = now;
     }
 
-    /// Nothing left to do in this phase.
-    pub fn idle(&self, host_len: usize, now: u64) -> bool {
-        self.host_next == host_len
-            && self.queue.is_empty()
+    /// Nothing left to do in this phase (an empty queue is implied:
+    /// every event starts before its accumulates drain).
+    pub fn idle(&self, now: u64) -> bool {
+        self.host_done
             && now >= self.drain_at
             && now >= self.update_end
             && (!self.must_update || self.updated)
             && self.out_head == self.out.len()
+    }
+
+    /// An event arrives in the work queue at cycle `arrival`: schedule its
+    /// integration and perform it. The caller has checked for room.
+    pub fn admit(&mut self, tb: &CoreTables, axon: u32, payload: u32, bank: u32, arrival: u64, ctx: &PhaseCtx) {
+        let start = (arrival + 1).max(self.integ_free_at).max(self.update_end);
+        self.queue.occupancy(arrival);
+        self.queue.push(start);
+        let a = axon as usize;
+        let (lo, hi) = (tb.row_start[a] as usize, tb.row_start[a + 1] as usize);
+        let n = tb.n_neurons as usize;
+        let acc = &mut self.acc[bank as usize * n..(bank as usize + 1) * n];
+        let payload = payload as i32;
+        for (t, w) in tb.targets[lo..hi].iter().zip(&tb.weights[lo..hi]) {
+            let slot = &mut acc[*t as usize];
+            *slot = slot.wrapping_add((*w as i32).wrapping_mul(payload));
+        }
+        let cost = tb.row_cost[a] as u64;
+        self.integ_free_at = start + cost;
+        self.drain_at = start + ctx.read_latency + cost;
+        self.cnt.events += 1;
+        self.cnt.synops += (hi - lo) as u64;
+        self.cnt.integration_cycles += cost;
+        self.cnt.busy_cycles_by_phase[ctx.phase] += cost;
+        self.cnt.synapse_word_reads += tb.row_words[a] as u64;
     }
 }
 
@@ -159,7 +185,9 @@ pub struct StepEnv<'a> {
     pub tables: &'a CoreTables,
     pub consts: &'a LifConsts,
     pub routes: &'a Routes,
+    /// Host input events of this phase for this core: (axon, payload).
     pub host: &'a [(u32, u32)],
+    pub is_last_layer: bool,
     pub ctx: PhaseCtx,
 }
 
@@ -168,7 +196,7 @@ pub trait SpikeSink {
     fn spike(&mut self, t: u32, layer: u32, neuron: u32, core: u32, cycle: u64);
 }
 
-/// Advances one core by one cycle. Returns whether it did anything.
+/// Visits one core at cycle `now`. Returns whether it did anything.
 pub fn step_core(
     s: &mut CoreState,
     env: &StepEnv,
@@ -180,77 +208,33 @@ pub fn step_core(
     let tb = env.tables;
     let ctx = &env.ctx;
     let mut acted = false;
-    let updating = now < s.update_end;
 
-    // Host interface: one input event per cycle into the work queue.
-    if s.host_next < env.host.len() && !s.queue.is_full() {
-        let (axon, payload) = env.host[s.host_next];
-        s.queue.push(Event {
-            axon,
-            payload,
-            bank: ctx.host_bank,
-            arrival: now,
-        });
-        s.host_next += 1;
-        s.cnt.host_events += 1;
-        acted = true;
-    }
-
-    // Integration: one event enters the pipeline when the previous one has
-    // issued all its words and synapses.
-    if !updating && now >= s.integ_free_at {
-        if let Some(ev) = s.queue.front() {
-            if ev.arrival < now {
-                let ev = s.queue.pop();
-                mesh.notify_queue_space(env.core, now);
-                let a = ev.axon as usize;
-                let (lo, hi) = (tb.row_start[a] as usize, tb.row_start[a + 1] as usize);
-                let base = ev.bank as usize * tb.n_neurons as usize;
-                let acc = &mut s.acc[base..base + tb.n_neurons as usize];
-                let payload = ev.payload as i32;
-                for (t, w) in tb.targets[lo..hi].iter().zip(&tb.weights[lo..hi]) {
-                    let slot = &mut acc[*t as usize];
-                    *slot = slot.wrapping_add((*w as i32).wrapping_mul(payload));
-                }
-                let cost = tb.row_cost[a] as u64;
-                s.integ_free_at = now + cost;
-                s.drain_at = now + ctx.read_latency + cost;
-                s.cnt.events += 1;
-                s.cnt.synops += (hi - lo) as u64;
-                s.cnt.integration_cycles += cost;
-                s.cnt.busy_cycles_by_phase[ctx.phase] += cost;
-                s.cnt.synapse_word_reads += tb.row_words[a] as u64;
-                acted = true;
-            }
+    // Host interface: one input event per cycle, while the queue has room.
+    if !s.host_done {
+        let mut at = now;
+        for &(axon, payload) in env.host {
+            at = s.queue.room_at(at);
+            s.admit(tb, axon, payload, ctx.host_bank, at, ctx);
+            s.cnt.host_events += 1;
+            at += 1;
         }
+        s.host_done = true;
+        acted = true;
     }
 
     // Update: every PE walks its neurons, one per cycle; a spike of the
     // neuron walked at offset k is ready for the router at start + k + 1.
-    if s.must_update
-        && !s.updated
-        && s.host_next == env.host.len()
-        && s.queue.is_empty()
-        && now >= s.drain_at
-        && !updating
-    {
+    if s.must_update && !s.updated && now >= s.drain_at && now >= s.update_end {
         let n = tb.n_neurons as usize;
         let base = ctx.update_bank as usize * n;
         for &(neuron, k) in &tb.walk {
             let i = neuron as usize;
             let input = std::mem::take(&mut s.acc[base + i]) as i64;
-            if step(
-                env.consts,
-                &mut s.u[i],
-                &mut s.v[i],
-                input,
-                tb.threshold[i],
-                tb.bias[i],
-            ) {
+            if step(env.consts, &mut s.u[i], &mut s.v[i], input, tb.threshold[i], tb.bias[i]) {
                 let at = now + k as u64 + 1;
                 s.out.push((at, neuron));
                 spikes.spike(ctx.t, tb.layer, tb.first_neuron + neuron, env.core, at);
-                if ctx.is_last_layer_phase {
+                if env.is_last_layer {
                     out_counts[(tb.first_neuron + neuron) as usize] += 1;
                 }
             }
@@ -266,7 +250,7 @@ pub fn step_core(
         acted = true;
     }
 
-    // Injection: one flit per cycle, one routing-table read per flit.
+    // Sending: one flit per cycle, one routing-table read per flit.
     while s.out_head < s.out.len() {
         let (at, neuron) = s.out[s.out_head];
         if at > now {
@@ -292,32 +276,23 @@ pub fn step_core(
         break;
     }
 
-    s.wake = next_wake(s, env.host.len(), now);
+    s.wake = next_wake(s, now);
     acted
 }
 
 /// The next cycle at which this core can change anything (conservative:
-/// a visit before it is a no-op).
-fn next_wake(s: &CoreState, host_len: usize, now: u64) -> u64 {
+/// a visit before it is a no-op). Arrivals wake it through `admit`'s
+/// caller.
+fn next_wake(s: &CoreState, now: u64) -> u64 {
     let soon = now + 1;
     let mut w = u64::MAX;
-    if s.host_next < host_len && !s.queue.is_full() {
-        w = soon;
-    }
-    if let Some(head) = s.queue.front() {
-        w = w.min(
-            s.integ_free_at
-                .max(head.arrival + 1)
-                .max(s.update_end)
-                .max(soon),
-        );
-    }
     if s.must_update && !s.updated {
         w = w.min(s.drain_at.max(s.update_end).max(soon));
     }
     if s.out_head < s.out.len() {
         w = w.min(s.out[s.out_head].0.max(soon));
     }
+    // Idle detection needs a visit when the last work ends.
     if s.drain_at > now {
         w = w.min(s.drain_at);
     }

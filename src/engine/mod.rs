@@ -74,24 +74,23 @@ impl<O: Observer> SpikeSink for Recorder<'_, O> {
     }
 }
 
-/// The cores' work queues, as the mesh's ejection target.
+/// The cores' work queues, as the mesh's ejection target: an ejected flit
+/// is admitted (scheduled and integrated) on arrival.
 struct Queues<'a> {
     cores: &'a mut [CoreState],
+    tables: &'a [chip::CoreTables],
+    ctx: PhaseCtx,
 }
 
 impl Sink for Queues<'_> {
-    fn can_accept(&self, core: u32) -> bool {
-        !self.cores[core as usize].queue.is_full()
+    fn room_at(&mut self, core: u32, now: u64) -> u64 {
+        self.cores[core as usize].queue.room_at(now)
     }
     fn accept(&mut self, core: u32, flit: Flit, now: u64) {
         let c = &mut self.cores[core as usize];
-        c.queue.push(self::core::Event {
-            axon: flit.axon,
-            payload: flit.payload,
-            bank: flit.tag,
-            arrival: now,
-        });
-        c.wake = c.wake.min(now + 1);
+        c.admit(&self.tables[core as usize], flit.axon, flit.payload, flit.tag, now, &self.ctx);
+        // Visit when its integration ends: to update, or to see it idle.
+        c.wake = c.wake.min(c.drain_at);
     }
 }
 
@@ -132,7 +131,6 @@ pub fn run_sample<O: Observer>(
     };
     // Host input lists per core: (axon, payload).
     let mut host: Vec<Vec<(u32, u32)>> = vec![vec![]; n_cores];
-    let no_host: Vec<(u32, u32)> = vec![];
     let input_routes = &chip.mapping.routes[0];
     let mut now = 0u64;
 
@@ -162,7 +160,6 @@ pub fn run_sample<O: Observer>(
                     Semantics::Pipelined => 1 - parity,
                 },
                 read_latency: hw.synapse_memory.read_latency_cycles as u64,
-                is_last_layer_phase: false,
             };
             for (c, s) in cores.iter_mut().enumerate() {
                 let layer = chip.cores[c].layer as usize;
@@ -170,13 +167,17 @@ pub fn run_sample<O: Observer>(
                     Semantics::LayerSerial => layer == phase,
                     Semantics::Pipelined => true,
                 };
-                s.begin_phase(updates, now);
+                s.begin_phase(updates, !host[c].is_empty(), now);
             }
 
             let mut last_progress = now;
             loop {
                 {
-                    let mut sink = Queues { cores: &mut cores };
+                    let mut sink = Queues {
+                        cores: &mut cores,
+                        tables: &chip.cores,
+                        ctx,
+                    };
                     let before = mesh.stats.router_traversals + mesh.stats.injected;
                     mesh.step(now, &mut sink, opts.every_cycle);
                     if mesh.stats.router_traversals + mesh.stats.injected != before {
@@ -188,28 +189,21 @@ pub fn run_sample<O: Observer>(
                 for c in 0..n_cores {
                     let tables = &chip.cores[c];
                     let s = &mut cores[c];
-                    let host_list: &[(u32, u32)] = if host[c].is_empty() {
-                        &no_host
-                    } else {
-                        &host[c]
-                    };
                     if opts.every_cycle || s.wake <= now {
                         let env = StepEnv {
                             core: c as u32,
                             tables,
                             consts: &chip.consts[tables.layer as usize],
                             routes: chip.routes_of_layer(tables.layer),
-                            host: host_list,
-                            ctx: PhaseCtx {
-                                is_last_layer_phase: tables.layer as usize + 1 == n_layers,
-                                ..ctx
-                            },
+                            host: &host[c],
+                            is_last_layer: tables.layer as usize + 1 == n_layers,
+                            ctx,
                         };
                         if step_core(s, &env, now, &mut mesh, &mut rec, &mut out_counts) {
                             last_progress = now;
                         }
                     }
-                    if !s.idle(host_list.len(), now) {
+                    if !s.idle(now) {
                         all_idle = false;
                     }
                     next = next.min(s.wake);

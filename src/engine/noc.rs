@@ -23,7 +23,7 @@
 //! the order in which routers are stepped never matters. Idle routers are
 //! not visited; a router whose flits wait (for their pipeline, a credit, a
 //! free link or room in a work queue) sleeps until the earliest of those
-//! can change: a credit return or a core popping its queue wakes it.
+//! can change; a credit sent back later wakes it.
 //! Stall cycles are counted at departure from timestamps, so sleeping
 //! counts them exactly as visiting every cycle would.
 
@@ -68,9 +68,9 @@ impl Flit {
 
 /// Where ejected flits go: the cores' work queues, or a test's recorder.
 pub trait Sink {
-    /// Whether the core attached to this ejection port has room (checked
-    /// once per cycle before `accept`).
-    fn can_accept(&self, core: u32) -> bool;
+    /// The first cycle, `now` or later, at which the work queue of `core`
+    /// has room for a flit. It must not change unless `accept` is called.
+    fn room_at(&mut self, core: u32, now: u64) -> u64;
     fn accept(&mut self, core: u32, flit: Flit, now: u64);
 }
 
@@ -166,8 +166,8 @@ pub struct Mesh {
     /// Credit-return times, a ring of `depth` per (router, mesh direction).
     returns: Vec<u64>,
     flits_in_router: Vec<u32>,
-    /// Per router: output ports a ready head waits on for a credit or for
-    /// room in a work queue; only those events wake the router.
+    /// Per router: mesh outputs a ready head waits on for a credit not yet
+    /// sent back; only a credit return on those wakes the router.
     blocked: Vec<u32>,
     /// Per core: its tile's (x, y) and its ejection port, so routing
     /// needs no division in the hot loop.
@@ -261,16 +261,6 @@ impl Mesh {
                 f.ready_cycle <= now + self.p.router_latency as u64
             })
             .count() as u32
-    }
-
-    /// A core freed room in its work queue at `now`: its router may eject
-    /// into it from the next cycle on. A `Sink` that frees room must call it.
-    #[inline]
-    pub fn notify_queue_space(&mut self, core: u32, now: u64) {
-        let r = self.router_of(core);
-        if self.blocked[r] & (1 << self.core_at[core as usize].2) != 0 {
-            self.wake[r] = self.wake[r].min(now + 1);
-        }
     }
 
     #[inline]
@@ -438,19 +428,21 @@ impl Mesh {
                 wake = wake.min(self.out[oq].free_at);
                 continue;
             }
-            let free = if out < LOCAL {
-                self.has_credit(r, out, now)
-            } else {
-                sink.can_accept((r * self.p.cores_per_router as usize + out - LOCAL) as u32)
-            };
-            if !free {
-                blocked |= 1 << out;
-                if out < LOCAL {
+            if out < LOCAL {
+                if !self.has_credit(r, out, now) {
+                    blocked |= 1 << out;
                     if let Some(t) = self.next_credit_return(r, out) {
                         wake = wake.min(t);
                     }
+                    continue;
                 }
-                continue;
+            } else {
+                let core = (r * self.p.cores_per_router as usize + out - LOCAL) as u32;
+                let room = sink.room_at(core, now);
+                if room > now {
+                    wake = wake.min(room);
+                    continue;
+                }
             }
             // Round robin: the first requester at or after the pointer.
             let at_or_after = req & !((1u32 << self.out[oq].rr) - 1);
