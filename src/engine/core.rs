@@ -143,14 +143,16 @@ impl CoreState {
         self.wake = now;
     }
 
-    /// Nothing left to do in this phase (an empty queue is implied:
-    /// every event starts before its accumulates drain).
-    pub fn idle(&self, now: u64) -> bool {
-        self.host_done
-            && now >= self.drain_at
-            && now >= self.update_end
-            && (!self.must_update || self.updated)
-            && self.out_head == self.out.len()
+    /// Nothing left to start in this phase: what remains is only waiting
+    /// for the pipeline and the walk to finish (`busy_until`).
+    pub fn quiescent(&self) -> bool {
+        self.host_done && (!self.must_update || self.updated) && self.out_head == self.out.len()
+    }
+
+    /// The cycle at which the core's last integration and walk are done
+    /// (its queue is then empty: every event starts before it drains).
+    pub fn busy_until(&self) -> u64 {
+        self.drain_at.max(self.update_end)
     }
 
     /// An event arrives in the work queue at cycle `arrival`: schedule its
@@ -280,24 +282,17 @@ pub fn step_core(
     acted
 }
 
-/// The next cycle at which this core can change anything (conservative:
-/// a visit before it is a no-op). Arrivals wake it through `admit`'s
-/// caller.
+/// The next cycle at which this core can start anything (conservative:
+/// a visit before it is a no-op). An arrival moves it earlier when the
+/// core still has to update (see `Queues::accept`).
 fn next_wake(s: &CoreState, now: u64) -> u64 {
     let soon = now + 1;
     let mut w = u64::MAX;
     if s.must_update && !s.updated {
-        w = w.min(s.drain_at.max(s.update_end).max(soon));
+        w = s.busy_until().max(soon);
     }
     if s.out_head < s.out.len() {
         w = w.min(s.out[s.out_head].0.max(soon));
-    }
-    // Idle detection needs a visit when the last work ends.
-    if s.drain_at > now {
-        w = w.min(s.drain_at);
-    }
-    if s.update_end > now {
-        w = w.min(s.update_end);
     }
     w
 }

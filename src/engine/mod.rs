@@ -89,8 +89,10 @@ impl Sink for Queues<'_> {
     fn accept(&mut self, core: u32, flit: Flit, now: u64) {
         let c = &mut self.cores[core as usize];
         c.admit(&self.tables[core as usize], flit.axon, flit.payload, flit.tag, now, &self.ctx);
-        // Visit when its integration ends: to update, or to see it idle.
-        c.wake = c.wake.min(c.drain_at);
+        // A core that still has to update does so when this event drains.
+        if c.must_update && !c.updated {
+            c.wake = c.wake.min(c.drain_at);
+        }
     }
 }
 
@@ -184,7 +186,8 @@ pub fn run_sample<O: Observer>(
                         last_progress = now;
                     }
                 }
-                let mut all_idle = true;
+                let mut quiescent = true;
+                let mut busy_until = now;
                 let mut next = u64::MAX;
                 for c in 0..n_cores {
                     let tables = &chip.cores[c];
@@ -203,12 +206,13 @@ pub fn run_sample<O: Observer>(
                             last_progress = now;
                         }
                     }
-                    if !s.idle(now) {
-                        all_idle = false;
-                    }
+                    quiescent &= s.quiescent();
+                    busy_until = busy_until.max(s.busy_until());
                     next = next.min(s.wake);
                 }
-                if all_idle && mesh.is_empty() {
+                if quiescent && mesh.is_empty() {
+                    // Only pipelines and walks are left to finish.
+                    now = busy_until;
                     break;
                 }
                 // Read after the cores ran: they may have injected flits.
