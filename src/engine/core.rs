@@ -157,7 +157,15 @@ impl CoreState {
 
     /// An event arrives in the work queue at cycle `arrival`: schedule its
     /// integration and perform it. The caller has checked for room.
-    pub fn admit(&mut self, tb: &CoreTables, axon: u32, payload: u32, bank: u32, arrival: u64, ctx: &PhaseCtx) {
+    pub fn admit(
+        &mut self,
+        tb: &CoreTables,
+        axon: u32,
+        payload: u32,
+        bank: u32,
+        arrival: u64,
+        ctx: &PhaseCtx,
+    ) {
         let start = (arrival + 1).max(self.integ_free_at).max(self.update_end);
         self.queue.occupancy(arrival);
         self.queue.push(start);
@@ -232,7 +240,14 @@ pub fn step_core(
         for &(neuron, k) in &tb.walk {
             let i = neuron as usize;
             let input = std::mem::take(&mut s.acc[base + i]) as i64;
-            if step(env.consts, &mut s.u[i], &mut s.v[i], input, tb.threshold[i], tb.bias[i]) {
+            if step(
+                env.consts,
+                &mut s.u[i],
+                &mut s.v[i],
+                input,
+                tb.threshold[i],
+                tb.bias[i],
+            ) {
                 let at = now + k as u64 + 1;
                 s.out.push((at, neuron));
                 spikes.spike(ctx.t, tb.layer, tb.first_neuron + neuron, env.core, at);

@@ -88,7 +88,14 @@ impl Sink for Queues<'_> {
     }
     fn accept(&mut self, core: u32, flit: Flit, now: u64) {
         let c = &mut self.cores[core as usize];
-        c.admit(&self.tables[core as usize], flit.axon, flit.payload, flit.tag, now, &self.ctx);
+        c.admit(
+            &self.tables[core as usize],
+            flit.axon,
+            flit.payload,
+            flit.tag,
+            now,
+            &self.ctx,
+        );
         // A core that still has to update does so when this event drains.
         if c.must_update && !c.updated {
             c.wake = c.wake.min(c.drain_at);

@@ -423,7 +423,7 @@ impl Mesh {
             let oq = base + out;
             // A head that cannot go sleeps until what blocks it changes: a
             // busy link frees at a known cycle, a credit comes back at a known
-            // cycle (or wakes us when sent), a work-queue pop wakes us.
+            // cycle (or wakes us when sent), a work queue has room at a known cycle.
             if self.out[oq].free_at > now {
                 wake = wake.min(self.out[oq].free_at);
                 continue;
