@@ -9,18 +9,12 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use neurocycle::config::HwConfig;
 use neurocycle::engine::{run_sample, Chip, EngineOptions, Quiet};
 use neurocycle::mapping;
-use neurocycle::model::gen::{generate, GenSpec};
+use neurocycle::model::gen::{bench_spec, generate};
 use neurocycle::model::stimulus::synthetic;
 
 fn bench(c: &mut Criterion) {
     let hw = HwConfig::preset("default").unwrap();
-    let model = generate(&GenSpec {
-        layers: vec![784, 512, 512, 10],
-        sparsity: 0.9,
-        weight_bits: 4,
-        timesteps: 16,
-        ..GenSpec::default()
-    });
+    let model = generate(&bench_spec());
     model.validate("bench").unwrap();
     let map = mapping::map(&model, &hw, "bench").unwrap();
     let chip = Chip::build(&hw, &model, &map);

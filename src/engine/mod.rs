@@ -239,7 +239,7 @@ pub fn run_sample<O: Observer>(
                     next.max(now + 1)
                 };
             }
-            observer_phase(&mut rec, t, phase as u32, phase_start, now);
+            rec.inner.phase(t, phase as u32, phase_start, now);
             now += hw.barrier_cycles as u64;
             counters.barrier_cycles += hw.barrier_cycles as u64;
             counters.phase_cycles[phase] += now - phase_start;
@@ -277,8 +277,4 @@ pub fn run_sample<O: Observer>(
         spikes,
         counters,
     })
-}
-
-fn observer_phase<O: Observer>(rec: &mut Recorder<O>, t: u32, phase: u32, start: u64, end: u64) {
-    rec.inner.phase(t, phase, start, end);
 }

@@ -251,18 +251,6 @@ impl Mesh {
             .unwrap_or(u64::MAX)
     }
 
-    /// Flits in the input buffer of (router, port) that have arrived by `now`.
-    pub fn occupancy(&self, router: usize, port: usize, now: u64) -> u32 {
-        let q = router * self.ports + port;
-        let ip = self.inp[q];
-        (0..ip.len as usize)
-            .filter(|i| {
-                let f = &self.slots[q * self.depth + (ip.head as usize + i) % self.depth];
-                f.ready_cycle <= now + self.p.router_latency as u64
-            })
-            .count() as u32
-    }
-
     #[inline]
     pub fn can_inject(&self, core: u32) -> bool {
         let q = self.router_of(core) * self.ports + self.core_at[core as usize].2 as usize;

@@ -52,6 +52,18 @@ impl Default for GenSpec {
     }
 }
 
+/// The workload of `benches/engine.rs` (and of the profiling example):
+/// 784-512-512-10, 90% sparse, 4-bit weights, T = 16.
+pub fn bench_spec() -> GenSpec {
+    GenSpec {
+        layers: vec![784, 512, 512, 10],
+        sparsity: 0.9,
+        weight_bits: 4,
+        timesteps: 16,
+        ..GenSpec::default()
+    }
+}
+
 /// A conv net description: `1x28x28:c8k3s1p1,p2,c16k3s2p0,d10`
 /// (input CxHxW; `cOkKsSpP` Conv2d with O channels, kernel K, stride S,
 /// padding P; `pK` SumPool2d; `dN` Dense with N outputs).
@@ -148,17 +160,7 @@ pub fn generate(spec: &GenSpec) -> Model {
     };
     for (l, kind) in kinds.iter().enumerate() {
         let shape = layer_shape(kind, prev);
-        let n_w = match *kind {
-            LayerKind::Dense { inputs, outputs } => inputs * outputs,
-            LayerKind::Conv2d {
-                in_ch,
-                out_ch,
-                kernel,
-                ..
-            } => out_ch * in_ch * kernel * kernel,
-            LayerKind::SumPool2d { .. } => 0,
-        };
-        let weights: Vec<i32> = (0..n_w)
+        let weights: Vec<i32> = (0..kind.n_weights())
             .map(|_| {
                 if rng.random_bool(spec.sparsity.clamp(0.0, 1.0)) {
                     0

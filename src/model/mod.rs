@@ -331,7 +331,7 @@ impl Model {
                     layer_shape(&layer.kind, prev)
                 }
             };
-            let expected_weights = n_weights(&layer.kind, prev);
+            let expected_weights = layer.kind.n_weights();
             if layer.weights.len() != expected_weights {
                 return Err(Error::invalid(
                     file,
@@ -430,17 +430,37 @@ pub fn layer_shape(kind: &LayerKind, prev: Shape) -> LayerShape {
     LayerShape { input, output }
 }
 
-fn n_weights(kind: &LayerKind, _prev: Shape) -> usize {
-    match *kind {
-        LayerKind::Dense { inputs, outputs } => inputs * outputs,
-        LayerKind::Conv2d {
-            in_ch,
-            out_ch,
-            kernel,
-            ..
-        } => out_ch * in_ch * kernel * kernel,
-        LayerKind::SumPool2d { .. } => 0,
+impl LayerKind {
+    /// Length of the layer's `weights` list.
+    pub fn n_weights(&self) -> usize {
+        match *self {
+            LayerKind::Dense { inputs, outputs } => inputs * outputs,
+            LayerKind::Conv2d {
+                in_ch,
+                out_ch,
+                kernel,
+                ..
+            } => out_ch * in_ch * kernel * kernel,
+            LayerKind::SumPool2d { .. } => 0,
+        }
     }
+}
+
+/// The output position along one axis whose kernel tap `k` covers input
+/// position `i`, if any.
+fn covering_output(
+    i: usize,
+    k: usize,
+    padding: usize,
+    stride: usize,
+    out_len: usize,
+) -> Option<usize> {
+    let p = i + padding;
+    if p < k || (p - k) % stride != 0 {
+        return None;
+    }
+    let o = (p - k) / stride;
+    (o < out_len).then_some(o)
 }
 
 /// Calls `f(source, target, weight)` for every non-zero synapse of a layer,
@@ -472,23 +492,15 @@ pub fn for_each_synapse(layer: &Layer, shape: &LayerShape, mut f: impl FnMut(usi
                         // Output positions whose receptive field covers (iy, ix).
                         for oc in 0..os.c {
                             for ky in 0..kernel {
-                                let py = iy + padding;
-                                if py < ky || (py - ky) % stride != 0 {
+                                let Some(oy) = covering_output(iy, ky, padding, stride, os.h)
+                                else {
                                     continue;
-                                }
-                                let oy = (py - ky) / stride;
-                                if oy >= os.h {
-                                    continue;
-                                }
+                                };
                                 for kx in 0..kernel {
-                                    let px = ix + padding;
-                                    if px < kx || (px - kx) % stride != 0 {
+                                    let Some(ox) = covering_output(ix, kx, padding, stride, os.w)
+                                    else {
                                         continue;
-                                    }
-                                    let ox = (px - kx) / stride;
-                                    if ox >= os.w {
-                                        continue;
-                                    }
+                                    };
                                     let w = layer.weights
                                         [((oc * in_ch + ic) * kernel + ky) * kernel + kx];
                                     if w != 0 {
