@@ -276,6 +276,18 @@ fn bad_input_gets_one_line_and_exit_code_2() {
         ],
         &["core.bogus", "unknown parameter"],
     );
+    fails_with(
+        &[
+            "run",
+            "--hw",
+            "hw_configs/tiny.ron",
+            "--model",
+            m,
+            "--samples",
+            "0",
+        ],
+        &["--samples = 0", "1 ..= "],
+    );
     let big = tmp("big.ron");
     let o = run(&[
         "gen",

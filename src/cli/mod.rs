@@ -196,6 +196,10 @@ fn simulate(
     model_file: &str,
     a: &SimArgs,
 ) -> Result<i32> {
+    neurocycle::error::check_range("command line", "--samples", a.samples, 1, 1 << 32)?;
+    if a.threads == Some(0) {
+        return Err(Error::invalid("command line", "--threads", 0, "1 or more"));
+    }
     let hw = hw.with_overrides(hw_file, &a.sets)?;
     let map = mapping::map(model, &hw, model_file)?;
     let chip = Chip::build(&hw, model, &map);
