@@ -104,6 +104,8 @@ pub struct CoreState {
     pub out: Vec<(u64, u32)>,
     pub out_head: usize,
     pub dest_next: u32,
+    /// The sender's next free cycle (one flit per cycle).
+    pub next_send_at: u64,
     pub wake: u64,
     pub cnt: CoreCounters,
 }
@@ -125,6 +127,7 @@ impl CoreState {
             out: Vec::with_capacity(n),
             out_head: 0,
             dest_next: 0,
+            next_send_at: 0,
             wake: u64::MAX,
             cnt: CoreCounters {
                 busy_cycles_by_phase: vec![0; n_phases],
@@ -267,30 +270,31 @@ pub fn step_core(
         acted = true;
     }
 
-    // Sending: one flit per cycle, one routing-table read per flit.
-    while s.out_head < s.out.len() {
-        let (at, neuron) = s.out[s.out_head];
-        if at > now {
-            break;
-        }
+    // Sending: one flit per cycle, one routing-table read per flit. With
+    // F free slots in the injection buffer now, the next F flits are sure
+    // to find room at the cycles they go in (only the router takes flits
+    // out, and only this core puts them in), so they are injected at once,
+    // each stamped with its own cycle: max(previous + 1, spike ready).
+    let mut room = mesh.injection_room(env.core);
+    while room > 0 && s.out_head < s.out.len() {
+        let (ready, neuron) = s.out[s.out_head];
         let dests = env.routes.of((tb.first_neuron + neuron) as usize);
         if dests.is_empty() {
             s.out_head += 1;
             continue;
         }
-        if !mesh.can_inject(env.core) {
-            break;
-        }
+        let at = ready.max(s.next_send_at).max(now);
         let d = dests[s.dest_next as usize];
-        mesh.inject(Flit::new(env.core, d.core, d.axon, 1, ctx.emit_bank), now);
+        mesh.inject(Flit::new(env.core, d.core, d.axon, 1, ctx.emit_bank), at);
+        s.next_send_at = at + 1;
         s.cnt.routing_table_reads += 1;
         s.dest_next += 1;
         if s.dest_next as usize == dests.len() {
             s.dest_next = 0;
             s.out_head += 1;
         }
+        room -= 1;
         acted = true;
-        break;
     }
 
     s.wake = next_wake(s, now);
@@ -307,7 +311,8 @@ fn next_wake(s: &CoreState, now: u64) -> u64 {
         w = s.busy_until().max(soon);
     }
     if s.out_head < s.out.len() {
-        w = w.min(s.out[s.out_head].0.max(soon));
+        // The buffer was full, or filled by this visit's flits.
+        w = w.min(s.out[s.out_head].0.max(s.next_send_at).max(soon));
     }
     w
 }

@@ -50,6 +50,8 @@ pub struct Flit {
     pub inject_cycle: u64,
     /// When the flit may leave the router it sits in.
     ready_cycle: u64,
+    /// The output port it takes at the router it sits in (routed on entry).
+    out_port: u8,
 }
 
 impl Flit {
@@ -62,6 +64,7 @@ impl Flit {
             src_core,
             inject_cycle: 0,
             ready_cycle: 0,
+            out_port: 0,
         }
     }
 }
@@ -251,14 +254,21 @@ impl Mesh {
             .unwrap_or(u64::MAX)
     }
 
-    #[inline]
     pub fn can_inject(&self, core: u32) -> bool {
-        let q = self.router_of(core) * self.ports + self.core_at[core as usize].2 as usize;
-        self.inp[q].len < self.p.buffer_depth
+        self.injection_room(core) > 0
     }
 
-    /// Puts a flit into the injection port of its source core; the caller
-    /// has checked `can_inject`.
+    /// Free slots in the injection buffer of `core`.
+    #[inline]
+    pub fn injection_room(&self, core: u32) -> u32 {
+        let q = self.router_of(core) * self.ports + self.core_at[core as usize].2 as usize;
+        self.p.buffer_depth - self.inp[q].len
+    }
+
+    /// Puts a flit into the injection port of its source core, entering at
+    /// cycle `now` (which may lie ahead of the simulation's current cycle
+    /// when the caller has proven there will be room then; see
+    /// `core::step_core`).
     pub fn inject(&mut self, mut flit: Flit, now: u64) {
         let r = self.router_of(flit.src_core);
         let port = self.core_at[flit.src_core as usize].2 as usize;
@@ -270,7 +280,8 @@ impl Mesh {
     }
 
     #[inline]
-    fn push(&mut self, r: usize, port: usize, flit: Flit) {
+    fn push(&mut self, r: usize, port: usize, mut flit: Flit) {
+        flit.out_port = self.route(r, flit.dest_core) as u8;
         let q = r * self.ports + port;
         let ip = &mut self.inp[q];
         debug_assert!((ip.len as usize) < self.depth, "credit protocol violated");
@@ -398,7 +409,7 @@ impl Mesh {
                 wake = wake.min(earliest);
                 continue;
             }
-            let out = self.route(r, f.dest_core);
+            let out = f.out_port as usize;
             requests[out] |= 1 << port;
             wanted |= 1 << out;
         }
