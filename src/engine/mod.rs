@@ -193,8 +193,6 @@ pub fn run_sample<O: Observer>(
                         last_progress = now;
                     }
                 }
-                let mut quiescent = true;
-                let mut busy_until = now;
                 let mut next = u64::MAX;
                 for c in 0..n_cores {
                     let tables = &chip.cores[c];
@@ -213,13 +211,11 @@ pub fn run_sample<O: Observer>(
                             last_progress = now;
                         }
                     }
-                    quiescent &= s.quiescent();
-                    busy_until = busy_until.max(s.busy_until());
                     next = next.min(s.wake);
                 }
-                if quiescent && mesh.is_empty() {
+                if mesh.is_empty() && cores.iter().all(|s| s.quiescent()) {
                     // Only pipelines and walks are left to finish.
-                    now = busy_until;
+                    now = cores.iter().map(|s| s.busy_until()).fold(now, u64::max);
                     break;
                 }
                 // Read after the cores ran: they may have injected flits.

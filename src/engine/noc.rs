@@ -169,6 +169,8 @@ pub struct Mesh {
     /// Credit-return times, a ring of `depth` per (router, mesh direction).
     returns: Vec<u64>,
     flits_in_router: Vec<u32>,
+    /// Per router: bitmask of input ports holding flits.
+    nonempty: Vec<u32>,
     /// Per router: mesh outputs a ready head waits on for a credit not yet
     /// sent back; only a credit return on those wakes the router.
     blocked: Vec<u32>,
@@ -208,6 +210,7 @@ impl Mesh {
             ],
             returns: vec![0; routers * 4 * depth],
             flits_in_router: vec![0; routers],
+            nonempty: vec![0; routers],
             blocked: vec![0; routers],
             core_at: (0..routers as u32 * p.cores_per_router)
                 .map(|c| {
@@ -292,6 +295,7 @@ impl Mesh {
         ip.len += 1;
         self.slots[q * self.depth + slot] = flit;
         self.flits_in_router[r] += 1;
+        self.nonempty[r] |= 1 << port;
         self.wake[r] = self.wake[r].min(flit.ready_cycle);
         if !self.is_active[r] {
             self.is_active[r] = true;
@@ -398,11 +402,11 @@ impl Mesh {
         let mut requests = [0u32; MAX_PORTS];
         let mut wanted = 0u32;
         let mut wake = u64::MAX;
-        for port in 0..ports {
+        let mut ports_with_flits = self.nonempty[r];
+        while ports_with_flits != 0 {
+            let port = ports_with_flits.trailing_zeros() as usize;
+            ports_with_flits &= ports_with_flits - 1;
             let ip = self.inp[base + port];
-            if ip.len == 0 {
-                continue;
-            }
             let f = &self.slots[(base + port) * depth + ip.head as usize];
             let earliest = f.ready_cycle.max(ip.last_depart + 1);
             if earliest > now {
@@ -471,6 +475,9 @@ impl Mesh {
                 ip.head = 0;
             }
             ip.len -= 1;
+            if ip.len == 0 {
+                self.nonempty[r] &= !(1 << winner);
+            }
             self.flits_in_router[r] -= 1;
             if self.flits_in_router[r] == 0 {
                 self.emptied = true;
