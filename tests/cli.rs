@@ -202,6 +202,15 @@ fn gen_then_run_every_cycle_agrees() {
     assert!(o.status.success(), "{}", stderr(&o));
 }
 
+/// A copy of `file` in the temporary folder, as `name`, with `from` replaced.
+fn edited(file: &str, name: &str, from: &str, to: &str) -> PathBuf {
+    let path = tmp(name);
+    let text = std::fs::read_to_string(file).unwrap();
+    assert!(text.contains(from), "{file} lacks {from:?}");
+    std::fs::write(&path, text.replace(from, to)).unwrap();
+    path
+}
+
 /// Asserts exit code 2 and a single error line containing every needle.
 fn fails_with(args: &[&str], needles: &[&str]) {
     let o = run(args);
@@ -228,26 +237,17 @@ fn bad_input_gets_one_line_and_exit_code_2() {
         &["run", "--hw", bad.to_str().unwrap(), "--model", m],
         &["bad.ron:1:"],
     );
-    let unknown = tmp("unknown.ron");
-    std::fs::write(
-        &unknown,
-        std::fs::read_to_string("hw_configs/tiny.ron")
-            .unwrap()
-            .replace("barrier_cycles", "barrier_cyclez"),
-    )
-    .unwrap();
+    let unknown = edited(
+        "hw_configs/tiny.ron",
+        "unknown.ron",
+        "barrier_cycles",
+        "barrier_cyclez",
+    );
     fails_with(
         &["run", "--hw", unknown.to_str().unwrap(), "--model", m],
         &["unknown.ron:", "barrier_cyclez"],
     );
-    let range = tmp("range.ron");
-    std::fs::write(
-        &range,
-        std::fs::read_to_string("hw_configs/tiny.ron")
-            .unwrap()
-            .replace("pes: 4", "pes: 0"),
-    )
-    .unwrap();
+    let range = edited("hw_configs/tiny.ron", "range.ron", "pes: 4", "pes: 0");
     fails_with(
         &["run", "--hw", range.to_str().unwrap(), "--model", m],
         &["range.ron", "core.pes = 0", "1 ..= 1024"],
@@ -312,14 +312,7 @@ fn bad_input_gets_one_line_and_exit_code_2() {
             "the chip has 4",
         ],
     );
-    let badmodel = tmp("badmodel.ron");
-    std::fs::write(
-        &badmodel,
-        std::fs::read_to_string(m)
-            .unwrap()
-            .replace("weight_bits: 4", "weight_bits: 2"),
-    )
-    .unwrap();
+    let badmodel = edited(m, "badmodel.ron", "weight_bits: 4", "weight_bits: 2");
     fails_with(
         &[
             "run",
