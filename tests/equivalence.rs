@@ -37,10 +37,11 @@ fn chip_sets() -> impl Strategy<Value = Vec<String>> {
             1u32..3,
             1u32..3,
             prop::sample::select(vec![4u32, 8, 32]),
+            prop::sample::select(vec!["source_replication", "xy_tree"]),
         ),
     )
         .prop_map(
-            |(enc, pes, assign, qd, bd, wb, mesh, cpr, (rl, rlat, llat, lw))| {
+            |(enc, pes, assign, qd, bd, wb, mesh, cpr, (rl, rlat, llat, lw, mc))| {
                 vec![
                     format!("synapse_memory.encoding={enc}"),
                     format!("core.pes={pes}"),
@@ -54,6 +55,7 @@ fn chip_sets() -> impl Strategy<Value = Vec<String>> {
                     format!("router.latency_cycles={rlat}"),
                     format!("router.link_latency_cycles={llat}"),
                     format!("router.link_width_bits={lw}"),
+                    format!("router.multicast={mc}"),
                     "core.neurons=16".to_string(),
                     "synapse_memory.bytes=1048576".to_string(),
                 ]

@@ -232,3 +232,27 @@ fn more_pes_never_add_integration_cycles_on_a_real_model() {
         last = integ;
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Tree multicast sends each spike once and shares links among its
+    /// destinations: never more link traversals or injected flits than
+    /// replicating at the source, and the same deliveries.
+    #[test]
+    fn tree_multicast_never_adds_link_traversals(
+        sizes in prop::collection::vec(8usize..60, 2..4),
+        sparsity in 0.0f64..0.9,
+        seed in 0u64..100,
+    ) {
+        let m = generate(&GenSpec { layers: sizes, sparsity, timesteps: 2, seed, ..GenSpec::default() });
+        let run_with = |mc: &str| counters_with(&m, &[format!("router.multicast={mc}"), "mesh=4x4".into(), "core.neurons=8".into()]);
+        let (Some(src), Some(tree)) = (run_with("source_replication"), run_with("xy_tree")) else {
+            return Err(TestCaseError::reject("does not fit"));
+        };
+        prop_assert!(tree.noc.hops <= src.noc.hops);
+        prop_assert!(tree.noc.injected <= src.noc.injected);
+        prop_assert_eq!(tree.noc.ejected, src.noc.ejected);
+        prop_assert_eq!(tree.total(|k| k.synops), src.total(|k| k.synops));
+    }
+}

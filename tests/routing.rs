@@ -304,3 +304,103 @@ fn hotspot_ejection_is_one_flit_per_cycle() {
     // Saturated: the port is busy nearly every cycle once traffic arrives.
     assert!(span < 320 + 20, "ejection port idle too often: span {span}");
 }
+
+/// Links (router, direction) of the XY path from tile `s` to tile `d`.
+fn xy_links(s: (i64, i64), d: (i64, i64), p: &MeshParams) -> Vec<usize> {
+    let (mut x, mut y) = s;
+    let mut links = vec![];
+    while x != d.0 {
+        let dir = if d.0 > x { 1 } else { 3 };
+        links.push(((y * p.x as i64 + x) * 4 + dir) as usize);
+        x += if d.0 > x { 1 } else { -1 };
+    }
+    while y != d.1 {
+        let dir = if d.1 > y { 2 } else { 0 };
+        links.push(((y * p.x as i64 + x) * 4 + dir) as usize);
+        y += if d.1 > y { 1 } else { -1 };
+    }
+    links
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 150, ..ProptestConfig::default() })]
+
+    /// Tree multicast: every destination of every flit gets exactly one
+    /// copy with its own axon, and every link of the union of the XY paths
+    /// carries exactly one copy per flit.
+    #[test]
+    fn multicast_copies_reach_every_destination_once_over_the_xy_tree(
+        p in params(),
+        per_core in 1u32..6,
+        fanout in 1usize..6,
+        cap in 1usize..4,
+        drain_every in 1u64..3,
+        seed in any::<u64>(),
+    ) {
+        use neurocycle::engine::noc::Groups;
+        let cores = p.x * p.y * p.cores_per_router;
+        let mut rng = seed | 1;
+        let mut next = || { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; rng };
+        let mut groups = Groups { offsets: vec![0], ..Groups::default() };
+        let mut flits: Vec<Flit> = vec![];
+        for src in 0..cores {
+            for _ in 0..per_core {
+                let mut dests: Vec<u32> = (0..fanout).map(|_| (next() % cores as u64) as u32).collect();
+                dests.sort_unstable();
+                dests.dedup();
+                let g = groups.offsets.len() as u32 - 1;
+                for d in dests {
+                    groups.axons.push(groups.cores.len() as u32); // unique id per delivery
+                    groups.cores.push(d);
+                }
+                groups.offsets.push(groups.cores.len() as u32);
+                flits.push(Flit::multicast(src, g, 1, 0));
+            }
+        }
+        let mut mesh = Mesh::with_groups(p, std::sync::Arc::new(groups.clone()));
+        let mut sink = Cores {
+            queues: vec![VecDeque::new(); cores as usize],
+            cap,
+            drain_every,
+            got: vec![],
+            eject_cycles: vec![],
+        };
+        let mut pending: Vec<VecDeque<Flit>> = (0..cores).map(|c| flits.iter().filter(|f| f.src_core == c).copied().collect()).collect();
+        let mut now = 0u64;
+        while !(mesh.is_empty() && pending.iter().all(|q| q.is_empty())) {
+            prop_assert!(now < 500_000, "did not drain: {}", mesh.describe_stuck());
+            mesh.step(now, &mut sink, false);
+            for (c, q) in pending.iter_mut().enumerate() {
+                if !q.is_empty() && mesh.can_inject(c as u32) {
+                    mesh.inject(q.pop_front().unwrap(), now);
+                }
+            }
+            if now % drain_every == 0 {
+                for q in sink.queues.iter_mut() {
+                    q.pop_front();
+                }
+            }
+            now += 1;
+        }
+        let mut seen = vec![0u32; groups.cores.len()];
+        for (core, f) in &sink.got {
+            prop_assert_eq!(groups.cores[f.axon as usize], *core);
+            seen[f.axon as usize] += 1;
+        }
+        prop_assert!(seen.iter().all(|n| *n == 1), "delivery counts {:?}", seen);
+        prop_assert_eq!(mesh.stats.injected, flits.len() as u64);
+        let mut expected = vec![0u64; (p.x * p.y * 4) as usize];
+        for f in &flits {
+            let members = groups.offsets[f.group as usize] as usize..groups.offsets[f.group as usize + 1] as usize;
+            let mut links: Vec<usize> = members
+                .flat_map(|i| xy_links(tile(f.src_core, &p), tile(groups.cores[i], &p), &p))
+                .collect();
+            links.sort_unstable();
+            links.dedup();
+            for l in links {
+                expected[l] += 1;
+            }
+        }
+        prop_assert_eq!(&mesh.stats.per_link, &expected);
+    }
+}

@@ -101,6 +101,9 @@ pub struct Router {
 pub enum Multicast {
     /// One flit per destination core, replicated at the source core.
     SourceReplication,
+    /// One flit per spike carrying its destination set, replicated in the
+    /// routers where the XY paths to its destinations part.
+    XyTree,
 }
 
 /// Energy per action (pJ) and static power (mW). Every preset cites where
@@ -148,7 +151,7 @@ pub const SETTABLE: &[(&str, &str)] = &[
     ("router.latency_cycles", "whole number"),
     ("router.link_latency_cycles", "whole number"),
     ("router.link_width_bits", "whole number"),
-    ("router.multicast", "source_replication"),
+    ("router.multicast", "source_replication | xy_tree"),
     ("barrier_cycles", "whole number"),
     ("energy.synop_pj", "number"),
     ("energy.neuron_update_pj", "number"),

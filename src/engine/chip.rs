@@ -2,12 +2,12 @@
 //! built once from the mapping (rows decoded from the synapse-memory image,
 //! so the encodings are exercised by every run) and shared by all threads.
 
-use crate::config::{HwConfig, PeAssignment};
+use crate::config::{HwConfig, Multicast, PeAssignment};
 use crate::mapping::{decode_row, Mapping, Routes};
 use crate::model::neuron::LifConsts;
 use crate::model::Model;
 
-use super::noc::MeshParams;
+use super::noc::{Groups, MeshParams};
 
 #[derive(Clone, Debug)]
 pub struct CoreTables {
@@ -37,8 +37,13 @@ pub struct Chip<'a> {
     pub cores: Vec<CoreTables>,
     pub consts: Vec<LifConsts>,
     pub mesh: MeshParams,
-    /// Bits of a spike flit: destination tile x, y, core, axon.
+    /// Bits of a spike flit: destination tile x, y, core and axon; with
+    /// tree multicast, a destination-core bitmap and the source's key.
     pub flit_bits: u32,
+    /// Tree multicast: one group per source neuron, `group_base[l] + n`
+    /// for neuron n of layer l. `None` with source replication.
+    pub groups: Option<std::sync::Arc<Groups>>,
+    pub group_base: Vec<u32>,
 }
 
 fn bits_for(n: u32) -> u32 {
@@ -125,10 +130,31 @@ impl<'a> Chip<'a> {
                 t
             })
             .collect();
-        let flit_bits = (bits_for(hw.mesh.0)
-            + bits_for(hw.mesh.1)
-            + bits_for(hw.cores_per_router)
-            + bits_for(max_axons))
+        let multicast = hw.router.multicast == Multicast::XyTree;
+        let mut group_base = vec![];
+        let mut groups = Groups {
+            offsets: vec![0],
+            ..Groups::default()
+        };
+        for routes in &mapping.routes[1..] {
+            group_base.push(groups.offsets.len() as u32 - 1);
+            for src in 0..routes.offsets.len() - 1 {
+                for d in routes.of(src) {
+                    groups.cores.push(d.core);
+                    groups.axons.push(d.axon);
+                }
+                groups.offsets.push(groups.cores.len() as u32);
+            }
+        }
+        let n_groups = groups.offsets.len() as u32 - 1;
+        let flit_bits = if multicast {
+            hw.n_cores() + bits_for(n_groups)
+        } else {
+            bits_for(hw.mesh.0)
+                + bits_for(hw.mesh.1)
+                + bits_for(hw.cores_per_router)
+                + bits_for(max_axons)
+        }
         .max(1);
         Chip {
             hw,
@@ -150,6 +176,8 @@ impl<'a> Chip<'a> {
                 flit_cycles: flit_bits.div_ceil(hw.router.link_width_bits),
             },
             flit_bits,
+            groups: multicast.then(|| std::sync::Arc::new(groups)),
+            group_base,
         }
     }
 

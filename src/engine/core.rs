@@ -201,6 +201,9 @@ pub struct StepEnv<'a> {
     /// Host input events of this phase for this core: (axon, payload).
     pub host: &'a [(u32, u32)],
     pub is_last_layer: bool,
+    /// Tree multicast: the group of this core's neuron n is `base + global
+    /// index of n`. `None`: one flit per destination.
+    pub group_base: Option<u32>,
     pub ctx: PhaseCtx,
 }
 
@@ -284,14 +287,23 @@ pub fn step_core(
             continue;
         }
         let at = ready.max(s.next_send_at).max(now);
-        let d = dests[s.dest_next as usize];
-        mesh.inject(Flit::new(env.core, d.core, d.axon, 1, ctx.emit_bank), at);
         s.next_send_at = at + 1;
-        s.cnt.routing_table_reads += 1;
-        s.dest_next += 1;
-        if s.dest_next as usize == dests.len() {
-            s.dest_next = 0;
+        if let Some(base) = env.group_base {
+            // One flit for all destinations; the source reads every entry
+            // to build its destination set.
+            let group = base + tb.first_neuron + neuron;
+            mesh.inject(Flit::multicast(env.core, group, 1, ctx.emit_bank), at);
+            s.cnt.routing_table_reads += dests.len() as u64;
             s.out_head += 1;
+        } else {
+            let d = dests[s.dest_next as usize];
+            mesh.inject(Flit::new(env.core, d.core, d.axon, 1, ctx.emit_bank), at);
+            s.cnt.routing_table_reads += 1;
+            s.dest_next += 1;
+            if s.dest_next as usize == dests.len() {
+                s.dest_next = 0;
+                s.out_head += 1;
+            }
         }
         room -= 1;
         acted = true;

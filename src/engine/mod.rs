@@ -123,7 +123,10 @@ pub fn run_sample<O: Observer>(
         .iter()
         .map(|t| CoreState::new(t, hw.core.queue_depth, n_phases))
         .collect();
-    let mut mesh = Mesh::new(chip.mesh);
+    let mut mesh = match &chip.groups {
+        Some(g) => Mesh::with_groups(chip.mesh, g.clone()),
+        None => Mesh::new(chip.mesh),
+    };
     let mut counters = Counters {
         samples: 1,
         timestep_cycles: vec![0; model.timesteps as usize],
@@ -205,6 +208,10 @@ pub fn run_sample<O: Observer>(
                             routes: chip.routes_of_layer(tables.layer),
                             host: &host[c],
                             is_last_layer: tables.layer as usize + 1 == n_layers,
+                            group_base: chip
+                                .groups
+                                .as_ref()
+                                .map(|_| chip.group_base[tables.layer as usize]),
                             ctx,
                         };
                         if step_core(s, &env, now, &mut mesh, &mut rec, &mut out_counts) {

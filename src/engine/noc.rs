@@ -17,6 +17,13 @@
 //! Zero-load latency over h hops, injection to ejection:
 //! `h * (router_latency + link_latency + flit_cycles - 1) + router_latency`.
 //!
+//! Multicast (`xy_tree`): a flit carries a destination set (its group)
+//! and, at each router, requests every output on the union of the XY paths
+//! from its source to its destinations that pass there; each granted output
+//! gets a copy, and the flit leaves the buffer once all its outputs have
+//! been served (asynchronous replication). A link carries one copy per
+//! flit, and a destination core finds its axon from the group.
+//!
 //! Every cycle reads state as of the start of the cycle: a flit sent at
 //! cycle c is visible downstream at c + 1 at the earliest, and a freed
 //! buffer slot returns its credit upstream after `link_latency` cycles, so
@@ -37,11 +44,18 @@ fn opposite(dir: usize) -> usize {
     (dir + 2) % 4
 }
 
+/// `Flit::group` of a unicast flit.
+pub const UNICAST: u32 = u32::MAX;
+
 /// One spike packet.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Flit {
+    /// Destination of a unicast flit.
     pub dest_core: u32,
+    /// Axon at the destination (set at ejection for a multicast flit).
     pub axon: u32,
+    /// Multicast group (destination set), or `UNICAST`.
+    pub group: u32,
     /// Graded payload (1 for a binary spike).
     pub payload: u32,
     /// Free for the sender (the engine stores the accumulator bank).
@@ -50,8 +64,9 @@ pub struct Flit {
     pub inject_cycle: u64,
     /// When the flit may leave the router it sits in.
     ready_cycle: u64,
-    /// The output port it takes at the router it sits in (routed on entry).
-    out_port: u8,
+    /// Output ports still to serve at the router it sits in (routed on
+    /// entry; one bit for a unicast flit).
+    out_mask: u32,
 }
 
 impl Flit {
@@ -59,13 +74,37 @@ impl Flit {
         Flit {
             dest_core,
             axon,
+            group: UNICAST,
             payload,
             tag,
             src_core,
             inject_cycle: 0,
             ready_cycle: 0,
-            out_port: 0,
+            out_mask: 0,
         }
+    }
+
+    /// A multicast flit to every destination of `group`.
+    pub fn multicast(src_core: u32, group: u32, payload: u32, tag: u32) -> Flit {
+        Flit {
+            group,
+            ..Flit::new(src_core, u32::MAX, u32::MAX, payload, tag)
+        }
+    }
+}
+
+/// Destination sets of multicast flits: group g goes to
+/// `(cores[i], axons[i])` for i in `offsets[g]..offsets[g + 1]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Groups {
+    pub offsets: Vec<u32>,
+    pub cores: Vec<u32>,
+    pub axons: Vec<u32>,
+}
+
+impl Groups {
+    fn range(&self, g: u32) -> std::ops::Range<usize> {
+        self.offsets[g as usize] as usize..self.offsets[g as usize + 1] as usize
     }
 }
 
@@ -177,6 +216,7 @@ pub struct Mesh {
     /// Per core: its tile's (x, y) and its ejection port, so routing
     /// needs no division in the hot loop.
     core_at: Vec<(u32, u32, u32)>,
+    groups: std::sync::Arc<Groups>,
     wake: Vec<u64>,
     active: Vec<u32>,
     is_active: Vec<bool>,
@@ -188,6 +228,11 @@ pub struct Mesh {
 
 impl Mesh {
     pub fn new(p: MeshParams) -> Mesh {
+        Mesh::with_groups(p, Default::default())
+    }
+
+    /// A mesh that can carry multicast flits of `groups`.
+    pub fn with_groups(p: MeshParams, groups: std::sync::Arc<Groups>) -> Mesh {
         let routers = (p.x * p.y) as usize;
         let ports = LOCAL + p.cores_per_router as usize;
         assert!(
@@ -218,6 +263,7 @@ impl Mesh {
                     (t % p.x, t / p.x, (LOCAL as u32) + c % p.cores_per_router)
                 })
                 .collect(),
+            groups,
             wake: vec![u64::MAX; routers],
             active: Vec::with_capacity(routers),
             is_active: vec![false; routers],
@@ -279,12 +325,16 @@ impl Mesh {
         flit.ready_cycle = now + self.p.router_latency as u64;
         self.push(r, port, flit);
         self.stats.injected += 1;
-        self.in_flight += 1;
     }
 
     #[inline]
     fn push(&mut self, r: usize, port: usize, mut flit: Flit) {
-        flit.out_port = self.route(r, flit.dest_core) as u8;
+        flit.out_mask = if flit.group == UNICAST {
+            1 << self.route(r, flit.dest_core)
+        } else {
+            self.tree_outputs(r, &flit)
+        };
+        self.in_flight += 1;
         let q = r * self.ports + port;
         let ip = &mut self.inp[q];
         debug_assert!((ip.len as usize) < self.depth, "credit protocol violated");
@@ -319,6 +369,24 @@ impl Mesh {
         } else {
             eject as usize
         }
+    }
+
+    /// Outputs of router `r` on the XY tree of a multicast flit: for every
+    /// destination whose XY path from the source passes `r`, the next step.
+    fn tree_outputs(&self, r: usize, flit: &Flit) -> u32 {
+        let (x, y, _) = self.core_at[r * self.p.cores_per_router as usize];
+        let (sx, sy, _) = self.core_at[flit.src_core as usize];
+        let between = |v: u32, a: u32, b: u32| a.min(b) <= v && v <= a.max(b);
+        let mut mask = 0;
+        for i in self.groups.range(flit.group) {
+            let d = self.groups.cores[i];
+            let (dx, dy, _) = self.core_at[d as usize];
+            // The path runs along the source's row to dx, then along column dx.
+            if (y == sy && between(x, sx, dx)) || (x == dx && between(y, sy, dy)) {
+                mask |= 1 << self.route(r, d);
+            }
+        }
+        mask
     }
 
     #[inline]
@@ -413,11 +481,15 @@ impl Mesh {
                 wake = wake.min(earliest);
                 continue;
             }
-            let out = f.out_port as usize;
-            requests[out] |= 1 << port;
-            wanted |= 1 << out;
+            let mut outs = f.out_mask;
+            wanted |= outs;
+            while outs != 0 {
+                requests[outs.trailing_zeros() as usize] |= 1 << port;
+                outs &= outs - 1;
+            }
         }
-        let mut moved = 0u32;
+        // Input ports that sent a copy this cycle.
+        let mut served = 0u32;
         let mut blocked = 0u32;
         while wanted != 0 {
             let out = wanted.trailing_zeros() as usize;
@@ -462,13 +534,56 @@ impl Mesh {
             if req != 1 << winner {
                 wake = wake.min(now + 1);
             }
-            moved |= 1 << winner;
+            served |= 1 << winner;
 
             let iq = base + winner;
+            let slot = iq * depth + self.inp[iq].head as usize;
+            self.slots[slot].out_mask &= !(1 << out);
+            let mut copy = self.slots[slot];
+            self.stats.router_traversals += 1;
+            if out < LOCAL {
+                let o = &mut self.out[oq];
+                o.credits -= 1;
+                o.free_at = now + self.p.flit_cycles as u64;
+                self.stats.per_link[r * 4 + out] += 1;
+                self.stats.hops += 1;
+                copy.ready_cycle = now
+                    + (self.p.flit_cycles - 1) as u64
+                    + self.p.link_latency as u64
+                    + self.p.router_latency as u64;
+                let next = self.neighbor(r, out);
+                self.push(next, opposite(out), copy);
+            } else {
+                let core = (r * self.p.cores_per_router as usize + out - LOCAL) as u32;
+                if copy.group != UNICAST {
+                    let g = &self.groups;
+                    let i = g
+                        .range(copy.group)
+                        .find(|i| g.cores[*i] == core)
+                        .expect("ejected at a destination");
+                    copy.dest_core = core;
+                    copy.axon = g.axons[i];
+                }
+                let latency = now - copy.inject_cycle;
+                self.stats.ejected += 1;
+                self.stats.latency_sum += latency;
+                self.stats.latency_max = self.stats.latency_max.max(latency);
+                sink.accept(core, copy, now);
+            }
+        }
+        // A flit leaves its buffer once every output it needs has its copy.
+        let mut moved = 0u32;
+        while served != 0 {
+            let port = served.trailing_zeros() as usize;
+            served &= served - 1;
+            let iq = base + port;
             let ip = &mut self.inp[iq];
-            let mut flit = self.slots[iq * depth + ip.head as usize];
+            let head = &self.slots[iq * depth + ip.head as usize];
+            if head.out_mask != 0 {
+                continue;
+            }
             // Stalled from when it was a ready head until now.
-            self.stats.stall_cycles += now - flit.ready_cycle.max(ip.last_depart + 1);
+            self.stats.stall_cycles += now - head.ready_cycle.max(ip.last_depart + 1);
             ip.last_depart = now;
             ip.head += 1;
             if ip.head as usize == depth {
@@ -476,39 +591,19 @@ impl Mesh {
             }
             ip.len -= 1;
             if ip.len == 0 {
-                self.nonempty[r] &= !(1 << winner);
+                self.nonempty[r] &= !(1 << port);
             }
+            self.in_flight -= 1;
             self.flits_in_router[r] -= 1;
             if self.flits_in_router[r] == 0 {
                 self.emptied = true;
             }
-            self.stats.router_traversals += 1;
-            if winner < LOCAL {
+            if port < LOCAL {
                 // The freed slot's credit travels back to the upstream router.
-                let up = self.neighbor(r, winner);
-                self.return_credit(up, opposite(winner), now + self.p.link_latency as u64);
+                let up = self.neighbor(r, port);
+                self.return_credit(up, opposite(port), now + self.p.link_latency as u64);
             }
-            if out < LOCAL {
-                let o = &mut self.out[oq];
-                o.credits -= 1;
-                o.free_at = now + self.p.flit_cycles as u64;
-                self.stats.per_link[r * 4 + out] += 1;
-                self.stats.hops += 1;
-                flit.ready_cycle = now
-                    + (self.p.flit_cycles - 1) as u64
-                    + self.p.link_latency as u64
-                    + self.p.router_latency as u64;
-                let next = self.neighbor(r, out);
-                self.push(next, opposite(out), flit);
-            } else {
-                let core = (r * self.p.cores_per_router as usize + out - LOCAL) as u32;
-                let latency = now - flit.inject_cycle;
-                self.stats.ejected += 1;
-                self.stats.latency_sum += latency;
-                self.stats.latency_max = self.stats.latency_max.max(latency);
-                self.in_flight -= 1;
-                sink.accept(core, flit, now);
-            }
+            moved |= 1 << port;
         }
         // A port that sent may send its next head from the next cycle on.
         while moved != 0 {
