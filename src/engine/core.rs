@@ -292,12 +292,15 @@ pub fn step_core(
             // One flit for all destinations; the source reads every entry
             // to build its destination set.
             let group = base + tb.first_neuron + neuron;
-            mesh.inject(Flit::multicast(env.core, group, 1, ctx.emit_bank), at);
+            mesh.inject(Flit::multicast(env.core, group, 1, ctx.emit_bank as u8), at);
             s.cnt.routing_table_reads += dests.len() as u64;
             s.out_head += 1;
         } else {
             let d = dests[s.dest_next as usize];
-            mesh.inject(Flit::new(env.core, d.core, d.axon, 1, ctx.emit_bank), at);
+            mesh.inject(
+                Flit::new(env.core, d.core, d.axon, 1, ctx.emit_bank as u8),
+                at,
+            );
             s.cnt.routing_table_reads += 1;
             s.dest_next += 1;
             if s.dest_next as usize == dests.len() {

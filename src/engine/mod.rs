@@ -91,8 +91,8 @@ impl Sink for Queues<'_> {
         c.admit(
             &self.tables[core as usize],
             flit.axon,
-            flit.payload,
-            flit.tag,
+            flit.payload as u32,
+            flit.tag as u32,
             now,
             &self.ctx,
         );

@@ -57,9 +57,9 @@ pub struct Flit {
     /// Multicast group (destination set), or `UNICAST`.
     pub group: u32,
     /// Graded payload (1 for a binary spike).
-    pub payload: u32,
+    pub payload: u16,
     /// Free for the sender (the engine stores the accumulator bank).
-    pub tag: u32,
+    pub tag: u8,
     pub src_core: u32,
     pub inject_cycle: u64,
     /// When the flit may leave the router it sits in.
@@ -70,7 +70,7 @@ pub struct Flit {
 }
 
 impl Flit {
-    pub fn new(src_core: u32, dest_core: u32, axon: u32, payload: u32, tag: u32) -> Flit {
+    pub fn new(src_core: u32, dest_core: u32, axon: u32, payload: u16, tag: u8) -> Flit {
         Flit {
             dest_core,
             axon,
@@ -85,7 +85,7 @@ impl Flit {
     }
 
     /// A multicast flit to every destination of `group`.
-    pub fn multicast(src_core: u32, group: u32, payload: u32, tag: u32) -> Flit {
+    pub fn multicast(src_core: u32, group: u32, payload: u16, tag: u8) -> Flit {
         Flit {
             group,
             ..Flit::new(src_core, u32::MAX, u32::MAX, payload, tag)
