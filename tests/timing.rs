@@ -190,3 +190,41 @@ fn a_full_injection_buffer_holds_the_sender() {
         assert_eq!(c.cycles, expected, "buffer depth {depth}");
     }
 }
+
+#[test]
+fn a_million_quiet_cycles_are_not_a_deadlock() {
+    // 16 input events, each a row of 65,536 non-zero synapses on one PE:
+    // 65,536 cycles apiece, queued back to back, so the chip does nothing
+    // visible for over a million cycles while the pipeline works.
+    let m = neurocycle::model::gen::generate(&neurocycle::model::gen::GenSpec {
+        layers: vec![16, 65_536],
+        sparsity: 0.0,
+        timesteps: 1,
+        input_rate: 1.0,
+        ..Default::default()
+    });
+    let hw = common::with(
+        &common::preset("tiny"),
+        &[
+            "mesh=1x1",
+            "core.neurons=65536",
+            "core.pes=1",
+            "synapse_memory.encoding=dense",
+            "synapse_memory.word_bits=16",
+            "synapse_memory.bytes=1048576",
+            "synapse_memory.read_latency_cycles=1",
+            "barrier_cycles=0",
+        ],
+    );
+    let map = mapping::map(&m, &hw, "big").unwrap();
+    let chip = Chip::build(&hw, &m, &map);
+    let stim = neurocycle::model::stimulus::synthetic(&m, 1, 0);
+    let c = run_sample(&chip, &stim, EngineOptions::default(), &mut Quiet)
+        .unwrap()
+        .counters;
+    // Event k starts at 1 + 65,536 k; the last drains one read latency after
+    // its 65,536 cycles; then the walk of 65,536 neurons on one PE.
+    let per_event = 65_536u64;
+    assert_eq!(c.cores[0].events, 16);
+    assert_eq!(c.cycles, 1 + 15 * per_event + 1 + per_event + 65_536);
+}

@@ -212,7 +212,7 @@ pub trait SpikeSink {
     fn spike(&mut self, t: u32, layer: u32, neuron: u32, core: u32, cycle: u64);
 }
 
-/// Visits one core at cycle `now`. Returns whether it did anything.
+/// Visits one core at cycle `now`.
 pub fn step_core(
     s: &mut CoreState,
     env: &StepEnv,
@@ -220,10 +220,9 @@ pub fn step_core(
     mesh: &mut Mesh,
     spikes: &mut impl SpikeSink,
     out_counts: &mut [i64],
-) -> bool {
+) {
     let tb = env.tables;
     let ctx = &env.ctx;
-    let mut acted = false;
 
     // Host interface: one input event per cycle, while the queue has room.
     if !s.host_done {
@@ -235,7 +234,6 @@ pub fn step_core(
             at += 1;
         }
         s.host_done = true;
-        acted = true;
     }
 
     // Update: every PE walks its neurons, one per cycle; a spike of the
@@ -270,7 +268,6 @@ pub fn step_core(
         s.cnt.neuron_updates += n as u64;
         s.cnt.membrane_word_reads += tb.membrane_words as u64;
         s.cnt.membrane_word_writes += tb.membrane_words as u64;
-        acted = true;
     }
 
     // Sending: one flit per cycle, one routing-table read per flit. With
@@ -309,11 +306,9 @@ pub fn step_core(
             }
         }
         room -= 1;
-        acted = true;
     }
 
     s.wake = next_wake(s, now);
-    acted
 }
 
 /// The next cycle at which this core can start anything (conservative:
