@@ -96,6 +96,39 @@ fn xy_link_counts(flits: &[(u32, u32)], p: &MeshParams) -> Vec<u64> {
     counts
 }
 
+/// Runs the mesh until every source queue and the mesh are empty: each
+/// cycle the routers step, every source injects its next flit if it can,
+/// and the sink drains; `each_cycle` checks an invariant after every cycle.
+fn drive(
+    mesh: &mut Mesh,
+    sink: &mut Cores,
+    pending: &mut [VecDeque<Flit>],
+    limit: u64,
+    mut each_cycle: impl FnMut(&Mesh),
+) {
+    let mut now = 0u64;
+    while !(mesh.is_empty() && pending.iter().all(|q| q.is_empty())) {
+        assert!(
+            now < limit,
+            "did not drain by cycle {now}: {}",
+            mesh.describe_stuck()
+        );
+        mesh.step(now, sink, false);
+        for (c, q) in pending.iter_mut().enumerate() {
+            if !q.is_empty() && mesh.can_inject(c as u32) {
+                mesh.inject(q.pop_front().unwrap(), now);
+            }
+        }
+        if now % sink.drain_every == 0 {
+            for q in sink.queues.iter_mut() {
+                q.pop_front();
+            }
+        }
+        each_cycle(mesh);
+        now += 1;
+    }
+}
+
 struct Outcome {
     sent: Vec<(u32, u32)>,
     got: Vec<(u32, Flit)>,
@@ -138,29 +171,16 @@ fn simulate(
         .map(|f| (f.src_core, f.dest_core))
         .collect();
     let total = sent.len() as u64;
-    let mut now = 0u64;
-    let limit = 200_000 + total * 200;
-    while !(mesh.is_empty() && pending.iter().all(|q| q.is_empty())) {
-        assert!(
-            now < limit,
-            "did not drain by cycle {now}: {}",
-            mesh.describe_stuck()
-        );
-        mesh.step(now, &mut sink, false);
-        for (c, q) in pending.iter_mut().enumerate() {
-            if !q.is_empty() && mesh.can_inject(c as u32) {
-                mesh.inject(q.pop_front().unwrap(), now);
-            }
-        }
-        if now % drain_every == 0 {
-            for q in sink.queues.iter_mut() {
-                q.pop_front();
-            }
-        }
-        // Conservation, every cycle.
-        assert_eq!(mesh.stats.injected, mesh.stats.ejected + mesh.in_flight());
-        now += 1;
-    }
+    drive(
+        &mut mesh,
+        &mut sink,
+        &mut pending,
+        200_000 + total * 200,
+        |mesh| {
+            // Conservation, every cycle.
+            assert_eq!(mesh.stats.injected, mesh.stats.ejected + mesh.in_flight());
+        },
+    );
     assert_eq!(mesh.stats.injected, total);
     Outcome {
         sent,
@@ -366,22 +386,7 @@ proptest! {
             eject_cycles: vec![],
         };
         let mut pending: Vec<VecDeque<Flit>> = (0..cores).map(|c| flits.iter().filter(|f| f.src_core == c).copied().collect()).collect();
-        let mut now = 0u64;
-        while !(mesh.is_empty() && pending.iter().all(|q| q.is_empty())) {
-            prop_assert!(now < 500_000, "did not drain: {}", mesh.describe_stuck());
-            mesh.step(now, &mut sink, false);
-            for (c, q) in pending.iter_mut().enumerate() {
-                if !q.is_empty() && mesh.can_inject(c as u32) {
-                    mesh.inject(q.pop_front().unwrap(), now);
-                }
-            }
-            if now % drain_every == 0 {
-                for q in sink.queues.iter_mut() {
-                    q.pop_front();
-                }
-            }
-            now += 1;
-        }
+        drive(&mut mesh, &mut sink, &mut pending, 500_000, |_| {});
         let mut seen = vec![0u32; groups.cores.len()];
         for (core, f) in &sink.got {
             prop_assert_eq!(groups.cores[f.axon as usize], *core);
