@@ -24,6 +24,8 @@ pub mod engine;
 pub mod error;
 pub mod mapping;
 pub mod model;
+pub mod plot;
 pub mod reference;
 pub mod report;
 pub mod run;
+pub mod traffic;

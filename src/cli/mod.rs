@@ -11,6 +11,8 @@ use neurocycle::run::{run, RunOptions};
 use neurocycle::{mapping, report};
 use std::path::PathBuf;
 
+mod noc;
+
 #[derive(Parser)]
 #[command(
     name = "neurocycle",
@@ -33,6 +35,8 @@ pub enum Command {
     Gen(GenArgs),
     /// Run a built-in model on the built-in default chip, no files needed.
     Demo(DemoArgs),
+    /// Characterize the mesh alone with synthetic traffic (latency, throughput, saturation).
+    Noc(noc::NocArgs),
 }
 
 #[derive(Args)]
@@ -157,6 +161,7 @@ pub fn main(cli: Cli) -> Result<i32> {
             )
         }
         Command::Gen(a) => gen(&a),
+        Command::Noc(a) => noc::main(&a),
         Command::Demo(a) => {
             let hw = HwConfig::preset("default")?;
             let model = generate(&demo_spec());

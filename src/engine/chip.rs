@@ -54,6 +54,25 @@ fn bits_for(n: u32) -> u32 {
     }
 }
 
+/// Bits of a unicast spike flit: destination tile x, y, core and axon.
+pub fn unicast_flit_bits(hw: &HwConfig, axons: u32) -> u32 {
+    (bits_for(hw.mesh.0) + bits_for(hw.mesh.1) + bits_for(hw.cores_per_router) + bits_for(axons))
+        .max(1)
+}
+
+/// The mesh of a config carrying flits of `flit_bits`.
+pub fn mesh_params(hw: &HwConfig, flit_bits: u32) -> MeshParams {
+    MeshParams {
+        x: hw.mesh.0,
+        y: hw.mesh.1,
+        cores_per_router: hw.cores_per_router,
+        buffer_depth: hw.router.buffer_depth,
+        router_latency: hw.router.latency_cycles,
+        link_latency: hw.router.link_latency_cycles,
+        flit_cycles: flit_bits.div_ceil(hw.router.link_width_bits),
+    }
+}
+
 /// Which PE owns local neuron `t` of a core with `n` neurons.
 pub fn pe_of(t: u32, n: u32, pes: u32, assignment: PeAssignment) -> u32 {
     match assignment {
@@ -150,12 +169,8 @@ impl<'a> Chip<'a> {
         let flit_bits = if multicast {
             hw.n_cores() + bits_for(n_groups)
         } else {
-            bits_for(hw.mesh.0)
-                + bits_for(hw.mesh.1)
-                + bits_for(hw.cores_per_router)
-                + bits_for(max_axons)
-        }
-        .max(1);
+            unicast_flit_bits(hw, max_axons)
+        };
         Chip {
             hw,
             model,
@@ -166,15 +181,7 @@ impl<'a> Chip<'a> {
                 .iter()
                 .map(|l| LifConsts::of(&l.neuron))
                 .collect(),
-            mesh: MeshParams {
-                x: hw.mesh.0,
-                y: hw.mesh.1,
-                cores_per_router: hw.cores_per_router,
-                buffer_depth: hw.router.buffer_depth,
-                router_latency: hw.router.latency_cycles,
-                link_latency: hw.router.link_latency_cycles,
-                flit_cycles: flit_bits.div_ceil(hw.router.link_width_bits),
-            },
+            mesh: mesh_params(hw, flit_bits),
             flit_bits,
             groups: multicast.then(|| std::sync::Arc::new(groups)),
             group_base,

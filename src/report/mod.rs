@@ -3,6 +3,8 @@
 //! Every field is documented in `docs/report.md`; bump `SCHEMA_VERSION`
 //! when a field changes meaning or goes away.
 
+pub mod noc;
+
 use crate::config::HwConfig;
 use crate::energy::{self, Breakdown};
 use crate::engine::Chip;

@@ -1,0 +1,157 @@
+//! Charts as SVG (plotters' SVG backend: no fonts or C libraries needed;
+//! the viewer renders the text). Charts are built as strings and written
+//! with `write_atomic` by the caller's module.
+
+use crate::error::{Error, Result};
+use plotters::prelude::*;
+
+/// One named line of points.
+#[derive(Clone, Debug)]
+pub struct Series {
+    pub name: String,
+    pub points: Vec<(f64, f64)>,
+}
+
+/// A line chart of one or more series.
+#[derive(Clone, Debug, Default)]
+pub struct LineChart {
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    pub series: Vec<Series>,
+    /// Logarithmic y axis (values must be positive; others are dropped).
+    pub log_y: bool,
+    /// Vertical marker lines: (x, label).
+    pub markers: Vec<(f64, String)>,
+}
+
+const COLORS: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+];
+
+fn plot_err(e: impl std::fmt::Display) -> Error {
+    Error::Usage(format!("cannot draw the chart: {e}"))
+}
+
+/// Renders `c` as an SVG document.
+pub fn line_chart_svg(c: &LineChart) -> Result<String> {
+    // A log axis is drawn as log10 on a linear axis with labels 10^v.
+    let ty = |y: f64| if c.log_y { y.log10() } else { y };
+    let series: Vec<Vec<(f64, f64)>> = c
+        .series
+        .iter()
+        .map(|s| {
+            s.points
+                .iter()
+                .filter(|(x, y)| x.is_finite() && y.is_finite() && (!c.log_y || *y > 0.0))
+                .map(|&(x, y)| (x, ty(y)))
+                .collect()
+        })
+        .collect();
+    let all = series.iter().flatten();
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+    for &(x, y) in all {
+        x0 = x0.min(x);
+        x1 = x1.max(x);
+        y0 = y0.min(y);
+        y1 = y1.max(y);
+    }
+    for (x, _) in &c.markers {
+        x0 = x0.min(*x);
+        x1 = x1.max(*x);
+    }
+    if x0 > x1 {
+        (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
+    }
+    let pad = |a: f64, b: f64| {
+        let d = if b > a { (b - a) * 0.05 } else { 0.5 };
+        (a - d, b + d)
+    };
+    let (x0, x1) = pad(x0, x1);
+    let (y0, y1) = if c.log_y {
+        (y0.floor(), y1.ceil().max(y0.floor() + 1.0))
+    } else {
+        let (a, b) = pad(y0.min(0.0), y1);
+        (a, b)
+    };
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (900, 560)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(&c.title, ("sans-serif", 22))
+            .margin(16)
+            .x_label_area_size(48)
+            .y_label_area_size(72)
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(plot_err)?;
+        let log_y = c.log_y;
+        let y_fmt = move |v: &f64| {
+            if log_y {
+                let p = 10f64.powf(*v);
+                if p >= 1.0 {
+                    format!("{p:.0}")
+                } else {
+                    format!("{p:.2}")
+                }
+            } else {
+                format!("{v}")
+            }
+        };
+        // On a log axis, label the powers of ten only.
+        let y_labels = if log_y { (y1 - y0) as usize + 1 } else { 10 };
+        chart
+            .configure_mesh()
+            .y_labels(y_labels)
+            .x_desc(c.x_label.as_str())
+            .y_desc(c.y_label.as_str())
+            .y_label_formatter(&y_fmt)
+            .axis_desc_style(("sans-serif", 16))
+            .draw()
+            .map_err(plot_err)?;
+        for (i, (s, pts)) in c.series.iter().zip(&series).enumerate() {
+            let color = COLORS[i % COLORS.len()];
+            chart
+                .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))
+                .map_err(plot_err)?
+                .label(s.name.as_str())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                });
+            chart
+                .draw_series(
+                    pts.iter()
+                        .map(|&(x, y)| Circle::new((x, y), 3, color.filled())),
+                )
+                .map_err(plot_err)?;
+        }
+        for (x, label) in &c.markers {
+            let grey = RGBColor(90, 90, 90);
+            chart
+                .draw_series(DashedLineSeries::new(
+                    vec![(*x, y0), (*x, y1)],
+                    6,
+                    4,
+                    grey.stroke_width(1),
+                ))
+                .map_err(plot_err)?
+                .label(label.as_str())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], grey));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 14))
+            .draw()
+            .map_err(plot_err)?;
+        root.present().map_err(plot_err)?;
+    }
+    Ok(svg)
+}

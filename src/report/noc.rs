@@ -1,0 +1,402 @@
+//! Reports of `neurocycle noc`: one run (JSON and a table) and a latency
+//! curve (CSV and JSON). Fields are documented in `docs/noc.md`.
+
+use super::SCHEMA_VERSION;
+use crate::config::HwConfig;
+use crate::engine::noc::MeshParams;
+use crate::traffic::search::Saturation;
+use crate::traffic::{Pattern, TrafficResult, TrafficSpec};
+use serde::Serialize;
+use std::fmt::Write as _;
+
+/// Where a run came from.
+pub struct NocSource<'a> {
+    pub hw_file: &'a str,
+    pub overrides: &'a [String],
+    pub flit_bits: u32,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct NocReport {
+    pub schema_version: u32,
+    pub tool: String,
+    pub kind: &'static str,
+    pub run: NocRun,
+    pub latency: NocLatency,
+    pub throughput: NocThroughput,
+    pub saturation: NocSaturation,
+    pub links: NocLinks,
+    pub energy: NocEnergy,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct NocRun {
+    pub hw: String,
+    pub hw_file: String,
+    pub overrides: Vec<String>,
+    pub mesh: (u32, u32),
+    pub nodes: u32,
+    pub pattern: String,
+    pub hotspot_node: Option<u32>,
+    pub hotspot_fraction: Option<f64>,
+    pub rate: f64,
+    pub warmup_cycles: u64,
+    pub measure_cycles: u64,
+    pub max_drain_cycles: u64,
+    pub cycles_simulated: u64,
+    pub seed: u64,
+    pub flit_bits: u32,
+    pub flit_cycles: u32,
+    pub buffer_depth: u32,
+    pub router_latency_cycles: u32,
+    pub link_latency_cycles: u32,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct NocLatency {
+    pub packet_mean: f64,
+    pub packet_p50: u64,
+    pub packet_p99: u64,
+    pub packet_max: u64,
+    pub network_mean: f64,
+    pub network_max: u64,
+    pub hops_mean: f64,
+    /// `(h + 1) * router_latency + h * (link_latency + flit_cycles - 1)`
+    /// at the mean hop count.
+    pub zero_load_at_mean_hops: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct NocThroughput {
+    pub offered: f64,
+    pub accepted: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct NocSaturation {
+    pub saturated: bool,
+    pub measured_packets: u64,
+    pub delivered_packets: u64,
+    pub backlog_start: u64,
+    pub backlog_end: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct LinkLoad {
+    pub x: u32,
+    pub y: u32,
+    pub dir: &'static str,
+    pub load: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct NocLinks {
+    pub mean_load: f64,
+    pub max_load: f64,
+    /// Every inter-tile link, flits per cycle in the window.
+    pub per_link: Vec<LinkLoad>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct NocEnergy {
+    pub dynamic_pj: f64,
+    pub pj_per_delivered_flit: Option<f64>,
+    pub dynamic_mw: f64,
+    pub static_mw: f64,
+}
+
+const DIRS: [&str; 4] = ["N", "E", "S", "W"];
+
+/// Whether link `dir` of the router at (x, y) leads to another router.
+pub fn link_exists(x: u32, y: u32, dir: usize, mx: u32, my: u32) -> bool {
+    match dir {
+        0 => y > 0,
+        1 => x + 1 < mx,
+        2 => y + 1 < my,
+        _ => x > 0,
+    }
+}
+
+pub fn zero_load_latency(p: &MeshParams, hops: f64) -> f64 {
+    (hops + 1.0) * p.router_latency as f64 + hops * (p.link_latency + p.flit_cycles - 1) as f64
+}
+
+pub fn build(
+    hw: &HwConfig,
+    p: &MeshParams,
+    spec: &TrafficSpec,
+    r: &TrafficResult,
+    src: &NocSource,
+) -> NocReport {
+    let (hotspot_node, hotspot_fraction) = match spec.pattern {
+        Pattern::Hotspot { node, fraction } => (Some(node), Some(fraction)),
+        _ => (None, None),
+    };
+    let mut per_link = vec![];
+    for (i, load) in r.link_load.iter().enumerate() {
+        let (router, dir) = (i as u32 / 4, i % 4);
+        let (x, y) = (router % p.x, router / p.x);
+        if link_exists(x, y, dir, p.x, p.y) {
+            per_link.push(LinkLoad {
+                x,
+                y,
+                dir: DIRS[dir],
+                load: *load,
+            });
+        }
+    }
+    let mean_load = if per_link.is_empty() {
+        0.0
+    } else {
+        per_link.iter().map(|l| l.load).sum::<f64>() / per_link.len() as f64
+    };
+    let max_load = per_link.iter().map(|l| l.load).fold(0.0, f64::max);
+    let e = &hw.energy;
+    let dynamic_pj = r.window_router_traversals as f64 * e.router_pj_per_flit
+        + r.window_hops as f64 * e.link_pj_per_flit;
+    let window_s = spec.measure_cycles as f64 / (hw.clock_mhz * 1e6);
+    let ejected = r.accepted * (r.nodes as u64 * spec.measure_cycles) as f64;
+    NocReport {
+        schema_version: SCHEMA_VERSION,
+        tool: format!("neurocycle {}", env!("CARGO_PKG_VERSION")),
+        kind: "noc",
+        run: NocRun {
+            hw: hw.name.clone(),
+            hw_file: src.hw_file.to_string(),
+            overrides: src.overrides.to_vec(),
+            mesh: (p.x, p.y),
+            nodes: r.nodes,
+            pattern: spec.pattern.name().to_string(),
+            hotspot_node,
+            hotspot_fraction,
+            rate: spec.rate,
+            warmup_cycles: spec.warmup_cycles,
+            measure_cycles: spec.measure_cycles,
+            max_drain_cycles: spec.max_drain_cycles,
+            cycles_simulated: r.cycles,
+            seed: spec.seed,
+            flit_bits: src.flit_bits,
+            flit_cycles: p.flit_cycles,
+            buffer_depth: p.buffer_depth,
+            router_latency_cycles: p.router_latency,
+            link_latency_cycles: p.link_latency,
+        },
+        latency: NocLatency {
+            packet_mean: r.packet_latency_mean,
+            packet_p50: r.packet_latency_p50,
+            packet_p99: r.packet_latency_p99,
+            packet_max: r.packet_latency_max,
+            network_mean: r.network_latency_mean,
+            network_max: r.network_latency_max,
+            hops_mean: r.hops_mean,
+            zero_load_at_mean_hops: zero_load_latency(p, r.hops_mean),
+        },
+        throughput: NocThroughput {
+            offered: r.offered,
+            accepted: r.accepted,
+        },
+        saturation: NocSaturation {
+            saturated: r.saturated,
+            measured_packets: r.measured,
+            delivered_packets: r.delivered,
+            backlog_start: r.backlog_start,
+            backlog_end: r.backlog_end,
+        },
+        links: NocLinks {
+            mean_load,
+            max_load,
+            per_link,
+        },
+        energy: NocEnergy {
+            dynamic_pj,
+            pj_per_delivered_flit: (ejected > 0.0).then(|| dynamic_pj / ejected),
+            dynamic_mw: dynamic_pj * 1e-12 / window_s * 1e3,
+            static_mw: e.static_mw_per_router * r.nodes as f64,
+        },
+    }
+}
+
+impl NocReport {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("plain data serializes") + "\n"
+    }
+
+    pub fn table(&self) -> String {
+        let (r, l, t, s) = (&self.run, &self.latency, &self.throughput, &self.saturation);
+        let mut o = String::new();
+        let _ = writeln!(o, "neurocycle noc report (schema {})", self.schema_version);
+        let _ = writeln!(
+            o,
+            "  mesh {}x{} ({}), {} traffic at {} flits/node/cycle, seed {}",
+            r.mesh.0, r.mesh.1, r.hw, r.pattern, r.rate, r.seed
+        );
+        let _ = writeln!(
+            o,
+            "  window {} cycles after {} warm-up; {} cycles simulated",
+            r.measure_cycles, r.warmup_cycles, r.cycles_simulated
+        );
+        let _ = writeln!(
+            o,
+            "  flit {} bits = {} link cycles; buffers {} flits; router {} + link {} cycles",
+            r.flit_bits,
+            r.flit_cycles,
+            r.buffer_depth,
+            r.router_latency_cycles,
+            r.link_latency_cycles
+        );
+        let _ = writeln!(o, "latency (cycles)");
+        let _ = writeln!(
+            o,
+            "  packet   mean {:.2}  p50 {}  p99 {}  max {}",
+            l.packet_mean, l.packet_p50, l.packet_p99, l.packet_max
+        );
+        let _ = writeln!(
+            o,
+            "  network  mean {:.2}  max {}",
+            l.network_mean, l.network_max
+        );
+        let _ = writeln!(
+            o,
+            "  hops     mean {:.3}  (zero-load latency there {:.2})",
+            l.hops_mean, l.zero_load_at_mean_hops
+        );
+        let _ = writeln!(o, "throughput (flits/node/cycle)");
+        let _ = writeln!(o, "  offered {:.4}  accepted {:.4}", t.offered, t.accepted);
+        let _ = writeln!(
+            o,
+            "  links: mean load {:.4}, max {:.4} flits/cycle",
+            self.links.mean_load, self.links.max_load
+        );
+        let _ = writeln!(
+            o,
+            "saturation: {}  ({} of {} measured packets delivered; backlog {} -> {})",
+            if s.saturated { "SATURATED" } else { "no" },
+            s.delivered_packets,
+            s.measured_packets,
+            s.backlog_start,
+            s.backlog_end
+        );
+        let _ = writeln!(
+            o,
+            "energy: {:.3} pJ per delivered flit, {:.4} mW dynamic, {:.4} mW static (routers)",
+            self.energy.pj_per_delivered_flit.unwrap_or(0.0),
+            self.energy.dynamic_mw,
+            self.energy.static_mw
+        );
+        o
+    }
+}
+
+/// A latency curve: the saturation search and one report per rate.
+#[derive(Clone, Debug, Serialize)]
+pub struct NocCurve {
+    pub schema_version: u32,
+    pub kind: &'static str,
+    pub saturation: Option<CurveSaturation>,
+    pub points: Vec<NocReport>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct CurveSaturation {
+    /// Highest rate found not to saturate, and lowest found to (null if
+    /// even 1 flit per node per cycle does not).
+    pub below: f64,
+    pub above: Option<f64>,
+    pub estimate: f64,
+    pub precision: f64,
+    pub probes: Vec<(f64, bool)>,
+}
+
+impl CurveSaturation {
+    pub fn of(s: &Saturation) -> CurveSaturation {
+        CurveSaturation {
+            below: s.below,
+            above: s.above,
+            estimate: s.estimate(),
+            precision: s.precision,
+            probes: s.probes.clone(),
+        }
+    }
+}
+
+pub const CSV_HEADER: &str = "rate,offered,accepted,packet_latency_mean,packet_latency_p50,packet_latency_p99,packet_latency_max,network_latency_mean,network_latency_max,hops_mean,max_link_load,saturated,measured_packets,delivered_packets,pj_per_flit";
+
+impl NocCurve {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("plain data serializes") + "\n"
+    }
+
+    pub fn to_csv(&self) -> String {
+        let mut o = String::from(CSV_HEADER);
+        o.push('\n');
+        for p in &self.points {
+            let _ = writeln!(
+                o,
+                "{},{:.6},{:.6},{:.4},{},{},{},{:.4},{},{:.4},{:.6},{},{},{},{}",
+                p.run.rate,
+                p.throughput.offered,
+                p.throughput.accepted,
+                p.latency.packet_mean,
+                p.latency.packet_p50,
+                p.latency.packet_p99,
+                p.latency.packet_max,
+                p.latency.network_mean,
+                p.latency.network_max,
+                p.latency.hops_mean,
+                p.links.max_load,
+                p.saturation.saturated,
+                p.saturation.measured_packets,
+                p.saturation.delivered_packets,
+                p.energy
+                    .pj_per_delivered_flit
+                    .map(|e| format!("{e:.4}"))
+                    .unwrap_or_default(),
+            );
+        }
+        o
+    }
+
+    pub fn table(&self) -> String {
+        let mut o = String::new();
+        if let Some(s) = &self.saturation {
+            match s.above {
+                Some(a) => {
+                    let _ = writeln!(
+                        o,
+                        "saturation rate: {:.4} flits/node/cycle (between {:.4} and {:.4}; {} probes)",
+                        s.estimate,
+                        s.below,
+                        a,
+                        s.probes.len()
+                    );
+                }
+                None => {
+                    let _ = writeln!(
+                        o,
+                        "no saturation up to 1 flit/node/cycle (the most a node can offer)"
+                    );
+                }
+            }
+        }
+        let _ = writeln!(
+            o,
+            "{:>8} {:>9} {:>9} {:>10} {:>8} {:>10} {:>6} saturated",
+            "rate", "offered", "accepted", "pkt lat", "p99", "net lat", "hops"
+        );
+        for p in &self.points {
+            let _ = writeln!(
+                o,
+                "{:>8.4} {:>9.4} {:>9.4} {:>10.2} {:>8} {:>10.2} {:>6.2} {}",
+                p.run.rate,
+                p.throughput.offered,
+                p.throughput.accepted,
+                p.latency.packet_mean,
+                p.latency.packet_p99,
+                p.latency.network_mean,
+                p.latency.hops_mean,
+                if p.saturation.saturated { "yes" } else { "no" }
+            );
+        }
+        o
+    }
+}

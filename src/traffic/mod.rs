@@ -1,0 +1,485 @@
+//! Synthetic traffic on the mesh alone, to characterize a network before
+//! anything is mapped on it: every tile is a node with an infinite source
+//! queue fed by a Bernoulli process, packets are single flits, and the
+//! routers and links are the chip's own ([`crate::engine::noc::Mesh`]).
+//!
+//! A run has a warm-up, a measurement window and a drain. Statistics cover
+//! the packets created in the window, each followed to its delivery while
+//! the sources keep injecting (so the last measured packets still see the
+//! offered load). The drain is capped: a run far above saturation ends and
+//! says so.
+
+pub mod search;
+
+use crate::engine::noc::{Flit, Mesh, MeshParams, Sink};
+use crate::error::{check_range, Error, Result};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+
+/// Where a node sends its packets. Nodes are tiles, `node = y * X + x`;
+/// a node injects through the first core of its tile and packets eject to
+/// the first core of the destination tile.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Pattern {
+    /// Uniformly over all nodes, the sender included (it ejects at once).
+    Uniform,
+    /// (x, y) to (y, x); square meshes only.
+    Transpose,
+    /// (x, y) to (X-1-x, Y-1-y): the bit complement of the node index when
+    /// X and Y are powers of two.
+    BitComplement,
+    /// (x, y) to ((x+1) mod X, (y+1) mod Y), as in BookSim.
+    Neighbor,
+    /// A `fraction` of the packets go to `node`, the rest uniformly.
+    Hotspot { node: u32, fraction: f64 },
+}
+
+impl Pattern {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Pattern::Uniform => "uniform",
+            Pattern::Transpose => "transpose",
+            Pattern::BitComplement => "bit-complement",
+            Pattern::Neighbor => "neighbor",
+            Pattern::Hotspot { .. } => "hotspot",
+        }
+    }
+
+    fn destination(&self, src: u32, mx: u32, my: u32, rng: &mut ChaCha8Rng) -> u32 {
+        let (x, y) = (src % mx, src / mx);
+        match *self {
+            Pattern::Uniform => rng.random_range(0..mx * my),
+            Pattern::Transpose => x * mx + y,
+            Pattern::BitComplement => (my - 1 - y) * mx + (mx - 1 - x),
+            Pattern::Neighbor => ((y + 1) % my) * mx + (x + 1) % mx,
+            Pattern::Hotspot { node, fraction } => {
+                if fraction >= 1.0 || rng.random::<f64>() < fraction {
+                    node
+                } else {
+                    rng.random_range(0..mx * my)
+                }
+            }
+        }
+    }
+}
+
+/// One run of synthetic traffic.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrafficSpec {
+    pub pattern: Pattern,
+    /// Offered load: packets (= flits) per node per cycle, 0 ..= 1.
+    pub rate: f64,
+    pub warmup_cycles: u64,
+    pub measure_cycles: u64,
+    /// Most cycles spent after the window delivering measured packets.
+    pub max_drain_cycles: u64,
+    /// Follow the measured packets to delivery (off: stop at the window's
+    /// end, enough to tell saturation).
+    pub drain: bool,
+    pub seed: u64,
+}
+
+impl Default for TrafficSpec {
+    fn default() -> Self {
+        TrafficSpec {
+            pattern: Pattern::Uniform,
+            rate: 0.1,
+            warmup_cycles: 2_000,
+            measure_cycles: 10_000,
+            max_drain_cycles: 100_000,
+            drain: true,
+            seed: 1,
+        }
+    }
+}
+
+impl TrafficSpec {
+    /// Checks the spec against a mesh; `file` names where the values came from.
+    pub fn validate(&self, p: &MeshParams, file: &str) -> Result<()> {
+        if !(0.0..=1.0).contains(&self.rate) {
+            return Err(Error::invalid(
+                file,
+                "--rate",
+                self.rate,
+                "0.0 ..= 1.0 flits per node per cycle",
+            ));
+        }
+        check_range(file, "--measure-cycles", self.measure_cycles, 1, 1 << 40)?;
+        check_range(file, "--warmup-cycles", self.warmup_cycles, 0, 1 << 40)?;
+        check_range(
+            file,
+            "--max-drain-cycles",
+            self.max_drain_cycles,
+            0,
+            1 << 40,
+        )?;
+        match self.pattern {
+            Pattern::Transpose if p.x != p.y => Err(Error::invalid(
+                file,
+                "mesh",
+                format!("{}x{}", p.x, p.y),
+                "a square mesh for the transpose pattern",
+            )),
+            Pattern::Hotspot { node, fraction } => {
+                check_range(file, "hotspot node", node, 0, p.x * p.y - 1)?;
+                if !(0.0..=1.0).contains(&fraction) {
+                    return Err(Error::invalid(
+                        file,
+                        "--hotspot-fraction",
+                        fraction,
+                        "0.0 ..= 1.0",
+                    ));
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// What a run measured. Latencies are in cycles, throughputs in flits per
+/// node per cycle; "window" is the measurement window.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TrafficResult {
+    pub nodes: u32,
+    pub rate: f64,
+    /// Cycles simulated, drain included.
+    pub cycles: u64,
+    /// Packets created in the window.
+    pub measured: u64,
+    /// Of those, delivered (all of them unless the drain hit its cap).
+    pub delivered: u64,
+    /// Creation to ejection (source queueing included).
+    pub packet_latency_mean: f64,
+    pub packet_latency_p50: u64,
+    pub packet_latency_p99: u64,
+    pub packet_latency_max: u64,
+    /// Injection to ejection.
+    pub network_latency_mean: f64,
+    pub network_latency_max: u64,
+    pub hops_mean: f64,
+    /// Packets created in the window per node per cycle.
+    pub offered: f64,
+    /// Packets ejected in the window per node per cycle.
+    pub accepted: f64,
+    /// Packets created but not yet delivered (source queues and network),
+    /// at the start and at the end of the window.
+    pub backlog_start: u64,
+    pub backlog_end: u64,
+    pub saturated: bool,
+    /// Flits sent per link in the window per cycle, index `router * 4 + dir`
+    /// (dir 0 N, 1 E, 2 S, 3 W); links off the mesh edge stay 0.
+    pub link_load: Vec<f64>,
+    /// Router traversals and link hops in the window (for energy).
+    pub window_router_traversals: u64,
+    pub window_hops: u64,
+    /// Over the whole run: packets created and delivered (the simulator's
+    /// throughput), and at its end those still in source queues or in the
+    /// network. Conservation: created = delivered + queued + in network.
+    pub created_total: u64,
+    pub flits_delivered: u64,
+    pub queued_end: u64,
+    pub in_network_end: u64,
+}
+
+impl TrafficResult {
+    /// Router-cycles simulated: what the simulator's speed is measured in.
+    pub fn router_cycles(&self) -> u64 {
+        self.nodes as u64 * self.cycles
+    }
+}
+
+/// Saturation test: the backlog (packets created, not yet delivered) grew
+/// in the window by more than 1% of the packets created in it plus one per
+/// node, i.e. accepted throughput fell about 1% below offered; or measured
+/// packets were still undelivered when the drain cap was reached.
+pub fn backlog_grew(start: u64, end: u64, created: u64, nodes: u32) -> bool {
+    end as f64 - start as f64 > 0.01 * created as f64 + nodes as f64
+}
+
+/// Sees every packet created and delivered (for tests and traces). A
+/// packet is named by its source node and creation cycle: a node creates
+/// at most one per cycle.
+pub trait TrafficObserver {
+    fn created(&mut self, _node: u32, _cycle: u64, _dest_node: u32) {}
+    /// `core` is the core the packet ejected to.
+    fn delivered(&mut self, _src_node: u32, _created: u64, _core: u32, _injected: u64, _now: u64) {}
+}
+
+impl TrafficObserver for () {}
+
+/// The ejection side: every node accepts a flit per cycle per ejection
+/// port (the router's output arbitration enforces that); it records
+/// deliveries.
+struct Deliveries<'o, O> {
+    observer: &'o mut O,
+    /// Creation cycle of each packet in the network, by slab id (`Flit::axon`).
+    creation: Vec<u64>,
+    free: Vec<u32>,
+    window: (u64, u64),
+    mesh_x: u32,
+    cores_per_router: u32,
+    delivered_total: u64,
+    ejected_in_window: u64,
+    delivered_measured: u64,
+    packet_latency_sum: u64,
+    network_latency_sum: u64,
+    network_latency_max: u64,
+    hops_sum: u64,
+    latencies: Vec<u32>,
+}
+
+impl<O> Deliveries<'_, O> {
+    fn in_window(&self, c: u64) -> bool {
+        self.window.0 <= c && c < self.window.1
+    }
+
+    fn admit(&mut self, creation: u64) -> u32 {
+        match self.free.pop() {
+            Some(id) => {
+                self.creation[id as usize] = creation;
+                id
+            }
+            None => {
+                self.creation.push(creation);
+                self.creation.len() as u32 - 1
+            }
+        }
+    }
+}
+
+impl<O: TrafficObserver> Sink for Deliveries<'_, O> {
+    fn room_at(&mut self, _core: u32, now: u64) -> u64 {
+        now
+    }
+
+    fn accept(&mut self, core: u32, flit: Flit, now: u64) {
+        let created = self.creation[flit.axon as usize];
+        self.free.push(flit.axon);
+        self.delivered_total += 1;
+        self.observer.delivered(
+            flit.src_core / self.cores_per_router,
+            created,
+            core,
+            flit.inject_cycle,
+            now,
+        );
+        if self.in_window(now) {
+            self.ejected_in_window += 1;
+        }
+        if self.in_window(created) {
+            let (s, d) = (
+                flit.src_core / self.cores_per_router,
+                core / self.cores_per_router,
+            );
+            let hops = (s % self.mesh_x).abs_diff(d % self.mesh_x)
+                + (s / self.mesh_x).abs_diff(d / self.mesh_x);
+            let packet = now - created;
+            let network = now - flit.inject_cycle;
+            self.delivered_measured += 1;
+            self.packet_latency_sum += packet;
+            self.network_latency_sum += network;
+            self.network_latency_max = self.network_latency_max.max(network);
+            self.hops_sum += hops as u64;
+            self.latencies.push(packet.min(u32::MAX as u64) as u32);
+        }
+    }
+}
+
+/// Seeds node `n`'s generator so its stream does not depend on the others.
+fn node_rng(seed: u64, node: u32) -> ChaCha8Rng {
+    let mut z = seed ^ (node as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    ChaCha8Rng::seed_from_u64(z ^ (z >> 31))
+}
+
+/// Cycles until the next success of a Bernoulli(rate) process, at least 1
+/// (geometric), so idle cycles cost no draws.
+fn gap(rate: f64, rng: &mut ChaCha8Rng) -> u64 {
+    if rate >= 1.0 {
+        return 1;
+    }
+    if rate <= 0.0 {
+        return u64::MAX;
+    }
+    let u = 1.0 - rng.random::<f64>(); // in (0, 1]
+    1 + (u.ln() / (-rate).ln_1p()) as u64
+}
+
+/// Runs `spec` on a mesh of parameters `p` (validated by the caller).
+pub fn simulate(p: MeshParams, spec: &TrafficSpec) -> TrafficResult {
+    simulate_observed(p, spec, &mut ())
+}
+
+/// [`simulate`], telling `observer` about every packet.
+pub fn simulate_observed<O: TrafficObserver>(
+    p: MeshParams,
+    spec: &TrafficSpec,
+    observer: &mut O,
+) -> TrafficResult {
+    let nodes = p.x * p.y;
+    let cpr = p.cores_per_router;
+    let mut mesh = Mesh::new(p);
+    let window = (spec.warmup_cycles, spec.warmup_cycles + spec.measure_cycles);
+    let mut rngs: Vec<ChaCha8Rng> = (0..nodes).map(|n| node_rng(spec.seed, n)).collect();
+    let mut arrivals = BinaryHeap::with_capacity(nodes as usize);
+    for (n, rng) in rngs.iter_mut().enumerate() {
+        let first = gap(spec.rate, rng);
+        if first != u64::MAX {
+            arrivals.push(Reverse((first - 1, n as u32)));
+        }
+    }
+    let mut queues: Vec<VecDeque<(u64, u32)>> = vec![VecDeque::new(); nodes as usize];
+    let mut pending: Vec<u32> = Vec::with_capacity(nodes as usize);
+    let mut sink = Deliveries {
+        observer,
+        creation: Vec::new(),
+        free: Vec::new(),
+        window,
+        mesh_x: p.x,
+        cores_per_router: cpr,
+        delivered_total: 0,
+        ejected_in_window: 0,
+        delivered_measured: 0,
+        packet_latency_sum: 0,
+        network_latency_sum: 0,
+        network_latency_max: 0,
+        hops_sum: 0,
+        latencies: Vec::new(),
+    };
+    let mut created_total = 0u64;
+    let mut created_measured = 0u64;
+    // Mesh counters at the window's start and end.
+    let mut at_start = None;
+    let mut at_end = None;
+    let mut backlog = (0, 0);
+    let mut now = 0u64;
+    let mut drained = true;
+    loop {
+        // State between processed cycles does not change, so a boundary
+        // crossed by a jump is seen exactly as at its own cycle.
+        if now >= window.0 && at_start.is_none() {
+            at_start = Some(mesh.stats.clone());
+            backlog.0 = created_total - sink.delivered_total;
+        }
+        if now >= window.1 {
+            if at_end.is_none() {
+                at_end = Some(mesh.stats.clone());
+                backlog.1 = created_total - sink.delivered_total;
+            }
+            if !spec.drain || sink.delivered_measured == created_measured {
+                break;
+            }
+            if now >= window.1 + spec.max_drain_cycles {
+                drained = false;
+                break;
+            }
+        }
+        mesh.step(now, &mut sink, false);
+        while let Some(&Reverse((t, n))) = arrivals.peek() {
+            if t > now {
+                break;
+            }
+            arrivals.pop();
+            let rng = &mut rngs[n as usize];
+            let dest = spec.pattern.destination(n, p.x, p.y, rng);
+            sink.observer.created(n, now, dest);
+            let q = &mut queues[n as usize];
+            if q.is_empty() {
+                pending.push(n);
+            }
+            q.push_back((now, dest));
+            created_total += 1;
+            if sink.in_window(now) {
+                created_measured += 1;
+            }
+            let g = gap(spec.rate, rng);
+            if g != u64::MAX {
+                arrivals.push(Reverse((now + g, n)));
+            }
+        }
+        // One flit per node per cycle into its injection buffer, if it has room.
+        let mut i = 0;
+        while i < pending.len() {
+            let n = pending[i];
+            let core = n * cpr;
+            if mesh.injection_room(core) > 0 {
+                let q = &mut queues[n as usize];
+                let (created, dest) = q.pop_front().expect("pending queues are not empty");
+                let id = sink.admit(created);
+                mesh.inject(Flit::new(core, dest * cpr, id, 1, 0), now);
+                if q.is_empty() {
+                    pending.swap_remove(i);
+                    continue;
+                }
+            }
+            i += 1;
+        }
+        let mut next = mesh.next_wake();
+        if let Some(&Reverse((t, _))) = arrivals.peek() {
+            next = next.min(t);
+        }
+        if !pending.is_empty() {
+            next = next.min(now + 1);
+        }
+        // Stop at the window's end even if nothing is left to happen.
+        if now < window.1 {
+            next = next.min(window.1);
+        }
+        now = next.max(now + 1);
+    }
+    let start = at_start.expect("window start reached");
+    let end = at_end.expect("window end reached");
+    let per_node_cycle = (nodes as u64 * spec.measure_cycles) as f64;
+    let delivered = sink.delivered_measured;
+    let mut lat = std::mem::take(&mut sink.latencies);
+    lat.sort_unstable();
+    let pct = |q: f64| -> u64 {
+        if lat.is_empty() {
+            0
+        } else {
+            lat[((lat.len() - 1) as f64 * q).round() as usize] as u64
+        }
+    };
+    let mean = |sum: u64| {
+        if delivered == 0 {
+            0.0
+        } else {
+            sum as f64 / delivered as f64
+        }
+    };
+    TrafficResult {
+        nodes,
+        rate: spec.rate,
+        cycles: now,
+        measured: created_measured,
+        delivered,
+        packet_latency_mean: mean(sink.packet_latency_sum),
+        packet_latency_p50: pct(0.5),
+        packet_latency_p99: pct(0.99),
+        packet_latency_max: lat.last().copied().unwrap_or(0) as u64,
+        network_latency_mean: mean(sink.network_latency_sum),
+        network_latency_max: sink.network_latency_max,
+        hops_mean: mean(sink.hops_sum),
+        offered: created_measured as f64 / per_node_cycle,
+        accepted: sink.ejected_in_window as f64 / per_node_cycle,
+        backlog_start: backlog.0,
+        backlog_end: backlog.1,
+        saturated: !drained || backlog_grew(backlog.0, backlog.1, created_measured, nodes),
+        link_load: end
+            .per_link
+            .iter()
+            .zip(&start.per_link)
+            .map(|(e, s)| (e - s) as f64 / spec.measure_cycles as f64)
+            .collect(),
+        window_router_traversals: end.router_traversals - start.router_traversals,
+        window_hops: end.hops - start.hops,
+        created_total,
+        flits_delivered: sink.delivered_total,
+        queued_end: queues.iter().map(|q| q.len() as u64).sum(),
+        in_network_end: mesh.in_flight(),
+    }
+}
