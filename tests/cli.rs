@@ -81,9 +81,14 @@ fn run_check_and_json_report_with_documented_keys() {
     assert!(v["cores"]["per_core"].is_array());
     assert_eq!(v["run"]["samples"], 3);
     assert_eq!(v["check"]["mismatched_spikes"], 0);
-    // Every key documented in docs/report.md.
-    let doc = std::fs::read_to_string("docs/report.md").unwrap();
-    fn walk(prefix: &str, v: &serde_json::Value, doc: &str) {
+    assert_documented(&v, "docs/report.md");
+}
+
+/// Every key of a JSON report (array elements by their first) is named
+/// in backquotes in `doc`.
+fn assert_documented(v: &serde_json::Value, doc: &str) {
+    let text = std::fs::read_to_string(doc).unwrap();
+    fn walk(prefix: &str, v: &serde_json::Value, doc: &str, text: &str) {
         if let Some(obj) = v.as_object() {
             for (k, child) in obj {
                 let path = if prefix.is_empty() {
@@ -92,18 +97,18 @@ fn run_check_and_json_report_with_documented_keys() {
                     format!("{prefix}.{k}")
                 };
                 assert!(
-                    doc.contains(&format!("`{path}`")),
-                    "docs/report.md does not document `{path}`"
+                    text.contains(&format!("`{path}`")),
+                    "{doc} does not document `{path}`"
                 );
                 if !k.ends_with("breakdown_pj") {
-                    walk(&path, child, doc);
+                    walk(&path, child, doc, text);
                 }
             }
         } else if let Some(first) = v.as_array().and_then(|a| a.first()) {
-            walk(&format!("{prefix}[]"), first, doc);
+            walk(&format!("{prefix}[]"), first, doc, text);
         }
     }
-    walk("", &v, &doc);
+    walk("", v, doc, &text);
 }
 
 #[test]
@@ -322,5 +327,104 @@ fn bad_input_gets_one_line_and_exit_code_2() {
             badmodel.to_str().unwrap(),
         ],
         &["badmodel.ron", "layers[1].weights[0] = 3", "-1 ..= 1"],
+    );
+}
+
+#[test]
+fn noc_run_curve_and_errors() {
+    let report = tmp("noc.json");
+    let o = run(&[
+        "noc",
+        "--hw",
+        "hw_configs/default.ron",
+        "--traffic",
+        "transpose",
+        "--rate",
+        "0.1",
+        "--measure-cycles",
+        "2000",
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("saturation: no"), "{out}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(v["kind"], "noc");
+    assert_eq!(v["run"]["pattern"], "transpose");
+    assert_documented(&v, "docs/noc.md");
+
+    let dir = tmp("noc-curve");
+    let o = run(&[
+        "noc",
+        "--hw",
+        "hw_configs/default.ron",
+        "--rates",
+        "0.05,0.2,0.9",
+        "--measure-cycles",
+        "2000",
+        "--max-drain-cycles",
+        "2000",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let csv = std::fs::read_to_string(dir.join("noc_curve.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows.len(), 4, "{csv}");
+    assert!(rows[0].starts_with("rate,offered,accepted"));
+    assert!(
+        rows[3].starts_with("0.9,") && rows[3].contains(",true,"),
+        "{csv}"
+    );
+    let svg = std::fs::read_to_string(dir.join("latency_vs_load.svg")).unwrap();
+    // The first series' colour: a latency line was drawn.
+    assert!(
+        svg.starts_with("<svg") && svg.contains("#1F77B4"),
+        "no plot"
+    );
+    let mut curve: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("noc_curve.json")).unwrap())
+            .unwrap();
+    assert_eq!(curve["points"].as_array().unwrap().len(), 3);
+    assert_documented(&curve["points"][0], "docs/noc.md");
+    curve["points"] = serde_json::Value::Null;
+    assert_documented(&curve, "docs/noc.md");
+
+    let hw = "hw_configs/default.ron";
+    fails_with(
+        &["noc", "--hw", hw, "--rate", "1.5"],
+        &["--rate = 1.5", "0.0 ..= 1.0"],
+    );
+    fails_with(
+        &[
+            "noc",
+            "--hw",
+            hw,
+            "--traffic",
+            "transpose",
+            "--set",
+            "mesh=4x2",
+            "--rate",
+            "0.1",
+        ],
+        &["mesh = 4x2", "square mesh"],
+    );
+    fails_with(&["noc", "--hw", hw, "--sweep-rates"], &["--out DIR"]);
+    fails_with(&["noc", "--hw", hw], &["--rate"]);
+    fails_with(
+        &[
+            "noc",
+            "--hw",
+            hw,
+            "--traffic",
+            "hotspot",
+            "--hotspot",
+            "9,9",
+            "--rate",
+            "0.1",
+        ],
+        &["--hotspot = 9,9", "X < 4"],
     );
 }

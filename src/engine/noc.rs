@@ -488,8 +488,8 @@ impl Mesh {
                 outs &= outs - 1;
             }
         }
-        // Input ports that sent a copy this cycle.
-        let mut served = 0u32;
+        // Input ports whose head left this cycle.
+        let mut moved = 0u32;
         let mut blocked = 0u32;
         while wanted != 0 {
             let out = wanted.trailing_zeros() as usize;
@@ -534,13 +534,19 @@ impl Mesh {
             if req != 1 << winner {
                 wake = wake.min(now + 1);
             }
-            served |= 1 << winner;
 
             let iq = base + winner;
             let slot = iq * depth + self.inp[iq].head as usize;
             self.slots[slot].out_mask &= !(1 << out);
             let mut copy = self.slots[slot];
             self.stats.router_traversals += 1;
+            // A flit leaves its buffer once every output it needs has its
+            // copy; later outputs of this cycle never name it, as they are
+            // visited in order and it requested none of them.
+            if copy.out_mask == 0 {
+                self.depart(r, winner, copy.ready_cycle, now);
+                moved |= 1 << winner;
+            }
             if out < LOCAL {
                 let o = &mut self.out[oq];
                 o.credits -= 1;
@@ -571,40 +577,6 @@ impl Mesh {
                 sink.accept(core, copy, now);
             }
         }
-        // A flit leaves its buffer once every output it needs has its copy.
-        let mut moved = 0u32;
-        while served != 0 {
-            let port = served.trailing_zeros() as usize;
-            served &= served - 1;
-            let iq = base + port;
-            let ip = &mut self.inp[iq];
-            let head = &self.slots[iq * depth + ip.head as usize];
-            if head.out_mask != 0 {
-                continue;
-            }
-            // Stalled from when it was a ready head until now.
-            self.stats.stall_cycles += now - head.ready_cycle.max(ip.last_depart + 1);
-            ip.last_depart = now;
-            ip.head += 1;
-            if ip.head as usize == depth {
-                ip.head = 0;
-            }
-            ip.len -= 1;
-            if ip.len == 0 {
-                self.nonempty[r] &= !(1 << port);
-            }
-            self.in_flight -= 1;
-            self.flits_in_router[r] -= 1;
-            if self.flits_in_router[r] == 0 {
-                self.emptied = true;
-            }
-            if port < LOCAL {
-                // The freed slot's credit travels back to the upstream router.
-                let up = self.neighbor(r, port);
-                self.return_credit(up, opposite(port), now + self.p.link_latency as u64);
-            }
-            moved |= 1 << port;
-        }
         // A port that sent may send its next head from the next cycle on.
         while moved != 0 {
             let port = moved.trailing_zeros() as usize;
@@ -617,6 +589,35 @@ impl Mesh {
         }
         self.wake[r] = wake;
         self.blocked[r] = blocked;
+    }
+
+    /// Removes the head of input `port` of router `r` (ready since
+    /// `ready_cycle`) at `now`, returning its slot's credit upstream.
+    #[inline]
+    fn depart(&mut self, r: usize, port: usize, ready_cycle: u64, now: u64) {
+        let iq = r * self.ports + port;
+        let ip = &mut self.inp[iq];
+        // Stalled from when it was a ready head until now.
+        self.stats.stall_cycles += now - ready_cycle.max(ip.last_depart + 1);
+        ip.last_depart = now;
+        ip.head += 1;
+        if ip.head as usize == self.depth {
+            ip.head = 0;
+        }
+        ip.len -= 1;
+        if ip.len == 0 {
+            self.nonempty[r] &= !(1 << port);
+        }
+        self.in_flight -= 1;
+        self.flits_in_router[r] -= 1;
+        if self.flits_in_router[r] == 0 {
+            self.emptied = true;
+        }
+        if port < LOCAL {
+            // The freed slot's credit travels back to the upstream router.
+            let up = self.neighbor(r, port);
+            self.return_credit(up, opposite(port), now + self.p.link_latency as u64);
+        }
     }
 
     /// Describes the first blocked flit, for deadlock reports.
