@@ -19,6 +19,7 @@
 //! ```
 
 pub mod config;
+pub mod data;
 pub mod energy;
 pub mod engine;
 pub mod error;
