@@ -361,16 +361,26 @@ impl Mesh {
         // The router's own position is that of its first core.
         let (x, y, _) = self.core_at[r * self.p.cores_per_router as usize];
         let (dx, dy, eject) = self.core_at[dest_core as usize];
-        if dx > x {
-            EAST
-        } else if dx < x {
-            WEST
-        } else if dy > y {
-            SOUTH
-        } else if dy < y {
-            NORTH
-        } else {
+        // XY order as a table lookup on the signs of the offsets: the
+        // direction is data-dependent, and a chain of compares mispredicts.
+        const XY: [u8; 9] = [
+            WEST as u8,
+            WEST as u8,
+            WEST as u8,
+            NORTH as u8,
+            u8::MAX,
+            SOUTH as u8,
+            EAST as u8,
+            EAST as u8,
+            EAST as u8,
+        ];
+        let sx = (dx > x) as usize + (dx >= x) as usize;
+        let sy = (dy > y) as usize + (dy >= y) as usize;
+        let dir = XY[sx * 3 + sy];
+        if dir == u8::MAX {
             eject as usize
+        } else {
+            dir as usize
         }
     }
 
