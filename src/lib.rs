@@ -30,3 +30,4 @@ pub mod reference;
 pub mod report;
 pub mod run;
 pub mod traffic;
+pub mod train;

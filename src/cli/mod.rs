@@ -12,6 +12,7 @@ use neurocycle::{mapping, report};
 use std::path::PathBuf;
 
 mod noc;
+mod train;
 
 #[derive(Parser)]
 #[command(
@@ -37,6 +38,10 @@ pub enum Command {
     Demo(DemoArgs),
     /// Characterize the mesh alone with synthetic traffic (latency, throughput, saturation).
     Noc(noc::NocArgs),
+    /// Train a compressed SNN on a data set and export it as a model file.
+    Train(train::TrainArgs),
+    /// Test accuracy of a model file (reference executor) on a data set.
+    Eval(train::EvalArgs),
 }
 
 #[derive(Args)]
@@ -44,9 +49,17 @@ pub struct SimArgs {
     /// Number of input samples (inferences).
     #[arg(long, default_value_t = 8)]
     pub samples: u64,
-    /// Seed of the synthetic stimulus.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
+    /// Seed of the stimulus (synthetic, or rate-coded data set samples;
+    /// default 1, or with --dataset the seed the trainer measured with).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Push the first --samples test samples of this labelled data set
+    /// (mnist, fashion-mnist) through the chip and report accuracy.
+    #[arg(long)]
+    pub dataset: Option<String>,
+    /// Directory of the data set's files (fashion-mnist).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long)]
     pub threads: Option<usize>,
@@ -162,6 +175,11 @@ pub fn main(cli: Cli) -> Result<i32> {
         }
         Command::Gen(a) => gen(&a),
         Command::Noc(a) => noc::main(&a),
+        Command::Train(a) => {
+            let line = std::env::args().collect::<Vec<_>>().join(" ");
+            train::train_main(&a, &line)
+        }
+        Command::Eval(a) => train::eval_main(&a),
         Command::Demo(a) => {
             let hw = HwConfig::preset("default")?;
             let model = generate(&demo_spec());
@@ -234,8 +252,46 @@ fn simulate(
         )
         .expect("valid template"),
     );
-    let seed = a.seed;
-    let stim = |i: u64| stimulus::synthetic(model, seed, i);
+    let dataset = match &a.dataset {
+        Some(name) => {
+            let d = neurocycle::data::load(name, a.data_dir.as_deref())?;
+            let (c, h, w) = d.shape;
+            if model.input.size != c * h * w {
+                return Err(Error::invalid(
+                    model_file,
+                    "input.size",
+                    model.input.size,
+                    format!("{} for {name}", c * h * w),
+                ));
+            }
+            neurocycle::error::check_range(
+                "command line",
+                "--samples",
+                a.samples,
+                1,
+                d.test.len() as u64,
+            )?;
+            Some(d)
+        }
+        None => None,
+    };
+    let seed = a.seed.unwrap_or_else(|| {
+        dataset
+            .as_ref()
+            .and_then(|_| model.metadata.get("test_stimulus_seed"))
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(1)
+    });
+    let stim = |i: u64| match &dataset {
+        Some(d) => stimulus::from_image(
+            model,
+            d.test.sample(i as usize),
+            seed,
+            i,
+            Some(d.test.labels[i as usize] as u32),
+        ),
+        None => stimulus::synthetic(model, seed, i),
+    };
     let summary = run(&chip, &stim, &opts, &|done| bar.set_position(done))?;
     bar.finish_and_clear();
     let rep = report::build(

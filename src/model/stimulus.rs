@@ -90,3 +90,83 @@ pub fn synthetic(model: &Model, seed: u64, sample: u64) -> Stimulus {
     };
     Stimulus::from_timesteps(steps, None)
 }
+
+/// The stimulus of an 8-bit image (or any 8-bit sample) under the model's
+/// input encoding; the trainer, `eval` and `run --dataset` all use this, so
+/// they see identical inputs.
+///
+/// - `spikes`: rate code, a Bernoulli spike per input and timestep with
+///   probability `pixel / 255`, drawn from `(seed, sample)`;
+/// - `graded { bits }`: direct code, the pixel's top `bits` bits as the
+///   payload at every timestep (zero pixels send nothing).
+pub fn from_image(
+    model: &Model,
+    image: &[u8],
+    seed: u64,
+    sample: u64,
+    label: Option<u32>,
+) -> Stimulus {
+    encode_image(
+        model.input.encoding,
+        model.timesteps,
+        image,
+        seed,
+        sample,
+        label,
+    )
+}
+
+/// [`from_image`] for an encoding and timestep count (the trainer's view,
+/// before a model exists).
+pub fn encode_image(
+    encoding: InputEncoding,
+    timesteps: u32,
+    image: &[u8],
+    seed: u64,
+    sample: u64,
+    label: Option<u32>,
+) -> Stimulus {
+    let t_steps = timesteps as usize;
+    let steps = match encoding {
+        InputEncoding::Spikes => {
+            let mut rng = ChaCha8Rng::seed_from_u64(sample_seed(seed, sample));
+            (0..t_steps)
+                .map(|_| {
+                    image
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, p)| **p > 0 && rng.random_range(0..255u32) < **p as u32)
+                        .map(|(i, _)| InputEvent {
+                            input: i as u32,
+                            payload: 1,
+                        })
+                        .collect()
+                })
+                .collect()
+        }
+        InputEncoding::Graded { bits } => {
+            let frame: Vec<InputEvent> = image
+                .iter()
+                .enumerate()
+                .filter_map(|(i, p)| {
+                    let payload = graded_payload(*p, bits);
+                    (payload > 0).then_some(InputEvent {
+                        input: i as u32,
+                        payload,
+                    })
+                })
+                .collect();
+            vec![frame; t_steps]
+        }
+    };
+    Stimulus::from_timesteps(steps, label)
+}
+
+/// The top `bits` bits of an 8-bit value (bits above 8 shift it up).
+pub fn graded_payload(p: u8, bits: u8) -> u32 {
+    if bits >= 8 {
+        (p as u32) << (bits - 8)
+    } else {
+        (p >> (8 - bits)) as u32
+    }
+}

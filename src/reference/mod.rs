@@ -172,6 +172,17 @@ fn weighted_input(layer: &crate::model::Layer, shape: &LayerShape, x: &[i64]) ->
     out
 }
 
+/// argmax of float values, lowest index on ties (the trainer's logits).
+pub fn argmax_f32(values: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, v) in values.iter().enumerate() {
+        if *v > values[best] {
+            best = i;
+        }
+    }
+    best
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,211 @@
+//! `neurocycle train` and `neurocycle eval`.
+
+use clap::{Args, ValueEnum};
+use neurocycle::data;
+use neurocycle::error::{write_atomic, Error, Result};
+use neurocycle::model::{InputEncoding, Model, Readout};
+use neurocycle::train::{evaluate, parse_arch, train, TrainSpec};
+use std::path::PathBuf;
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum EncodingArg {
+    /// Bernoulli spikes per timestep with probability pixel/255.
+    Rate,
+    /// The pixel's value (top --graded-bits bits) at every timestep.
+    Graded,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum TrainReadout {
+    Membrane,
+    SpikeCount,
+}
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// mnist (embedded subset) or fashion-mnist.
+    #[arg(long)]
+    pub dataset: String,
+    /// Directory of the data set's files (fashion-mnist).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Layer sizes, input first, e.g. 784-256-10.
+    #[arg(long, default_value = "784-256-10")]
+    pub arch: String,
+    #[arg(long, default_value_t = 8)]
+    pub timesteps: u32,
+    /// Weight bits: 16 down to 2 (ternary) and 1 (binary).
+    #[arg(long, default_value_t = 8)]
+    pub bits: u8,
+    /// Target weight sparsity (magnitude pruning), 0 to 1.
+    #[arg(long, default_value_t = 0.0)]
+    pub prune: f64,
+    /// Pruning steps, one at the end of each of the first N epochs (1 = one-shot).
+    #[arg(long, default_value_t = 1)]
+    pub prune_rounds: u32,
+    /// Prune by one global magnitude threshold instead of per layer.
+    #[arg(long)]
+    pub prune_global: bool,
+    #[arg(long, default_value_t = 4)]
+    pub epochs: u32,
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    #[arg(long, default_value_t = 2e-3)]
+    pub lr: f32,
+    #[arg(long, value_enum, default_value = "rate")]
+    pub encoding: EncodingArg,
+    #[arg(long, default_value_t = 8)]
+    pub graded_bits: u8,
+    #[arg(long, value_enum, default_value = "membrane")]
+    pub readout: TrainReadout,
+    /// Voltage decay, 12-bit (0 = IF neurons).
+    #[arg(long, default_value_t = 0)]
+    pub dv: u16,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Worker threads (default: all cores); results do not depend on it.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Train on the first N training samples only.
+    #[arg(long)]
+    pub train_samples: Option<usize>,
+    /// Measure on the first N test samples only.
+    #[arg(long)]
+    pub test_samples: Option<usize>,
+    /// Output model file (RON).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(Args)]
+pub struct EvalArgs {
+    #[arg(long)]
+    pub model: PathBuf,
+    #[arg(long)]
+    pub dataset: String,
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Evaluate the first N test samples (default: all).
+    #[arg(long)]
+    pub samples: Option<usize>,
+    /// Seed of the rate-coded stimuli (default: the one the trainer used).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+fn threads(t: Option<usize>) -> Result<usize> {
+    match t {
+        Some(0) => Err(Error::invalid("command line", "--threads", 0, "1 or more")),
+        Some(n) => Ok(n),
+        None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+    }
+}
+
+pub fn train_main(a: &TrainArgs, command_line: &str) -> Result<i32> {
+    let data = data::load(&a.dataset, a.data_dir.as_deref())?;
+    neurocycle::error::check_range("command line", "--graded-bits", a.graded_bits, 1, 16)?;
+    let spec = TrainSpec {
+        arch: parse_arch(&a.arch)?,
+        timesteps: a.timesteps,
+        encoding: match a.encoding {
+            EncodingArg::Rate => InputEncoding::Spikes,
+            EncodingArg::Graded => InputEncoding::Graded {
+                bits: a.graded_bits,
+            },
+        },
+        readout: match a.readout {
+            TrainReadout::Membrane => Readout::Membrane,
+            TrainReadout::SpikeCount => Readout::SpikeCount,
+        },
+        dv: a.dv,
+        bits: a.bits,
+        prune: a.prune,
+        prune_rounds: a.prune_rounds.max(1),
+        prune_global: a.prune_global,
+        epochs: a.epochs,
+        batch: a.batch,
+        lr: a.lr,
+        seed: a.seed,
+        threads: threads(a.threads)?,
+        train_samples: a.train_samples,
+        test_samples: a.test_samples,
+    };
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} samples  {per_sec}  eta {eta}  {msg}",
+        )
+        .expect("valid template"),
+    );
+    let start = std::time::Instant::now();
+    let trained = train(&spec, &data, &|p| {
+        bar.set_length(p.samples_total);
+        bar.set_position(p.samples_done);
+        bar.set_message(format!(
+            "epoch {} loss {:.3} train acc {:.1}%",
+            p.epoch + 1,
+            p.loss,
+            100.0 * p.train_accuracy
+        ));
+    })?;
+    bar.finish_and_clear();
+    let mut model = trained.model;
+    model
+        .metadata
+        .insert("command".into(), command_line.to_string());
+    model.validate(&a.out.display().to_string())?;
+    write_atomic(&a.out, model.to_ron().as_bytes())?;
+    println!(
+        "trained {} in {:.1} s: final loss {:.3}; integer model test accuracy {:.2}% on {} samples; sparsity {:.1}%; written to {}",
+        model.name,
+        start.elapsed().as_secs_f64(),
+        trained.final_loss,
+        100.0 * trained.test_accuracy,
+        trained.test_samples,
+        100.0 * trained.sparsity,
+        a.out.display()
+    );
+    Ok(0)
+}
+
+pub fn eval_main(a: &EvalArgs) -> Result<i32> {
+    let model = Model::load(&a.model)?;
+    let data = data::load(&a.dataset, a.data_dir.as_deref())?;
+    let (c, h, w) = data.shape;
+    if model.input.size != c * h * w {
+        return Err(Error::invalid(
+            &a.model.display().to_string(),
+            "input.size",
+            model.input.size,
+            format!("{} for {}", c * h * w, data.name),
+        ));
+    }
+    let seed = match a.seed {
+        Some(s) => s,
+        None => model
+            .metadata
+            .get("test_stimulus_seed")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(1),
+    };
+    let test = match a.samples {
+        Some(n) => data.test.head(n),
+        None => data.test.clone(),
+    };
+    let pred = evaluate(&model, &test, seed, threads(a.threads)?);
+    let correct = pred
+        .iter()
+        .zip(&test.labels)
+        .filter(|(p, l)| **p == **l as u32)
+        .count();
+    println!(
+        "{}: {}/{} correct = {:.2}% test accuracy (reference executor, stimulus seed {seed})",
+        model.name,
+        correct,
+        test.len(),
+        100.0 * correct as f64 / test.len().max(1) as f64
+    );
+    Ok(0)
+}
