@@ -428,3 +428,83 @@ fn noc_run_curve_and_errors() {
         &["--hotspot = 9,9", "X < 4"],
     );
 }
+
+#[test]
+fn train_then_eval_then_run_on_the_chip_agree() {
+    let model = tmp("trained.ron");
+    let o = run(&[
+        "train",
+        "--dataset",
+        "mnist",
+        "--arch",
+        "784-24-10",
+        "--timesteps",
+        "4",
+        "--bits",
+        "4",
+        "--epochs",
+        "1",
+        "--train-samples",
+        "300",
+        "--test-samples",
+        "60",
+        "--out",
+        model.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    // "integer model test accuracy 71.67% on 60 samples"
+    let acc = out
+        .split("test accuracy ")
+        .nth(1)
+        .and_then(|r| r.split('%').next())
+        .unwrap_or_else(|| panic!("{out}"))
+        .to_string();
+    let o = run(&[
+        "eval",
+        "--model",
+        model.to_str().unwrap(),
+        "--dataset",
+        "mnist",
+        "--samples",
+        "60",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let eval = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        eval.contains(&format!("= {acc}% test accuracy")),
+        "{eval} vs {acc}"
+    );
+    let o = run(&[
+        "run",
+        "--hw",
+        "hw_configs/loihi.ron",
+        "--model",
+        model.to_str().unwrap(),
+        "--dataset",
+        "mnist",
+        "--samples",
+        "60",
+        "--check",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let chip = String::from_utf8_lossy(&o.stdout);
+    assert!(chip.contains(&format!("{acc}%")), "{chip} vs {acc}");
+    assert!(chip.contains("0 mismatched spikes"));
+    fails_with(
+        &[
+            "train",
+            "--dataset",
+            "mnist",
+            "--arch",
+            "100-10",
+            "--out",
+            "x.ron",
+        ],
+        &["--arch = 100", "784 inputs"],
+    );
+    fails_with(
+        &["eval", "--model", "models/tiny.ron", "--dataset", "mnist"],
+        &["tiny.ron", "input.size", "784"],
+    );
+}

@@ -7,7 +7,7 @@
 use neurocycle::data::{load, Dataset};
 use neurocycle::model::{InputEncoding, Model, Readout};
 use neurocycle::train::net::{backward, cross_entropy, forward, LayerGrads, LayerParams, Trace};
-use neurocycle::train::{evaluate, train, TrainSpec};
+use neurocycle::train::{evaluate, parse_arch, train, TrainSpec};
 use rand::{RngExt, SeedableRng};
 
 fn layer(inputs: usize, outputs: usize, spikes: bool, seed: u64) -> LayerParams {
@@ -21,6 +21,7 @@ fn layer(inputs: usize, outputs: usize, spikes: bool, seed: u64) -> LayerParams 
         b: (0..outputs)
             .map(|_| rng.random_range(-0.2f32..0.2))
             .collect(),
+        fanout: None,
         threshold: 1.0,
         leak: 0.75,
         spikes,
@@ -97,6 +98,69 @@ fn bptt_gradients_match_finite_differences_membrane_readout() {
     check_gradients(false);
 }
 
+/// The same check through a conv layer, a sum-pooling layer (fixed unit
+/// weights) and a dense readout, connected by the IR's own synapse lists.
+#[test]
+fn bptt_gradients_match_finite_differences_conv_and_pool() {
+    let arch = parse_arch("1x4x4:c2k3s1p1,p2,d3").unwrap();
+    let (shapes, fanouts) = neurocycle::train::skeleton(&arch);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+    let mut layers: Vec<LayerParams> = arch
+        .iter()
+        .zip(shapes.iter().zip(fanouts))
+        .enumerate()
+        .map(|(l, (kind, (shape, fanout)))| {
+            let n_w = match kind {
+                neurocycle::model::LayerKind::SumPool2d { .. } => 0,
+                neurocycle::model::LayerKind::Dense { inputs, outputs } => inputs * outputs,
+                k => k.n_weights(),
+            };
+            LayerParams {
+                inputs: shape.input.len(),
+                outputs: shape.output.len(),
+                w: (0..n_w).map(|_| rng.random_range(-0.9f32..0.9)).collect(),
+                fanout,
+                b: (0..shape.output.len())
+                    .map(|_| rng.random_range(-0.2f32..0.2))
+                    .collect(),
+                threshold: if n_w == 0 { 0.5 } else { 1.0 },
+                leak: if n_w == 0 { 0.0 } else { 0.75 },
+                spikes: l + 1 < arch.len(),
+                smooth: true,
+            }
+        })
+        .collect();
+    let input: Vec<Vec<(u32, f32)>> = (0..3)
+        .map(|t| {
+            (0..16u32)
+                .filter(|i| (i * 7 + t) % 3 != 0)
+                .map(|i| (i, 0.9))
+                .collect()
+        })
+        .collect();
+    let mut tr = Trace::default();
+    let logits = forward(&layers, &input, &mut tr);
+    let (_, g) = cross_entropy(&logits, 2);
+    let mut grads: Vec<LayerGrads> = layers.iter().map(LayerGrads::zeros).collect();
+    backward(&layers, &tr, &g, &mut grads);
+    let h = 1e-2f32;
+    for l in [0usize, 2] {
+        for k in 0..layers[l].w.len() {
+            let x0 = layers[l].w[k];
+            layers[l].w[k] = x0 + h;
+            let up = loss_of(&layers, &input, 2);
+            layers[l].w[k] = x0 - h;
+            let down = loss_of(&layers, &input, 2);
+            layers[l].w[k] = x0;
+            let fd = (up - down) / (2.0 * h as f64);
+            let bp = grads[l].w[k] as f64;
+            let err = (fd - bp).abs() / (fd.abs() + bp.abs()).max(1e-3);
+            assert!(err < 0.02, "layer {l} weight {k}: fd {fd:.6} bp {bp:.6}");
+        }
+    }
+    assert!(grads[0].w.iter().any(|x| x.abs() > 1e-4));
+}
+
 #[test]
 fn bptt_gradients_match_finite_differences_spike_count_readout() {
     check_gradients(true);
@@ -108,7 +172,7 @@ fn mnist() -> Dataset {
 
 fn tiny(bits: u8) -> TrainSpec {
     TrainSpec {
-        arch: vec![784, 32, 10],
+        arch: parse_arch("784-32-10").unwrap(),
         timesteps: 4,
         bits,
         epochs: 2,
@@ -202,14 +266,21 @@ fn quantized_layers_use_at_most_their_levels() {
 
 #[test]
 fn pruning_masks_hold_after_fine_tuning() {
+    use neurocycle::train::Order;
     let data = mnist();
-    for global in [false, true] {
+    for (global, order, bits) in [
+        (false, Order::Joint, 8),
+        (true, Order::Joint, 8),
+        (false, Order::PruneThenQuant, 2),
+        (false, Order::QuantThenPrune, 2),
+    ] {
         let spec = TrainSpec {
             prune: 0.8,
             prune_rounds: 2,
             prune_global: global,
+            order,
             epochs: 4,
-            ..tiny(8)
+            ..tiny(bits)
         };
         let t = train(&spec, &data, &|_| {}).unwrap();
         let zeros: usize = t
@@ -219,7 +290,8 @@ fn pruning_masks_hold_after_fine_tuning() {
             .map(|l| l.weights.iter().filter(|w| **w == 0).count())
             .sum();
         let total: usize = t.model.layers.iter().map(|l| l.weights.len()).sum();
-        // Two epochs of fine-tuning after the last round revived nothing.
+        assert!(levels(&t.model).iter().all(|n| *n <= (1 << bits) - 1));
+        // Fine-tuning after the last round revived nothing.
         assert!(
             zeros as f64 >= 0.8 * total as f64 - 1.0,
             "global {global}: {zeros} of {total} zero"

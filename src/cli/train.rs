@@ -4,7 +4,7 @@ use clap::{Args, ValueEnum};
 use neurocycle::data;
 use neurocycle::error::{write_atomic, Error, Result};
 use neurocycle::model::{InputEncoding, Model, Readout};
-use neurocycle::train::{evaluate, parse_arch, train, TrainSpec};
+use neurocycle::train::{evaluate, parse_arch, train, Order, TrainSpec};
 use std::path::PathBuf;
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -13,6 +13,16 @@ pub enum EncodingArg {
     Rate,
     /// The pixel's value (top --graded-bits bits) at every timestep.
     Graded,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum OrderArg {
+    /// Quantization-aware from the start, pruning in the first epochs.
+    Joint,
+    /// Float training with pruning, then quantization-aware fine-tuning.
+    PruneThenQuant,
+    /// Quantization-aware training, then pruning with fine-tuning.
+    QuantThenPrune,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -46,6 +56,12 @@ pub struct TrainArgs {
     /// Prune by one global magnitude threshold instead of per layer.
     #[arg(long)]
     pub prune_global: bool,
+    /// Augment training images with random shifts of up to N pixels.
+    #[arg(long, default_value_t = 0)]
+    pub shift: u32,
+    /// How pruning and quantization combine over the epochs.
+    #[arg(long, value_enum, default_value = "joint")]
+    pub order: OrderArg,
     #[arg(long, default_value_t = 4)]
     pub epochs: u32,
     #[arg(long, default_value_t = 64)]
@@ -124,6 +140,12 @@ pub fn train_main(a: &TrainArgs, command_line: &str) -> Result<i32> {
         prune: a.prune,
         prune_rounds: a.prune_rounds.max(1),
         prune_global: a.prune_global,
+        shift: a.shift,
+        order: match a.order {
+            OrderArg::Joint => Order::Joint,
+            OrderArg::PruneThenQuant => Order::PruneThenQuant,
+            OrderArg::QuantThenPrune => Order::QuantThenPrune,
+        },
         epochs: a.epochs,
         batch: a.batch,
         lr: a.lr,

@@ -261,37 +261,40 @@ fn layer_kinds(spec: &GenSpec) -> Vec<LayerKind> {
                 outputs: w[1],
             })
             .collect(),
-        Some(c) => {
-            let mut prev = c.input;
-            let mut kinds = vec![];
-            for l in &c.layers {
-                let kind = match *l {
-                    ConvLayerSpec::Conv {
-                        out_ch,
-                        kernel,
-                        stride,
-                        padding,
-                    } => LayerKind::Conv2d {
-                        in_ch: prev.c,
-                        out_ch,
-                        kernel,
-                        stride,
-                        padding,
-                        in_h: prev.h,
-                        in_w: prev.w,
-                    },
-                    ConvLayerSpec::Pool(k) => LayerKind::SumPool2d { k },
-                    ConvLayerSpec::Dense(n) => LayerKind::Dense {
-                        inputs: prev.len(),
-                        outputs: n,
-                    },
-                };
-                prev = layer_shape(&kind, prev).output;
-                kinds.push(kind);
-            }
-            kinds
-        }
+        Some(c) => conv_kinds(c),
     }
+}
+
+/// The layer kinds of a conv spec, shapes chained from its input.
+pub fn conv_kinds(c: &ConvSpec) -> Vec<LayerKind> {
+    let mut prev = c.input;
+    let mut kinds = vec![];
+    for l in &c.layers {
+        let kind = match *l {
+            ConvLayerSpec::Conv {
+                out_ch,
+                kernel,
+                stride,
+                padding,
+            } => LayerKind::Conv2d {
+                in_ch: prev.c,
+                out_ch,
+                kernel,
+                stride,
+                padding,
+                in_h: prev.h,
+                in_w: prev.w,
+            },
+            ConvLayerSpec::Pool(k) => LayerKind::SumPool2d { k },
+            ConvLayerSpec::Dense(n) => LayerKind::Dense {
+                inputs: prev.len(),
+                outputs: n,
+            },
+        };
+        prev = layer_shape(&kind, prev).output;
+        kinds.push(kind);
+    }
+    kinds
 }
 
 #[cfg(test)]

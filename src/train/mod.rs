@@ -10,20 +10,24 @@ pub mod quant;
 
 use crate::data::{Dataset, Split};
 use crate::error::{Error, Result};
+use crate::model::gen::{conv_kinds, parse_conv};
 use crate::model::stimulus::{encode_image, from_image, graded_payload};
+use crate::model::LayerShape;
 use crate::model::{
     InputEncoding, Layer, LayerKind, Model, Neuron, Param, Readout, Reset, Semantics,
 };
-use net::{backward, cross_entropy, forward, LayerGrads, LayerParams, Trace};
+use net::{backward, cross_entropy, forward, Fanout, LayerGrads, LayerParams, Trace, UNIT};
 use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use std::sync::Arc;
 
 /// Everything that defines a training run (and its exported model).
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrainSpec {
-    /// Layer sizes, input first: `[784, 256, 10]`.
-    pub arch: Vec<usize>,
+    /// The layers: Dense, Conv2d and SumPool2d, shapes chained from the
+    /// first layer's input.
+    pub arch: Vec<LayerKind>,
     pub timesteps: u32,
     pub encoding: InputEncoding,
     pub readout: Readout,
@@ -36,6 +40,11 @@ pub struct TrainSpec {
     pub prune: f64,
     pub prune_rounds: u32,
     pub prune_global: bool,
+    /// Training images shifted by up to this many pixels in x and y
+    /// (random per sample and epoch, zero fill); 0 = no augmentation.
+    pub shift: u32,
+    /// How quantization and pruning combine.
+    pub order: Order,
     pub epochs: u32,
     pub batch: usize,
     pub lr: f32,
@@ -49,7 +58,7 @@ pub struct TrainSpec {
 impl Default for TrainSpec {
     fn default() -> Self {
         TrainSpec {
-            arch: vec![784, 256, 10],
+            arch: parse_arch("784-256-10").expect("valid"),
             timesteps: 8,
             encoding: InputEncoding::Spikes,
             readout: Readout::Membrane,
@@ -58,6 +67,8 @@ impl Default for TrainSpec {
             prune: 0.0,
             prune_rounds: 1,
             prune_global: false,
+            shift: 0,
+            order: Order::Joint,
             epochs: 4,
             batch: 64,
             lr: 2e-3,
@@ -69,24 +80,189 @@ impl Default for TrainSpec {
     }
 }
 
-/// Parses `784-256-10`.
-pub fn parse_arch(s: &str) -> Result<Vec<usize>> {
-    let bad = || {
-        Error::invalid(
+/// How quantization and pruning are combined over the epochs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Order {
+    /// Quantization-aware from the start, pruning rounds in the first epochs.
+    Joint,
+    /// First half: float training with the pruning rounds; second half:
+    /// quantization-aware fine-tuning with the masks kept.
+    PruneThenQuant,
+    /// First half: quantization-aware training; second half: pruning
+    /// rounds with quantization-aware fine-tuning.
+    QuantThenPrune,
+}
+
+impl Order {
+    /// (quantization on, pruning round after this epoch) for `epoch`.
+    fn schedule(self, epoch: u32, epochs: u32, rounds: u32) -> (bool, Option<u32>) {
+        let half = epochs / 2;
+        let round = |first: u32| (epoch >= first && epoch < first + rounds).then(|| epoch - first);
+        match self {
+            Order::Joint => (true, round(0)),
+            Order::PruneThenQuant => (epoch >= half, round(0)),
+            Order::QuantThenPrune => (true, round(half)),
+        }
+    }
+}
+
+/// Parses an MLP `784-256-10` (sizes, input first) or a conv net
+/// `1x28x28:c8k3s1p1,p2,d10` (input CxHxW, then cOkKsSpP conv, pK sum
+/// pooling, dN dense), the form `neurocycle gen --conv` takes.
+pub fn parse_arch(s: &str) -> Result<Vec<LayerKind>> {
+    let kinds = if s.contains(':') {
+        conv_kinds(&parse_conv(s).map_err(|e| Error::invalid("command line", "--arch", s, e))?)
+    } else {
+        let bad = || {
+            Error::invalid(
+                "command line",
+                "--arch",
+                s,
+                "layer sizes joined by '-', input first, at least two, e.g. 784-256-10; or a conv net, e.g. 1x28x28:c8k3s1p1,p2,d10",
+            )
+        };
+        let v: Vec<usize> = s
+            .split('-')
+            .map(|x| x.trim().parse::<usize>().map_err(|_| bad()))
+            .collect::<Result<_>>()?;
+        if v.len() < 2 || v.contains(&0) {
+            return Err(bad());
+        }
+        v.windows(2)
+            .map(|w| LayerKind::Dense {
+                inputs: w[0],
+                outputs: w[1],
+            })
+            .collect()
+    };
+    if matches!(kinds.first(), Some(LayerKind::SumPool2d { .. }) | None) {
+        return Err(Error::invalid(
             "command line",
             "--arch",
             s,
-            "layer sizes joined by '-', input first, at least two, e.g. 784-256-10",
-        )
-    };
-    let v: Vec<usize> = s
-        .split('-')
-        .map(|x| x.trim().parse::<usize>().map_err(|_| bad()))
-        .collect::<Result<_>>()?;
-    if v.len() < 2 || v.contains(&0) {
-        return Err(bad());
+            "a first layer that is dense or conv",
+        ));
     }
-    Ok(v)
+    Ok(kinds)
+}
+
+/// Inputs of the first layer.
+pub fn input_size(arch: &[LayerKind]) -> usize {
+    match arch[0] {
+        LayerKind::Dense { inputs, .. } => inputs,
+        LayerKind::Conv2d {
+            in_ch, in_h, in_w, ..
+        } => in_ch * in_h * in_w,
+        LayerKind::SumPool2d { .. } => unreachable!("parse_arch refuses a pooling first layer"),
+    }
+}
+
+/// A short name: `784-256-10` for an MLP, else the layers joined.
+pub fn arch_name(arch: &[LayerKind]) -> String {
+    if arch.iter().all(|k| matches!(k, LayerKind::Dense { .. })) {
+        std::iter::once(input_size(arch))
+            .chain(arch.iter().map(|k| match k {
+                LayerKind::Dense { outputs, .. } => *outputs,
+                _ => unreachable!(),
+            }))
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join("-")
+    } else {
+        arch.iter()
+            .map(|k| match *k {
+                LayerKind::Dense { outputs, .. } => format!("d{outputs}"),
+                LayerKind::Conv2d {
+                    out_ch,
+                    kernel,
+                    stride,
+                    padding,
+                    ..
+                } => format!("c{out_ch}k{kernel}s{stride}p{padding}"),
+                LayerKind::SumPool2d { k } => format!("p{k}"),
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// The model's layers with placeholder weights and neurons: its shapes,
+/// and for each non-dense layer the fanout the IR defines, so the trainer
+/// connects exactly what the chip will.
+pub fn skeleton(arch: &[LayerKind]) -> (Vec<LayerShape>, Vec<Option<Arc<Fanout>>>) {
+    let layers: Vec<Layer> = arch
+        .iter()
+        .map(|k| Layer {
+            name: String::new(),
+            kind: *k,
+            weight_bits: 16,
+            // Weight j is j + 1, so a synapse names its weight index.
+            weights: match k {
+                LayerKind::SumPool2d { .. } => vec![],
+                _ => (1..=k.n_weights() as i32).collect(),
+            },
+            neuron: Neuron {
+                threshold: Param::Scalar(1),
+                bias: Param::Scalar(0),
+                du: 4096,
+                dv: 0,
+                v_reset: 0,
+                reset: Reset::Subtract,
+                input_shift: 0,
+                state_bits: 16,
+            },
+        })
+        .collect();
+    let model = Model {
+        name: String::new(),
+        metadata: Default::default(),
+        timesteps: 1,
+        semantics: Semantics::LayerSerial,
+        input: crate::model::Input {
+            size: input_size(arch),
+            encoding: InputEncoding::Spikes,
+            rate: 0.2,
+        },
+        readout: Readout::Membrane,
+        layers,
+    };
+    let shapes = model.shapes();
+    let fanouts = model
+        .layers
+        .iter()
+        .zip(&shapes)
+        .map(|(layer, shape)| {
+            if matches!(layer.kind, LayerKind::Dense { .. }) {
+                return None;
+            }
+            let n_in = shape.input.len();
+            let mut lists: Vec<Vec<(u32, u32)>> = vec![vec![]; n_in];
+            let pool = matches!(layer.kind, LayerKind::SumPool2d { .. });
+            crate::model::for_each_synapse(layer, shape, |src, tgt, w| {
+                let widx = if pool { UNIT } else { (w - 1) as u32 };
+                lists[src].push((tgt as u32, widx));
+            });
+            let mut f = Fanout {
+                start: vec![0],
+                ..Fanout::default()
+            };
+            for l in lists {
+                for (o, w) in l {
+                    f.out.push(o);
+                    f.widx.push(w);
+                }
+                f.start.push(f.out.len() as u32);
+            }
+            Some(Arc::new(f))
+        })
+        .collect();
+    (shapes, fanouts)
+}
+
+/// Shapes and (for conv and pooling) fanouts of the layers.
+struct Topology {
+    shapes: Vec<LayerShape>,
+    fanouts: Vec<Option<Arc<Fanout>>>,
 }
 
 /// Master weights, masks and Adam state of one layer.
@@ -137,14 +313,40 @@ fn int_scale(spec: &TrainSpec, l: usize, weight_scale: f32) -> f64 {
 /// The effective (quantized) parameters the forward pass uses: weights
 /// `scale * q` and thresholds and biases rounded to the integer grid they
 /// will have on the chip, so training sees the exported model.
-fn effective(spec: &TrainSpec, masters: &[Master]) -> (Vec<LayerParams>, Vec<quant::Quantized>) {
+fn effective(
+    spec: &TrainSpec,
+    topo: &Topology,
+    masters: &[Master],
+    bits: u8,
+) -> (Vec<LayerParams>, Vec<quant::Quantized>) {
     let n = masters.len();
     let leak = (4096 - spec.dv as i32) as f32 / 4096.0;
     let mut out = vec![];
     let mut qs = vec![];
     for (l, m) in masters.iter().enumerate() {
-        let (inputs, outputs) = (spec.arch[l], spec.arch[l + 1]);
-        let q = quant::quantize(&m.w, &m.mask, spec.bits);
+        let (inputs, outputs) = (topo.shapes[l].input.len(), topo.shapes[l].output.len());
+        let fanout = topo.fanouts[l].clone();
+        if matches!(spec.arch[l], LayerKind::SumPool2d { .. }) {
+            // Unit weights, no leak, threshold between 0 and 1 spike: on the
+            // chip `v > 0` with `dv = 4096` (v is this timestep's input).
+            out.push(LayerParams {
+                inputs,
+                outputs,
+                w: vec![],
+                fanout,
+                b: vec![0.0; outputs],
+                threshold: 0.5,
+                leak: 0.0,
+                spikes: true,
+                smooth: false,
+            });
+            qs.push(quant::Quantized {
+                q: vec![],
+                scale: 1.0,
+            });
+            continue;
+        }
+        let q = quant::quantize(&m.w, &m.mask, bits);
         let s = int_scale(spec, l, q.scale);
         let threshold = ((s.round().max(1.0)) / s) as f32;
         let b =
@@ -155,6 +357,7 @@ fn effective(spec: &TrainSpec, masters: &[Master]) -> (Vec<LayerParams>, Vec<qua
             inputs,
             outputs,
             w: q.q.iter().map(|x| *x as f32 * q.scale).collect(),
+            fanout,
             b,
             threshold,
             leak,
@@ -167,7 +370,23 @@ fn effective(spec: &TrainSpec, masters: &[Master]) -> (Vec<LayerParams>, Vec<qua
 }
 
 /// Active inputs of each timestep of a sample, as the trainer sees them.
-fn input_of(spec: &TrainSpec, image: &[u8], seed: u64, sample: u64) -> Vec<Vec<(u32, f32)>> {
+fn input_of(
+    spec: &TrainSpec,
+    shape: (usize, usize, usize),
+    image: &[u8],
+    seed: u64,
+    sample: u64,
+) -> Vec<Vec<(u32, f32)>> {
+    let shifted;
+    let image = if spec.shift > 0 {
+        let mut rng = ChaCha8Rng::seed_from_u64(crate::model::stimulus::sample_seed(!seed, sample));
+        let r = spec.shift as i64;
+        let (dx, dy) = (rng.random_range(-r..=r), rng.random_range(-r..=r));
+        shifted = shift_image(image, shape, dx, dy);
+        &shifted[..]
+    } else {
+        image
+    };
     let stim = encode_image(spec.encoding, spec.timesteps, image, seed, sample, None);
     let full = match spec.encoding {
         InputEncoding::Graded { bits } => graded_payload(255, bits) as f32,
@@ -181,6 +400,27 @@ fn input_of(spec: &TrainSpec, image: &[u8], seed: u64, sample: u64) -> Vec<Vec<(
                 .collect()
         })
         .collect()
+}
+
+/// `image` (channels x height x width) moved by (dx, dy), zero fill.
+fn shift_image(image: &[u8], (c, h, w): (usize, usize, usize), dx: i64, dy: i64) -> Vec<u8> {
+    let mut out = vec![0u8; image.len()];
+    for ch in 0..c {
+        for y in 0..h as i64 {
+            let sy = y - dy;
+            if sy < 0 || sy >= h as i64 {
+                continue;
+            }
+            for x in 0..w as i64 {
+                let sx = x - dx;
+                if sx >= 0 && sx < w as i64 {
+                    out[(ch * h + y as usize) * w + x as usize] =
+                        image[(ch * h + sy as usize) * w + sx as usize];
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Fixed number of gradient chunks per batch, so the sum order (and the
@@ -199,17 +439,29 @@ pub fn train(spec: &TrainSpec, data: &Dataset, progress: &dyn Fn(&Progress)) -> 
         None => data.train.clone(),
     };
     let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
-    let mut masters: Vec<Master> = (0..spec.arch.len() - 1)
-        .map(|l| {
-            let (i, o) = (spec.arch[l], spec.arch[l + 1]);
-            // Uniform fan-in initialization, scaled up for thresholds of 1.
-            let a = (6.0 / i as f32).sqrt();
+    let (shapes, fanouts) = skeleton(&spec.arch);
+    let topo = Topology { shapes, fanouts };
+    let mut masters: Vec<Master> = spec
+        .arch
+        .iter()
+        .zip(&topo.shapes)
+        .map(|(kind, shape)| {
+            let o = shape.output.len();
+            let (n_w, fan_in) = match *kind {
+                LayerKind::Dense { inputs, outputs } => (inputs * outputs, inputs),
+                LayerKind::Conv2d { in_ch, kernel, .. } => {
+                    (kind.n_weights(), in_ch * kernel * kernel)
+                }
+                LayerKind::SumPool2d { .. } => (0, 1),
+            };
+            // Uniform fan-in initialization, scaled for thresholds of 1.
+            let a = (6.0 / fan_in as f32).sqrt();
             Master {
-                w: (0..i * o).map(|_| rng.random_range(-a..a)).collect(),
+                w: (0..n_w).map(|_| rng.random_range(-a..a)).collect(),
                 b: vec![0.0; o],
-                mask: vec![true; i * o],
-                m_w: vec![0.0; i * o],
-                v_w: vec![0.0; i * o],
+                mask: vec![true; n_w],
+                m_w: vec![0.0; n_w],
+                v_w: vec![0.0; n_w],
                 m_b: vec![0.0; o],
                 v_b: vec![0.0; o],
             }
@@ -228,11 +480,15 @@ pub fn train(spec: &TrainSpec, data: &Dataset, progress: &dyn Fn(&Progress)) -> 
     for epoch in 0..spec.epochs {
         p.epoch = epoch;
         order.shuffle(&mut rng);
+        let (quantized, prune_round) = spec.order.schedule(epoch, spec.epochs, spec.prune_rounds);
+        // Float phases train on a 16-bit grid, as close to float as the chip gets.
+        let bits = if quantized { spec.bits } else { 16 };
         let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
         for batch in order.chunks(spec.batch) {
-            let (params, _) = effective(spec, &masters);
+            let (params, _) = effective(spec, &topo, &masters, bits);
             let epoch_seed = crate::model::stimulus::sample_seed(spec.seed, 1 + epoch as u64);
-            let (grads, loss, ok) = batch_grads(spec, &params, &train_split, batch, epoch_seed);
+            let (grads, loss, ok) =
+                batch_grads(spec, &params, &train_split, data.shape, batch, epoch_seed);
             let lr = spec.lr
                 * 0.5
                 * (1.0 + (std::f32::consts::PI * step as f32 / total_steps as f32).cos());
@@ -248,13 +504,13 @@ pub fn train(spec: &TrainSpec, data: &Dataset, progress: &dyn Fn(&Progress)) -> 
         }
         final_loss = p.loss;
         // Pruning rounds at the ends of the first epochs, masks kept after.
-        if spec.prune > 0.0 && epoch < spec.prune_rounds {
-            let target = spec.prune * (epoch + 1) as f64 / spec.prune_rounds as f64;
+        if let (true, Some(k)) = (spec.prune > 0.0, prune_round) {
+            let target = spec.prune * (k + 1) as f64 / spec.prune_rounds as f64;
             prune(&mut masters, target, spec.prune_global);
         }
         tracing::info!(epoch, loss = p.loss, acc = p.train_accuracy, "epoch done");
     }
-    let (_, qs) = effective(spec, &masters);
+    let (_, qs) = effective(spec, &topo, &masters, spec.bits);
     let model = export(spec, &masters, &qs, data);
     let test = match spec.test_samples {
         Some(n) => data.test.head(n),
@@ -292,15 +548,16 @@ pub fn train(spec: &TrainSpec, data: &Dataset, progress: &dyn Fn(&Progress)) -> 
 fn validate(spec: &TrainSpec, data: &Dataset) -> Result<()> {
     let f = "command line";
     let (c, h, w) = data.shape;
-    if spec.arch[0] != c * h * w {
+    if input_size(&spec.arch) != c * h * w {
         return Err(Error::invalid(
             f,
             "--arch",
-            spec.arch[0],
+            input_size(&spec.arch),
             format!("{} inputs for {} ({c}x{h}x{w})", c * h * w, data.name),
         ));
     }
-    let last = *spec.arch.last().expect("arch has layers");
+    let (shapes, _) = skeleton(&spec.arch);
+    let last = shapes.last().expect("arch has layers").output.len();
     if last != data.classes {
         return Err(Error::invalid(
             f,
@@ -316,6 +573,22 @@ fn validate(spec: &TrainSpec, data: &Dataset) -> Result<()> {
     if !(0.0..1.0).contains(&spec.prune) {
         return Err(Error::invalid(f, "--prune", spec.prune, "0.0 ..< 1.0"));
     }
+    let rounds_fit = match spec.order {
+        Order::Joint => spec.prune_rounds <= spec.epochs,
+        Order::PruneThenQuant => spec.prune_rounds <= spec.epochs / 2,
+        Order::QuantThenPrune => spec.prune_rounds <= spec.epochs - spec.epochs / 2,
+    };
+    if spec.prune > 0.0 && !rounds_fit {
+        return Err(Error::invalid(
+            f,
+            "--prune-rounds",
+            spec.prune_rounds,
+            format!(
+                "at most the epochs of the pruning phase ({:?} over {} epochs)",
+                spec.order, spec.epochs
+            ),
+        ));
+    }
     if !(spec.lr > 0.0 && spec.lr < 1.0) {
         return Err(Error::invalid(f, "--lr", spec.lr, "0 < lr < 1"));
     }
@@ -328,6 +601,7 @@ fn batch_grads(
     spec: &TrainSpec,
     params: &[LayerParams],
     split: &Split,
+    shape: (usize, usize, usize),
     batch: &[usize],
     epoch_seed: u64,
 ) -> (Vec<LayerGrads>, f32, usize) {
@@ -341,7 +615,7 @@ fn batch_grads(
         let (mut loss, mut ok) = (0.0f32, 0usize);
         let mut tr = Trace::default();
         for &i in c {
-            let input = input_of(spec, split.sample(i), epoch_seed, i as u64);
+            let input = input_of(spec, shape, split.sample(i), epoch_seed, i as u64);
             let logits = forward(params, &input, &mut tr);
             let label = split.labels[i] as usize;
             let (l, g) = cross_entropy(&logits, label);
@@ -436,7 +710,27 @@ fn export(spec: &TrainSpec, masters: &[Master], qs: &[quant::Quantized], data: &
     let n = masters.len();
     let mut layers = vec![];
     for (l, (m, q)) in masters.iter().zip(qs).enumerate() {
-        let (inputs, outputs) = (spec.arch[l], spec.arch[l + 1]);
+        let kind = spec.arch[l];
+        if let LayerKind::SumPool2d { .. } = kind {
+            layers.push(Layer {
+                name: format!("pool{}", l + 1),
+                kind,
+                weight_bits: spec.bits,
+                weights: vec![],
+                // Fires when any input spiked this timestep (v forgets).
+                neuron: Neuron {
+                    threshold: Param::Scalar(0),
+                    bias: Param::Scalar(0),
+                    du: 4096,
+                    dv: 4096,
+                    v_reset: 0,
+                    reset: Reset::ToValue,
+                    input_shift: 0,
+                    state_bits: 16,
+                },
+            });
+            continue;
+        }
         let s = int_scale(spec, l, q.scale);
         let threshold = s.round().max(1.0) as i64;
         let bias: Vec<i64> = m.b.iter().map(|b| (*b as f64 * s).round() as i64).collect();
@@ -445,15 +739,22 @@ fn export(spec: &TrainSpec, masters: &[Master], qs: &[quant::Quantized], data: &
         let state_bits = need.clamp(16, 32) as u8;
         let never = (1i64 << (state_bits - 1)) - 1;
         let membrane_out = l + 1 == n && spec.readout == Readout::Membrane;
-        let mut weights = vec![0i32; inputs * outputs];
-        for i in 0..inputs {
-            for o in 0..outputs {
-                weights[o * inputs + i] = q.q[i * outputs + o];
+        let (weights, name) = match kind {
+            // The trainer keeps dense weights [input][output]; the IR [output][input].
+            LayerKind::Dense { inputs, outputs } => {
+                let mut w = vec![0i32; inputs * outputs];
+                for i in 0..inputs {
+                    for o in 0..outputs {
+                        w[o * inputs + i] = q.q[i * outputs + o];
+                    }
+                }
+                (w, format!("fc{}", l + 1))
             }
-        }
+            _ => (q.q.clone(), format!("conv{}", l + 1)),
+        };
         layers.push(Layer {
-            name: format!("fc{}", l + 1),
-            kind: LayerKind::Dense { inputs, outputs },
+            name,
+            kind,
             weight_bits: spec.bits,
             weights,
             neuron: Neuron {
@@ -472,12 +773,7 @@ fn export(spec: &TrainSpec, masters: &[Master], qs: &[quant::Quantized], data: &
             },
         });
     }
-    let arch = spec
-        .arch
-        .iter()
-        .map(|x| x.to_string())
-        .collect::<Vec<_>>()
-        .join("-");
+    let arch = arch_name(&spec.arch);
     let mut metadata = std::collections::BTreeMap::new();
     metadata.insert("dataset".into(), data.name.clone());
     metadata.insert("data_source".into(), data.source.clone());
@@ -487,6 +783,7 @@ fn export(spec: &TrainSpec, masters: &[Master], qs: &[quant::Quantized], data: &
     metadata.insert("seed".into(), spec.seed.to_string());
     metadata.insert("epochs".into(), spec.epochs.to_string());
     metadata.insert("prune_target".into(), spec.prune.to_string());
+    metadata.insert("compression_order".into(), format!("{:?}", spec.order));
     let zeros: usize = qs
         .iter()
         .map(|q| q.q.iter().filter(|x| **x == 0).count())
@@ -506,7 +803,7 @@ fn export(spec: &TrainSpec, masters: &[Master], qs: &[quant::Quantized], data: &
         timesteps: spec.timesteps,
         semantics: Semantics::LayerSerial,
         input: crate::model::Input {
-            size: spec.arch[0],
+            size: input_size(&spec.arch),
             encoding: spec.encoding,
             rate: 0.2,
         },

@@ -4,14 +4,28 @@
 //! derivative. Weights are stored `[input][output]` so that a sparse input
 //! (spikes) costs one row per active input.
 
+/// Synapses by source, for layers that are not fully connected (conv,
+/// pooling): input `i` reaches `out[k]` through weight `widx[k]` for `k` in
+/// `start[i]..start[i + 1]`; `UNIT` marks a fixed weight of 1 (pooling).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Fanout {
+    pub start: Vec<u32>,
+    pub out: Vec<u32>,
+    pub widx: Vec<u32>,
+}
+
+pub const UNIT: u32 = u32::MAX;
+
 /// One layer's effective parameters for a forward pass (already quantized
 /// by the caller when training is quantization-aware).
 #[derive(Clone, Debug)]
 pub struct LayerParams {
     pub inputs: usize,
     pub outputs: usize,
-    /// `[input][output]`.
+    /// Dense layers (`fanout` None): `[input][output]`. Others: indexed by
+    /// the fanout's `widx`.
     pub w: Vec<f32>,
+    pub fanout: Option<std::sync::Arc<Fanout>>,
     pub b: Vec<f32>,
     pub threshold: f32,
     /// Voltage kept per timestep: `(4096 - dv) / 4096`.
@@ -60,10 +74,25 @@ pub fn forward(layers: &[LayerParams], input: &[Vec<(u32, f32)>], tr: &mut Trace
         let mut x: Vec<(u32, f32)> = x_t.clone();
         for (l, p) in layers.iter().enumerate() {
             let mut cur = p.b.clone();
-            for &(i, xv) in &x {
-                let row = &p.w[i as usize * p.outputs..(i as usize + 1) * p.outputs];
-                for (c, w) in cur.iter_mut().zip(row) {
-                    *c += xv * w;
+            match &p.fanout {
+                None => {
+                    for &(i, xv) in &x {
+                        let row = &p.w[i as usize * p.outputs..(i as usize + 1) * p.outputs];
+                        for (c, w) in cur.iter_mut().zip(row) {
+                            *c += xv * w;
+                        }
+                    }
+                }
+                Some(f) => {
+                    for &(i, xv) in &x {
+                        for k in f.start[i as usize] as usize..f.start[i as usize + 1] as usize {
+                            let w = match f.widx[k] {
+                                UNIT => 1.0,
+                                j => p.w[j as usize],
+                            };
+                            cur[f.out[k] as usize] += xv * w;
+                        }
+                    }
                 }
             }
             let v = &mut state[l];
@@ -164,17 +193,44 @@ pub fn backward(layers: &[LayerParams], tr: &Trace, g_logits: &[f32], grads: &mu
             for (gb, g) in gr.b.iter_mut().zip(&g_v) {
                 *gb += g;
             }
-            for &(i, xv) in &tr.inputs[l][t] {
-                let row = &mut gr.w[i as usize * p.outputs..(i as usize + 1) * p.outputs];
-                for (gw, g) in row.iter_mut().zip(&g_v) {
-                    *gw += xv * g;
+            match &p.fanout {
+                None => {
+                    for &(i, xv) in &tr.inputs[l][t] {
+                        let row = &mut gr.w[i as usize * p.outputs..(i as usize + 1) * p.outputs];
+                        for (gw, g) in row.iter_mut().zip(&g_v) {
+                            *gw += xv * g;
+                        }
+                    }
+                    if l > 0 {
+                        let gb = &mut g_below[t];
+                        for (i, gi) in gb.iter_mut().enumerate() {
+                            let row = &p.w[i * p.outputs..(i + 1) * p.outputs];
+                            *gi = row.iter().zip(&g_v).map(|(w, g)| w * g).sum();
+                        }
+                    }
                 }
-            }
-            if l > 0 {
-                let gb = &mut g_below[t];
-                for (i, gi) in gb.iter_mut().enumerate() {
-                    let row = &p.w[i * p.outputs..(i + 1) * p.outputs];
-                    *gi = row.iter().zip(&g_v).map(|(w, g)| w * g).sum();
+                Some(f) => {
+                    for &(i, xv) in &tr.inputs[l][t] {
+                        for k in f.start[i as usize] as usize..f.start[i as usize + 1] as usize {
+                            if f.widx[k] != UNIT {
+                                gr.w[f.widx[k] as usize] += xv * g_v[f.out[k] as usize];
+                            }
+                        }
+                    }
+                    if l > 0 {
+                        let gb = &mut g_below[t];
+                        for (i, gi) in gb.iter_mut().enumerate() {
+                            let mut sum = 0.0;
+                            for k in f.start[i] as usize..f.start[i + 1] as usize {
+                                let w = match f.widx[k] {
+                                    UNIT => 1.0,
+                                    j => p.w[j as usize],
+                                };
+                                sum += w * g_v[f.out[k] as usize];
+                            }
+                            *gi = sum;
+                        }
+                    }
                 }
             }
             g_v_next = g_v;
