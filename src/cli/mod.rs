@@ -91,9 +91,25 @@ pub struct RunArgs {
 
 #[derive(Args)]
 pub struct DemoArgs {
+    /// Which built-in workload.
+    #[arg(long, value_enum, default_value = "mnist-conv")]
+    pub workload: DemoWorkload,
     #[command(flatten)]
     pub sim: SimArgs,
 }
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum DemoWorkload {
+    /// models/mnist-conv.ron, trained by neurocycle, on MNIST test images.
+    MnistConv,
+    /// models/mnist-mlp.ron, trained by neurocycle, on MNIST test images.
+    MnistMlp,
+    /// A synthetic 784-512-256-10 SNN, 90% sparse, 4-bit, on random input.
+    Synthetic,
+}
+
+const MNIST_CONV: &str = include_str!("../../models/mnist-conv.ron");
+const MNIST_MLP: &str = include_str!("../../models/mnist-mlp.ron");
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum SemanticsArg {
@@ -182,19 +198,42 @@ pub fn main(cli: Cli) -> Result<i32> {
         Command::Eval(a) => train::eval_main(&a),
         Command::Demo(a) => {
             let hw = HwConfig::preset("default")?;
-            let model = generate(&demo_spec());
-            model.validate("<demo model>")?;
-            println!(
-                "demo: {} on the built-in default chip (hw_configs/default.ron); same as\n  neurocycle gen --layers 784,512,256,10 --sparsity 0.9 --weight-bits 4 --timesteps 8 --out m.ron\n  neurocycle run --hw hw_configs/default.ron --model m.ron --check\n",
-                model.name
-            );
             let mut sim = a.sim;
             sim.check = true;
+            let (model, file) = match a.workload {
+                DemoWorkload::Synthetic => (generate(&demo_spec()), "<generated>"),
+                DemoWorkload::MnistConv => (
+                    neurocycle::error::parse_ron::<Model>("models/mnist-conv.ron", MNIST_CONV)?,
+                    "models/mnist-conv.ron (built in)",
+                ),
+                DemoWorkload::MnistMlp => (
+                    neurocycle::error::parse_ron::<Model>("models/mnist-mlp.ron", MNIST_MLP)?,
+                    "models/mnist-mlp.ron (built in)",
+                ),
+            };
+            model.validate(file)?;
+            match a.workload {
+                DemoWorkload::Synthetic => println!(
+                    "demo: {} on the built-in default chip (hw_configs/default.ron); same as\n  neurocycle gen --layers 784,512,256,10 --sparsity 0.9 --weight-bits 4 --timesteps 8 --out m.ron\n  neurocycle run --hw hw_configs/default.ron --model m.ron --check\n",
+                    model.name
+                ),
+                _ => {
+                    sim.dataset = Some("mnist".into());
+                    println!(
+                        "demo: {} (trained by neurocycle; trainer's integer test accuracy {} on {} samples) on the built-in default chip, MNIST test images; same as\n  neurocycle run --hw hw_configs/default.ron --model {} --dataset mnist --samples {} --check\n",
+                        model.name,
+                        model.metadata.get("test_accuracy").map_or("?", |s| s.as_str()),
+                        model.metadata.get("test_samples").map_or("?", |s| s.as_str()),
+                        file.trim_end_matches(" (built in)"),
+                        sim.samples
+                    );
+                }
+            }
             simulate(
                 &hw,
                 "hw_configs/default.ron (built in)",
                 &model,
-                "<generated>",
+                file,
                 &sim,
             )
         }
