@@ -15,7 +15,10 @@ fn bench(c: &mut Criterion) {
     let all = std::thread::available_parallelism().map_or(1, |n| n.get());
     for (name, arch) in [
         ("mlp_784-256-10", "784-256-10"),
-        ("conv_c8k5s2p2,c16k3s2p1,d10", "1x28x28:c8k5s2p2,c16k3s2p1,d10"),
+        (
+            "conv_c8k5s2p2,c16k3s2p1,d10",
+            "1x28x28:c8k5s2p2,c16k3s2p1,d10",
+        ),
     ] {
         let mut g = c.benchmark_group(format!("train_{name}"));
         g.throughput(Throughput::Elements(n as u64));

@@ -229,13 +229,7 @@ pub fn main(cli: Cli) -> Result<i32> {
                     );
                 }
             }
-            simulate(
-                &hw,
-                "hw_configs/default.ron (built in)",
-                &model,
-                file,
-                &sim,
-            )
+            simulate(&hw, "hw_configs/default.ron (built in)", &model, file, &sim)
         }
     }
 }
