@@ -174,7 +174,7 @@ fn tiny(bits: u8) -> TrainSpec {
     TrainSpec {
         arch: parse_arch("784-32-10").unwrap(),
         timesteps: 4,
-        bits,
+        bits: vec![bits],
         epochs: 2,
         batch: 32,
         lr: 5e-3,
@@ -262,6 +262,27 @@ fn quantized_layers_use_at_most_their_levels() {
         }
         assert!(t.model.layers.iter().all(|l| l.weight_bits == bits));
     }
+    // Per-layer bits: 6 for the hidden layer, ternary for the readout.
+    let t = train(
+        &TrainSpec {
+            epochs: 1,
+            bits: vec![6, 2],
+            ..tiny(8)
+        },
+        &data,
+        &|_| {},
+    )
+    .unwrap();
+    let l = levels(&t.model);
+    assert!(l[0] <= 63 && l[0] > 3 && l[1] <= 3, "{l:?}");
+    assert_eq!(
+        t.model
+            .layers
+            .iter()
+            .map(|l| l.weight_bits)
+            .collect::<Vec<_>>(),
+        [6, 2]
+    );
 }
 
 #[test]

@@ -44,9 +44,10 @@ pub struct TrainArgs {
     pub arch: String,
     #[arg(long, default_value_t = 8)]
     pub timesteps: u32,
-    /// Weight bits: 16 down to 2 (ternary) and 1 (binary).
-    #[arg(long, default_value_t = 8)]
-    pub bits: u8,
+    /// Weight bits: 16 down to 2 (ternary) and 1 (binary); one value, or
+    /// one per dense/conv layer, e.g. 8,4,8.
+    #[arg(long, value_delimiter = ',', default_value = "8")]
+    pub bits: Vec<u8>,
     /// Target weight sparsity (magnitude pruning), 0 to 1.
     #[arg(long, default_value_t = 0.0)]
     pub prune: f64,
@@ -136,7 +137,7 @@ pub fn train_main(a: &TrainArgs, command_line: &str) -> Result<i32> {
             TrainReadout::SpikeCount => Readout::SpikeCount,
         },
         dv: a.dv,
-        bits: a.bits,
+        bits: a.bits.clone(),
         prune: a.prune,
         prune_rounds: a.prune_rounds.max(1),
         prune_global: a.prune_global,

@@ -33,8 +33,9 @@ pub struct TrainSpec {
     pub readout: Readout,
     /// Voltage decay of every layer, 12-bit (0 = IF).
     pub dv: u16,
-    /// Weight bits of every layer, 1 (binary) to 16.
-    pub bits: u8,
+    /// Weight bits, 1 (binary) to 16: one value for every layer, or one
+    /// per weighted (dense or conv) layer in order.
+    pub bits: Vec<u8>,
     /// Target fraction of zero weights, reached in `prune_rounds` equal
     /// steps at the ends of the first epochs, then fine-tuned.
     pub prune: f64,
@@ -63,7 +64,7 @@ impl Default for TrainSpec {
             encoding: InputEncoding::Spikes,
             readout: Readout::Membrane,
             dv: 0,
-            bits: 8,
+            bits: vec![8],
             prune: 0.0,
             prune_rounds: 1,
             prune_global: false,
@@ -78,6 +79,27 @@ impl Default for TrainSpec {
             test_samples: None,
         }
     }
+}
+
+impl TrainSpec {
+    /// Weight bits of layer `l` of `arch` (a weighted layer).
+    pub fn bits_of(&self, l: usize) -> u8 {
+        if self.bits.len() == 1 {
+            return self.bits[0];
+        }
+        let k = self.arch[..l]
+            .iter()
+            .filter(|k| !matches!(k, LayerKind::SumPool2d { .. }))
+            .count();
+        self.bits[k]
+    }
+}
+
+fn bits_name(bits: &[u8]) -> String {
+    bits.iter()
+        .map(|b| b.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// How quantization and pruning are combined over the epochs.
@@ -317,7 +339,7 @@ fn effective(
     spec: &TrainSpec,
     topo: &Topology,
     masters: &[Master],
-    bits: u8,
+    quantized: bool,
 ) -> (Vec<LayerParams>, Vec<quant::Quantized>) {
     let n = masters.len();
     let leak = (4096 - spec.dv as i32) as f32 / 4096.0;
@@ -346,6 +368,8 @@ fn effective(
             });
             continue;
         }
+        // Float phases train on a 16-bit grid, as close to float as the chip gets.
+        let bits = if quantized { spec.bits_of(l) } else { 16 };
         let q = quant::quantize(&m.w, &m.mask, bits);
         let s = int_scale(spec, l, q.scale);
         let threshold = ((s.round().max(1.0)) / s) as f32;
@@ -481,11 +505,9 @@ pub fn train(spec: &TrainSpec, data: &Dataset, progress: &dyn Fn(&Progress)) -> 
         p.epoch = epoch;
         order.shuffle(&mut rng);
         let (quantized, prune_round) = spec.order.schedule(epoch, spec.epochs, spec.prune_rounds);
-        // Float phases train on a 16-bit grid, as close to float as the chip gets.
-        let bits = if quantized { spec.bits } else { 16 };
         let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
         for batch in order.chunks(spec.batch) {
-            let (params, _) = effective(spec, &topo, &masters, bits);
+            let (params, _) = effective(spec, &topo, &masters, quantized);
             let epoch_seed = crate::model::stimulus::sample_seed(spec.seed, 1 + epoch as u64);
             let (grads, loss, ok) =
                 batch_grads(spec, &params, &train_split, data.shape, batch, epoch_seed);
@@ -510,7 +532,7 @@ pub fn train(spec: &TrainSpec, data: &Dataset, progress: &dyn Fn(&Progress)) -> 
         }
         tracing::info!(epoch, loss = p.loss, acc = p.train_accuracy, "epoch done");
     }
-    let (_, qs) = effective(spec, &topo, &masters, spec.bits);
+    let (_, qs) = effective(spec, &topo, &masters, true);
     let model = export(spec, &masters, &qs, data);
     let test = match spec.test_samples {
         Some(n) => data.test.head(n),
@@ -566,7 +588,22 @@ fn validate(spec: &TrainSpec, data: &Dataset) -> Result<()> {
             format!("{} outputs, one per class of {}", data.classes, data.name),
         ));
     }
-    crate::error::check_range(f, "--bits", spec.bits, 1, 16)?;
+    let weighted = spec
+        .arch
+        .iter()
+        .filter(|k| !matches!(k, LayerKind::SumPool2d { .. }))
+        .count();
+    if spec.bits.len() != 1 && spec.bits.len() != weighted {
+        return Err(Error::invalid(
+            f,
+            "--bits",
+            format!("{} values", spec.bits.len()),
+            format!("one value, or one per weighted layer ({weighted})"),
+        ));
+    }
+    for b in &spec.bits {
+        crate::error::check_range(f, "--bits", *b, 1, 16)?;
+    }
     crate::error::check_range(f, "--timesteps", spec.timesteps, 1, 256)?;
     crate::error::check_range(f, "--batch", spec.batch, 1, 1 << 16)?;
     crate::error::check_range(f, "--epochs", spec.epochs, 1, 10_000)?;
@@ -715,7 +752,7 @@ fn export(spec: &TrainSpec, masters: &[Master], qs: &[quant::Quantized], data: &
             layers.push(Layer {
                 name: format!("pool{}", l + 1),
                 kind,
-                weight_bits: spec.bits,
+                weight_bits: 1,
                 weights: vec![],
                 // Fires when any input spiked this timestep (v forgets).
                 neuron: Neuron {
@@ -755,7 +792,7 @@ fn export(spec: &TrainSpec, masters: &[Master], qs: &[quant::Quantized], data: &
         layers.push(Layer {
             name,
             kind,
-            weight_bits: spec.bits,
+            weight_bits: spec.bits_of(l),
             weights,
             neuron: Neuron {
                 threshold: Param::Scalar(if membrane_out { never } else { threshold } as i32),
@@ -779,7 +816,7 @@ fn export(spec: &TrainSpec, masters: &[Master], qs: &[quant::Quantized], data: &
     metadata.insert("data_source".into(), data.source.clone());
     metadata.insert("arch".into(), arch.clone());
     metadata.insert("timesteps".into(), spec.timesteps.to_string());
-    metadata.insert("weight_bits".into(), spec.bits.to_string());
+    metadata.insert("weight_bits".into(), bits_name(&spec.bits));
     metadata.insert("seed".into(), spec.seed.to_string());
     metadata.insert("epochs".into(), spec.epochs.to_string());
     metadata.insert("prune_target".into(), spec.prune.to_string());
@@ -798,7 +835,12 @@ fn export(spec: &TrainSpec, masters: &[Master], qs: &[quant::Quantized], data: &
         test_seed(spec.seed).to_string(),
     );
     Model {
-        name: format!("{}-{arch}-w{}-T{}", data.name, spec.bits, spec.timesteps),
+        name: format!(
+            "{}-{arch}-w{}-T{}",
+            data.name,
+            bits_name(&spec.bits),
+            spec.timesteps
+        ),
         metadata,
         timesteps: spec.timesteps,
         semantics: Semantics::LayerSerial,
