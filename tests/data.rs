@@ -107,3 +107,53 @@ fn bad_files_are_refused_with_file_field_and_expectation() {
         .to_string();
     assert!(e.contains("cut.gz: gzip stream"), "{e}");
 }
+
+#[test]
+fn dvs_gestures_are_seeded_balanced_event_frames() {
+    use neurocycle::data::gestures;
+    let d = load("dvs-gestures", None).unwrap();
+    assert!(d.classes >= 8);
+    assert_eq!(d.shape, (2, 32, 32));
+    assert_eq!(d.frames, gestures::FRAMES);
+    assert_eq!(
+        class_counts(&d.test.labels[..])
+            .iter()
+            .filter(|c| **c == 40)
+            .count(),
+        10
+    );
+    assert_eq!((d.train.len(), d.test.len()), (1600, 400));
+    // Seeded: the same sample twice; ON and OFF events both occur.
+    assert_eq!(gestures::sample(7, 3), gestures::sample(7, 3));
+    let s = d.train.sample(0);
+    let px = 32 * 32;
+    let on: u32 = (0..gestures::FRAMES)
+        .flat_map(|f| s[f * 2 * px..(f * 2 + 1) * px].iter())
+        .map(|c| *c as u32)
+        .sum();
+    let off: u32 = (0..gestures::FRAMES)
+        .flat_map(|f| s[(f * 2 + 1) * px..(f * 2 + 2) * px].iter())
+        .map(|c| *c as u32)
+        .sum();
+    assert!(on > 20 && off > 20, "on {on} off {off}");
+    // Motion direction is in the events: a bar sweeping right lights its
+    // left half first, one sweeping left its right half.
+    let centre_x = |s: &[u8], f: usize| {
+        let (mut m, mut n) = (0.0, 0.0);
+        for p in 0..2 * px {
+            let c = s[f * 2 * px + p] as f64;
+            m += c * (p % 32) as f64;
+            n += c;
+        }
+        m / n.max(1.0)
+    };
+    let right = gestures::sample(1000, 0);
+    let left = gestures::sample(1000, 1);
+    let drift = |s: &[u8]| {
+        (1..gestures::FRAMES)
+            .map(|f| centre_x(s, f) - centre_x(s, f - 1))
+            .filter(|d| d.abs() < 10.0) // skip the wrap-around
+            .sum::<f64>()
+    };
+    assert!(drift(&right) > 0.0 && drift(&left) < 0.0);
+}

@@ -207,7 +207,7 @@ fn exported_model_round_trips_and_the_reference_agrees_sample_for_sample() {
         let back = Model::load(&path).unwrap();
         assert_eq!(back, t.model);
         let test = data.test.head(100);
-        let again = evaluate(&back, &test, spec.seed, 1);
+        let again = evaluate(&back, &test, 1, spec.seed, 1);
         assert_eq!(again, t.predictions, "{encoding:?}");
         let correct = again
             .iter()

@@ -104,12 +104,15 @@ pub enum DemoWorkload {
     MnistConv,
     /// models/mnist-mlp.ron, trained by neurocycle, on MNIST test images.
     MnistMlp,
+    /// models/dvs-gestures-conv.ron on the synthetic event-camera gestures.
+    DvsGestures,
     /// A synthetic 784-512-256-10 SNN, 90% sparse, 4-bit, on random input.
     Synthetic,
 }
 
 const MNIST_CONV: &str = include_str!("../../models/mnist-conv.ron");
 const MNIST_MLP: &str = include_str!("../../models/mnist-mlp.ron");
+const DVS_GESTURES: &str = include_str!("../../models/dvs-gestures-conv.ron");
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum SemanticsArg {
@@ -210,6 +213,13 @@ pub fn main(cli: Cli) -> Result<i32> {
                     neurocycle::error::parse_ron::<Model>("models/mnist-mlp.ron", MNIST_MLP)?,
                     "models/mnist-mlp.ron (built in)",
                 ),
+                DemoWorkload::DvsGestures => (
+                    neurocycle::error::parse_ron::<Model>(
+                        "models/dvs-gestures-conv.ron",
+                        DVS_GESTURES,
+                    )?,
+                    "models/dvs-gestures-conv.ron (built in)",
+                ),
             };
             model.validate(file)?;
             match a.workload {
@@ -218,9 +228,14 @@ pub fn main(cli: Cli) -> Result<i32> {
                     model.name
                 ),
                 _ => {
-                    sim.dataset = Some("mnist".into());
+                    let data = model
+                        .metadata
+                        .get("dataset")
+                        .cloned()
+                        .unwrap_or_else(|| "mnist".into());
+                    sim.dataset = Some(data.clone());
                     println!(
-                        "demo: {} (trained by neurocycle; trainer's integer test accuracy {} on {} samples) on the built-in default chip, MNIST test images; same as\n  neurocycle run --hw hw_configs/default.ron --model {} --dataset mnist --samples {} --check\n",
+                        "demo: {} (trained by neurocycle; trainer's integer test accuracy {} on {} samples) on the built-in default chip, {data} test samples; same as\n  neurocycle run --hw hw_configs/default.ron --model {} --dataset {data} --samples {} --check\n",
                         model.name,
                         model.metadata.get("test_accuracy").map_or("?", |s| s.as_str()),
                         model.metadata.get("test_samples").map_or("?", |s| s.as_str()),
@@ -316,8 +331,10 @@ fn simulate(
             .unwrap_or(1)
     });
     let stim = |i: u64| match &dataset {
-        Some(d) => stimulus::from_image(
-            model,
+        Some(d) => neurocycle::data::stimulus(
+            model.input.encoding,
+            model.timesteps,
+            d.frames,
             d.test.sample(i as usize),
             seed,
             i,

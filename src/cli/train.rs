@@ -217,7 +217,7 @@ pub fn eval_main(a: &EvalArgs) -> Result<i32> {
         Some(n) => data.test.head(n),
         None => data.test.clone(),
     };
-    let pred = evaluate(&model, &test, seed, threads(a.threads)?);
+    let pred = evaluate(&model, &test, data.frames, seed, threads(a.threads)?);
     let correct = pred
         .iter()
         .zip(&test.labels)

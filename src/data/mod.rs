@@ -8,6 +8,7 @@
 //! - `fashion-mnist`: the full set (60,000 + 10,000) in IDX files, from
 //!   Debian's `dataset-fashion-mnist` or a directory the user gives.
 
+pub mod gestures;
 pub mod idx;
 
 use crate::error::{Error, Result};
@@ -55,10 +56,13 @@ pub struct Dataset {
     pub test: Split,
     /// Where the data came from, for model metadata and reports.
     pub source: String,
+    /// 1 for images; for event data the frames of a sample, each
+    /// `shape` (polarity channels x height x width) of event counts.
+    pub frames: usize,
 }
 
 /// Names `load` accepts.
-pub const NAMES: [&str; 2] = ["mnist", "fashion-mnist"];
+pub const NAMES: [&str; 3] = ["mnist", "fashion-mnist", "dvs-gestures"];
 
 /// Where Debian's `dataset-fashion-mnist` installs the files.
 pub const FASHION_MNIST_DIR: &str = "/usr/share/datasets/fashion-mnist";
@@ -91,6 +95,7 @@ pub fn load(name: &str, dir: Option<&Path>) -> Result<Dataset> {
                 train,
                 test,
                 source: "MNIST 10,000-image subset (data/mnist10k/README.md); first 8,000 train, last 2,000 test".into(),
+                frames: 1,
             })
         }
         "fashion-mnist" => {
@@ -132,6 +137,25 @@ pub fn load(name: &str, dir: Option<&Path>) -> Result<Dataset> {
                     "Fashion-MNIST, {} (train 60,000, t10k 10,000)",
                     dir.display()
                 ),
+                frames: 1,
+            })
+        }
+        "dvs-gestures" => {
+            let (train, test) = gestures::generate();
+            Ok(Dataset {
+                name: name.into(),
+                shape: (2, gestures::SIZE, gestures::SIZE),
+                classes: gestures::CLASSES,
+                train,
+                test,
+                source: format!(
+                    "SYNTHETIC event-camera gestures from neurocycle's emulator (src/data/gestures.rs), seed {:#x}; {} train, {} test, {} frames",
+                    gestures::SEED,
+                    gestures::TRAIN,
+                    gestures::TEST,
+                    gestures::FRAMES
+                ),
+                frames: gestures::FRAMES,
             })
         }
         other => Err(Error::invalid(
@@ -141,6 +165,55 @@ pub fn load(name: &str, dir: Option<&Path>) -> Result<Dataset> {
             NAMES.join(", "),
         )),
     }
+}
+
+/// The stimulus of sample `i` of a split: an image through
+/// [`from_image`](crate::model::stimulus::encode_image) when `frames` is 1;
+/// event frames binned into the timesteps otherwise (frame f goes to
+/// timestep `f * T / frames`; `spikes`: an input spikes if it had an event
+/// in the bin; `graded`: the event count, capped, is the payload).
+pub fn stimulus(
+    encoding: crate::model::InputEncoding,
+    timesteps: u32,
+    frames: usize,
+    sample: &[u8],
+    seed: u64,
+    index: u64,
+    label: Option<u32>,
+) -> crate::model::stimulus::Stimulus {
+    use crate::model::stimulus::{encode_image, InputEvent, Stimulus};
+    use crate::model::InputEncoding;
+    if frames <= 1 {
+        return encode_image(encoding, timesteps, sample, seed, index, label);
+    }
+    let per = sample.len() / frames;
+    let t_steps = timesteps as usize;
+    let mut bins = vec![vec![0u32; per]; t_steps];
+    for f in 0..frames {
+        let t = f * t_steps / frames;
+        for (b, c) in bins[t].iter_mut().zip(&sample[f * per..(f + 1) * per]) {
+            *b += *c as u32;
+        }
+    }
+    let steps = bins
+        .into_iter()
+        .map(|bin| {
+            bin.iter()
+                .enumerate()
+                .filter(|(_, c)| **c > 0)
+                .map(|(i, c)| InputEvent {
+                    input: i as u32,
+                    payload: match encoding {
+                        InputEncoding::Spikes => 1,
+                        InputEncoding::Graded { bits } => {
+                            (*c).min(crate::model::stimulus::graded_payload(255, bits))
+                        }
+                    },
+                })
+                .collect()
+        })
+        .collect();
+    Stimulus::from_timesteps(steps, label)
 }
 
 fn tail(s: &Split, from: usize) -> Split {

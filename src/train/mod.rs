@@ -11,7 +11,7 @@ pub mod quant;
 use crate::data::{Dataset, Split};
 use crate::error::{Error, Result};
 use crate::model::gen::{conv_kinds, parse_conv};
-use crate::model::stimulus::{encode_image, from_image, graded_payload};
+use crate::model::stimulus::graded_payload;
 use crate::model::LayerShape;
 use crate::model::{
     InputEncoding, Layer, LayerKind, Model, Neuron, Param, Readout, Reset, Semantics,
@@ -396,13 +396,13 @@ fn effective(
 /// Active inputs of each timestep of a sample, as the trainer sees them.
 fn input_of(
     spec: &TrainSpec,
-    shape: (usize, usize, usize),
+    (shape, frames): ((usize, usize, usize), usize),
     image: &[u8],
     seed: u64,
     sample: u64,
 ) -> Vec<Vec<(u32, f32)>> {
     let shifted;
-    let image = if spec.shift > 0 {
+    let image = if spec.shift > 0 && frames == 1 {
         let mut rng = ChaCha8Rng::seed_from_u64(crate::model::stimulus::sample_seed(!seed, sample));
         let r = spec.shift as i64;
         let (dx, dy) = (rng.random_range(-r..=r), rng.random_range(-r..=r));
@@ -411,7 +411,15 @@ fn input_of(
     } else {
         image
     };
-    let stim = encode_image(spec.encoding, spec.timesteps, image, seed, sample, None);
+    let stim = crate::data::stimulus(
+        spec.encoding,
+        spec.timesteps,
+        frames,
+        image,
+        seed,
+        sample,
+        None,
+    );
     let full = match spec.encoding {
         InputEncoding::Graded { bits } => graded_payload(255, bits) as f32,
         InputEncoding::Spikes => 1.0,
@@ -509,8 +517,14 @@ pub fn train(spec: &TrainSpec, data: &Dataset, progress: &dyn Fn(&Progress)) -> 
         for batch in order.chunks(spec.batch) {
             let (params, _) = effective(spec, &topo, &masters, quantized);
             let epoch_seed = crate::model::stimulus::sample_seed(spec.seed, 1 + epoch as u64);
-            let (grads, loss, ok) =
-                batch_grads(spec, &params, &train_split, data.shape, batch, epoch_seed);
+            let (grads, loss, ok) = batch_grads(
+                spec,
+                &params,
+                &train_split,
+                (data.shape, data.frames),
+                batch,
+                epoch_seed,
+            );
             let lr = spec.lr
                 * 0.5
                 * (1.0 + (std::f32::consts::PI * step as f32 / total_steps as f32).cos());
@@ -538,7 +552,13 @@ pub fn train(spec: &TrainSpec, data: &Dataset, progress: &dyn Fn(&Progress)) -> 
         Some(n) => data.test.head(n),
         None => data.test.clone(),
     };
-    let predictions = evaluate(&model, &test, test_seed(spec.seed), spec.threads);
+    let predictions = evaluate(
+        &model,
+        &test,
+        data.frames,
+        test_seed(spec.seed),
+        spec.threads,
+    );
     let correct = predictions
         .iter()
         .zip(&test.labels)
@@ -638,7 +658,7 @@ fn batch_grads(
     spec: &TrainSpec,
     params: &[LayerParams],
     split: &Split,
-    shape: (usize, usize, usize),
+    layout: ((usize, usize, usize), usize),
     batch: &[usize],
     epoch_seed: u64,
 ) -> (Vec<LayerGrads>, f32, usize) {
@@ -652,7 +672,7 @@ fn batch_grads(
         let (mut loss, mut ok) = (0.0f32, 0usize);
         let mut tr = Trace::default();
         for &i in c {
-            let input = input_of(spec, shape, split.sample(i), epoch_seed, i as u64);
+            let input = input_of(spec, layout, split.sample(i), epoch_seed, i as u64);
             let logits = forward(params, &input, &mut tr);
             let label = split.labels[i] as usize;
             let (l, g) = cross_entropy(&logits, label);
@@ -856,7 +876,13 @@ fn export(spec: &TrainSpec, masters: &[Master], qs: &[quant::Quantized], data: &
 
 /// Predictions of the integer model (reference executor) on `split`, with
 /// the stimuli `eval` and `run --dataset` use.
-pub fn evaluate(model: &Model, split: &Split, seed: u64, threads: usize) -> Vec<u32> {
+pub fn evaluate(
+    model: &Model,
+    split: &Split,
+    frames: usize,
+    seed: u64,
+    threads: usize,
+) -> Vec<u32> {
     let n = split.len();
     let mut out = vec![0u32; n];
     let per = n.div_ceil(threads.max(1)).max(1);
@@ -865,7 +891,15 @@ pub fn evaluate(model: &Model, split: &Split, seed: u64, threads: usize) -> Vec<
             s.spawn(move |_| {
                 for (j, o) in chunk.iter_mut().enumerate() {
                     let i = k * per + j;
-                    let stim = from_image(model, split.sample(i), seed, i as u64, None);
+                    let stim = crate::data::stimulus(
+                        model.input.encoding,
+                        model.timesteps,
+                        frames,
+                        split.sample(i),
+                        seed,
+                        i as u64,
+                        None,
+                    );
                     *o = crate::reference::run(model, &stim).prediction;
                 }
             });
