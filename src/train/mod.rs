@@ -318,6 +318,9 @@ pub struct Trained {
     pub test_samples: usize,
     /// Predictions of the integer model, test sample by test sample.
     pub predictions: Vec<u32>,
+    /// Predictions of the trainer's own (quantized float) forward pass on
+    /// the same stimuli: how faithfully the export folds the network.
+    pub float_predictions: Vec<u32>,
     pub sparsity: f64,
     pub final_loss: f32,
 }
@@ -400,9 +403,10 @@ fn input_of(
     image: &[u8],
     seed: u64,
     sample: u64,
+    augment: bool,
 ) -> Vec<Vec<(u32, f32)>> {
     let shifted;
-    let image = if spec.shift > 0 && frames == 1 {
+    let image = if augment && spec.shift > 0 && frames == 1 {
         let mut rng = ChaCha8Rng::seed_from_u64(crate::model::stimulus::sample_seed(!seed, sample));
         let r = spec.shift as i64;
         let (dx, dy) = (rng.random_range(-r..=r), rng.random_range(-r..=r));
@@ -546,7 +550,7 @@ pub fn train(spec: &TrainSpec, data: &Dataset, progress: &dyn Fn(&Progress)) -> 
         }
         tracing::info!(epoch, loss = p.loss, acc = p.train_accuracy, "epoch done");
     }
-    let (_, qs) = effective(spec, &topo, &masters, true);
+    let (params, qs) = effective(spec, &topo, &masters, true);
     let model = export(spec, &masters, &qs, data);
     let test = match spec.test_samples {
         Some(n) => data.test.head(n),
@@ -559,6 +563,25 @@ pub fn train(spec: &TrainSpec, data: &Dataset, progress: &dyn Fn(&Progress)) -> 
         test_seed(spec.seed),
         spec.threads,
     );
+    let float_predictions: Vec<u32> = (0..test.len())
+        .map(|i| {
+            let input = input_of(
+                spec,
+                (data.shape, data.frames),
+                test.sample(i),
+                test_seed(spec.seed),
+                i as u64,
+                false,
+            );
+            let logits = forward(&params, &input, &mut Trace::default());
+            crate::reference::argmax_f32(&logits) as u32
+        })
+        .collect();
+    let agree = float_predictions
+        .iter()
+        .zip(&predictions)
+        .filter(|(a, b)| a == b)
+        .count();
     let correct = predictions
         .iter()
         .zip(&test.labels)
@@ -577,11 +600,16 @@ pub fn train(spec: &TrainSpec, data: &Dataset, progress: &dyn Fn(&Progress)) -> 
     model
         .metadata
         .insert("test_samples".into(), test.len().to_string());
+    model.metadata.insert(
+        "float_integer_agreement".into(),
+        format!("{:.4}", agree as f64 / test.len().max(1) as f64),
+    );
     Ok(Trained {
         model,
         test_accuracy,
         test_samples: test.len(),
         predictions,
+        float_predictions,
         sparsity: zeros as f64 / total as f64,
         final_loss,
     })
@@ -672,7 +700,7 @@ fn batch_grads(
         let (mut loss, mut ok) = (0.0f32, 0usize);
         let mut tr = Trace::default();
         for &i in c {
-            let input = input_of(spec, layout, split.sample(i), epoch_seed, i as u64);
+            let input = input_of(spec, layout, split.sample(i), epoch_seed, i as u64, true);
             let logits = forward(params, &input, &mut tr);
             let label = split.labels[i] as usize;
             let (l, g) = cross_entropy(&logits, label);
