@@ -249,6 +249,15 @@ pub fn main(cli: Cli) -> Result<i32> {
     }
 }
 
+/// A worker-count flag: 1 or more, default all cores.
+pub fn workers(flag: &str, n: Option<usize>) -> Result<usize> {
+    match n {
+        Some(0) => Err(Error::invalid("command line", flag, 0, "1 or more")),
+        Some(n) => Ok(n),
+        None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+    }
+}
+
 /// The workload of `neurocycle demo`.
 pub fn demo_spec() -> GenSpec {
     GenSpec {
@@ -268,9 +277,6 @@ fn simulate(
     a: &SimArgs,
 ) -> Result<i32> {
     neurocycle::error::check_range("command line", "--samples", a.samples, 1, 1 << 32)?;
-    if a.threads == Some(0) {
-        return Err(Error::invalid("command line", "--threads", 0, "1 or more"));
-    }
     let hw = hw.with_overrides(hw_file, &a.sets)?;
     let map = mapping::map(model, &hw, model_file)?;
     let chip = Chip::build(&hw, model, &map);
@@ -279,11 +285,7 @@ fn simulate(
         flit_bits = chip.flit_bits,
         "mapped"
     );
-    let threads = a.threads.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    });
+    let threads = workers("--threads", a.threads)?;
     let opts = RunOptions {
         samples: a.samples,
         threads,

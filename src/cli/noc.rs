@@ -165,11 +165,7 @@ pub fn main(a: &NocArgs) -> Result<i32> {
             spec.validate(&p, CMD)?;
         }
     }
-    let jobs = match a.jobs {
-        Some(0) => return Err(Error::invalid(CMD, "--jobs", 0, "1 or more")),
-        Some(j) => j,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-    };
+    let jobs = super::workers("--jobs", a.jobs)?;
     let bar = indicatif::ProgressBar::new_spinner();
     bar.set_style(
         indicatif::ProgressStyle::with_template("{spinner} {msg} {elapsed}")

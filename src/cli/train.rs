@@ -113,11 +113,7 @@ pub struct EvalArgs {
 }
 
 fn threads(t: Option<usize>) -> Result<usize> {
-    match t {
-        Some(0) => Err(Error::invalid("command line", "--threads", 0, "1 or more")),
-        Some(n) => Ok(n),
-        None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
-    }
+    super::workers("--threads", t)
 }
 
 pub fn train_main(a: &TrainArgs, command_line: &str) -> Result<i32> {
