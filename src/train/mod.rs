@@ -588,11 +588,6 @@ pub fn train(spec: &TrainSpec, data: &Dataset, progress: &dyn Fn(&Progress)) -> 
         .filter(|(p, l)| **p == **l as u32)
         .count();
     let test_accuracy = correct as f64 / test.len().max(1) as f64;
-    let total: usize = masters.iter().map(|m| m.mask.len()).sum();
-    let zeros: usize = qs
-        .iter()
-        .map(|q| q.q.iter().filter(|x| **x == 0).count())
-        .sum();
     let mut model = model;
     model
         .metadata
@@ -610,7 +605,7 @@ pub fn train(spec: &TrainSpec, data: &Dataset, progress: &dyn Fn(&Progress)) -> 
         test_samples: test.len(),
         predictions,
         float_predictions,
-        sparsity: zeros as f64 / total as f64,
+        sparsity: sparsity(&qs),
         final_loss,
     })
 }
@@ -790,6 +785,16 @@ fn prune(masters: &mut [Master], target: f64, global: bool) {
     }
 }
 
+/// Fraction of zero weights over all weighted layers.
+fn sparsity(qs: &[quant::Quantized]) -> f64 {
+    let zeros: usize = qs
+        .iter()
+        .map(|q| q.q.iter().filter(|x| **x == 0).count())
+        .sum();
+    let total: usize = qs.iter().map(|q| q.q.len()).sum();
+    zeros as f64 / total.max(1) as f64
+}
+
 /// Folds float scales into integer weights, thresholds and biases.
 fn export(spec: &TrainSpec, masters: &[Master], qs: &[quant::Quantized], data: &Dataset) -> Model {
     let n = masters.len();
@@ -869,15 +874,7 @@ fn export(spec: &TrainSpec, masters: &[Master], qs: &[quant::Quantized], data: &
     metadata.insert("epochs".into(), spec.epochs.to_string());
     metadata.insert("prune_target".into(), spec.prune.to_string());
     metadata.insert("compression_order".into(), format!("{:?}", spec.order));
-    let zeros: usize = qs
-        .iter()
-        .map(|q| q.q.iter().filter(|x| **x == 0).count())
-        .sum();
-    let total: usize = qs.iter().map(|q| q.q.len()).sum();
-    metadata.insert(
-        "sparsity".into(),
-        format!("{:.4}", zeros as f64 / total as f64),
-    );
+    metadata.insert("sparsity".into(), format!("{:.4}", sparsity(qs)));
     metadata.insert(
         "test_stimulus_seed".into(),
         test_seed(spec.seed).to_string(),
