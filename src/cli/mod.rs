@@ -305,15 +305,7 @@ fn simulate(
     let dataset = match &a.dataset {
         Some(name) => {
             let d = neurocycle::data::load(name, a.data_dir.as_deref())?;
-            let (c, h, w) = d.shape;
-            if model.input.size != c * h * w {
-                return Err(Error::invalid(
-                    model_file,
-                    "input.size",
-                    model.input.size,
-                    format!("{} for {name}", c * h * w),
-                ));
-            }
+            d.check_model(model, model_file)?;
             neurocycle::error::check_range(
                 "command line",
                 "--samples",
@@ -325,13 +317,11 @@ fn simulate(
         }
         None => None,
     };
-    let seed = a.seed.unwrap_or_else(|| {
-        dataset
-            .as_ref()
-            .and_then(|_| model.metadata.get("test_stimulus_seed"))
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(1)
-    });
+    let seed = match (a.seed, &dataset) {
+        (Some(s), _) => s,
+        (None, Some(_)) => neurocycle::data::recorded_seed(model),
+        (None, None) => 1,
+    };
     let stim = |i: u64| match &dataset {
         Some(d) => neurocycle::data::stimulus(
             model.input.encoding,

@@ -2,7 +2,7 @@
 
 use clap::{Args, ValueEnum};
 use neurocycle::data;
-use neurocycle::error::{write_atomic, Error, Result};
+use neurocycle::error::{write_atomic, Result};
 use neurocycle::model::{InputEncoding, Model, Readout};
 use neurocycle::train::{evaluate, parse_arch, train, Order, TrainSpec};
 use std::path::PathBuf;
@@ -112,10 +112,6 @@ pub struct EvalArgs {
     pub threads: Option<usize>,
 }
 
-fn threads(t: Option<usize>) -> Result<usize> {
-    super::workers("--threads", t)
-}
-
 pub fn train_main(a: &TrainArgs, command_line: &str) -> Result<i32> {
     let data = data::load(&a.dataset, a.data_dir.as_deref())?;
     neurocycle::error::check_range("command line", "--graded-bits", a.graded_bits, 1, 16)?;
@@ -147,7 +143,7 @@ pub fn train_main(a: &TrainArgs, command_line: &str) -> Result<i32> {
         batch: a.batch,
         lr: a.lr,
         seed: a.seed,
-        threads: threads(a.threads)?,
+        threads: super::workers("--threads", a.threads)?,
         train_samples: a.train_samples,
         test_samples: a.test_samples,
     };
@@ -192,28 +188,19 @@ pub fn train_main(a: &TrainArgs, command_line: &str) -> Result<i32> {
 pub fn eval_main(a: &EvalArgs) -> Result<i32> {
     let model = Model::load(&a.model)?;
     let data = data::load(&a.dataset, a.data_dir.as_deref())?;
-    let (c, h, w) = data.shape;
-    if model.input.size != c * h * w {
-        return Err(Error::invalid(
-            &a.model.display().to_string(),
-            "input.size",
-            model.input.size,
-            format!("{} for {}", c * h * w, data.name),
-        ));
-    }
-    let seed = match a.seed {
-        Some(s) => s,
-        None => model
-            .metadata
-            .get("test_stimulus_seed")
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(1),
-    };
+    data.check_model(&model, &a.model.display().to_string())?;
+    let seed = a.seed.unwrap_or_else(|| data::recorded_seed(&model));
     let test = match a.samples {
         Some(n) => data.test.head(n),
         None => data.test.clone(),
     };
-    let pred = evaluate(&model, &test, data.frames, seed, threads(a.threads)?);
+    let pred = evaluate(
+        &model,
+        &test,
+        data.frames,
+        seed,
+        super::workers("--threads", a.threads)?,
+    );
     let correct = pred
         .iter()
         .zip(&test.labels)

@@ -167,6 +167,32 @@ pub fn load(name: &str, dir: Option<&Path>) -> Result<Dataset> {
     }
 }
 
+impl Dataset {
+    /// Checks that `model` (read from `file`) takes this data set's samples.
+    pub fn check_model(&self, model: &crate::model::Model, file: &str) -> Result<()> {
+        let (c, h, w) = self.shape;
+        if model.input.size != c * h * w {
+            return Err(Error::invalid(
+                file,
+                "input.size",
+                model.input.size,
+                format!("{} for {}", c * h * w, self.name),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The stimulus seed the trainer measured a model's accuracy with (in its
+/// metadata), so `eval` and `run --dataset` see the same inputs; else 1.
+pub fn recorded_seed(model: &crate::model::Model) -> u64 {
+    model
+        .metadata
+        .get("test_stimulus_seed")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1)
+}
+
 /// The stimulus of sample `i` of a split: an image through
 /// [`from_image`](crate::model::stimulus::encode_image) when `frames` is 1;
 /// event frames binned into the timesteps otherwise (frame f goes to
