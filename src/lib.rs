@@ -29,5 +29,6 @@ pub mod plot;
 pub mod reference;
 pub mod report;
 pub mod run;
+pub mod sweep;
 pub mod traffic;
 pub mod train;

@@ -3,10 +3,15 @@
 //! results are merged in sample order, so the report is the same for any
 //! thread count.
 
+use crate::config::HwConfig;
+use crate::data::Dataset;
 use crate::engine::{run_sample, Chip, Counters, EngineOptions, Quiet};
-use crate::error::Result;
-use crate::model::stimulus::Stimulus;
+use crate::error::{check_range, Result};
+use crate::mapping;
+use crate::model::stimulus::{self, Stimulus};
+use crate::model::Model;
 use crate::reference::{self, SpikeRecord};
+use crate::report::{self, Report};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -145,4 +150,90 @@ pub fn run(
         }
     }
     Ok(summary)
+}
+
+/// Where the samples of a run come from.
+#[derive(Clone, Copy, Debug)]
+pub enum Inputs<'a> {
+    /// Random input events at the model's input rate.
+    Synthetic,
+    /// The test split of a labelled data set, in order.
+    Dataset(&'a Dataset),
+}
+
+impl Inputs<'_> {
+    /// The seed used when the user gives none: 1, or with a data set the
+    /// seed the trainer measured its accuracy with (so the chip sees the
+    /// same stimuli).
+    pub fn default_seed(&self, model: &Model) -> u64 {
+        match self {
+            Inputs::Synthetic => 1,
+            Inputs::Dataset(_) => crate::data::recorded_seed(model),
+        }
+    }
+
+    /// Sample `i`.
+    pub fn sample(&self, model: &Model, seed: u64, i: u64) -> Stimulus {
+        match self {
+            Inputs::Synthetic => stimulus::synthetic(model, seed, i),
+            Inputs::Dataset(d) => crate::data::stimulus(
+                model.input.encoding,
+                model.timesteps,
+                d.frames,
+                d.test.sample(i as usize),
+                seed,
+                i,
+                Some(d.test.labels[i as usize] as u32),
+            ),
+        }
+    }
+
+    /// Checks that `samples` samples exist and fit the model.
+    pub fn check(&self, model: &Model, model_file: &str, samples: u64) -> Result<()> {
+        check_range("command line", "--samples", samples, 1, 1 << 32)?;
+        if let Inputs::Dataset(d) = self {
+            d.check_model(model, model_file)?;
+            check_range("command line", "--samples", samples, 1, d.test.len() as u64)?;
+        }
+        Ok(())
+    }
+}
+
+/// One simulation from files to report: `hw` (overrides applied) and
+/// `model` are mapped, compiled and run on `inputs`.
+pub struct Job<'a> {
+    pub hw: &'a HwConfig,
+    pub hw_file: &'a str,
+    pub overrides: &'a [String],
+    pub model: &'a Model,
+    pub model_file: &'a str,
+    pub inputs: Inputs<'a>,
+    pub seed: u64,
+    pub opts: RunOptions,
+}
+
+/// Runs a job and builds its report.
+pub fn simulate(job: &Job, progress: &(dyn Fn(u64) + Sync)) -> Result<(Report, RunSummary)> {
+    job.inputs
+        .check(job.model, job.model_file, job.opts.samples)?;
+    let map = mapping::map(job.model, job.hw, job.model_file)?;
+    let chip = Chip::build(job.hw, job.model, &map);
+    tracing::info!(
+        cores = map.cores.len(),
+        flit_bits = chip.flit_bits,
+        "mapped"
+    );
+    let stim = |i: u64| job.inputs.sample(job.model, job.seed, i);
+    let summary = run(&chip, &stim, &job.opts, progress)?;
+    let rep = report::build(
+        &chip,
+        &summary,
+        &report::Source {
+            hw_file: job.hw_file,
+            overrides: job.overrides,
+            model_file: job.model_file,
+            seed: job.seed,
+        },
+    );
+    Ok((rep, summary))
 }

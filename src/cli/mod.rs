@@ -3,15 +3,15 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use neurocycle::config::HwConfig;
-use neurocycle::engine::{Chip, EngineOptions};
+use neurocycle::engine::EngineOptions;
 use neurocycle::error::{write_atomic, Error, Result};
 use neurocycle::model::gen::{generate, parse_conv, GenSpec};
-use neurocycle::model::{stimulus, Model, Readout, Reset, Semantics};
-use neurocycle::run::{run, RunOptions};
-use neurocycle::{mapping, report};
+use neurocycle::model::{Model, Readout, Reset, Semantics};
+use neurocycle::run::{simulate as simulate_job, Inputs, Job, RunOptions};
 use std::path::PathBuf;
 
 mod noc;
+mod sweep;
 mod train;
 
 #[derive(Parser)]
@@ -42,6 +42,10 @@ pub enum Command {
     Train(train::TrainArgs),
     /// Test accuracy of a model file (reference executor) on a data set.
     Eval(train::EvalArgs),
+    /// Run a design-space sweep (sweep file: base chip, models, axes) on all cores.
+    Sweep(sweep::SweepArgs),
+    /// Join the output folders of a sharded sweep into one.
+    Merge(sweep::MergeArgs),
 }
 
 #[derive(Args)]
@@ -199,6 +203,8 @@ pub fn main(cli: Cli) -> Result<i32> {
             train::train_main(&a, &line)
         }
         Command::Eval(a) => train::eval_main(&a),
+        Command::Sweep(a) => sweep::sweep_main(&a),
+        Command::Merge(a) => sweep::merge_main(&a),
         Command::Demo(a) => {
             let hw = HwConfig::preset("default")?;
             let mut sim = a.sim;
@@ -276,24 +282,32 @@ fn simulate(
     model_file: &str,
     a: &SimArgs,
 ) -> Result<i32> {
-    neurocycle::error::check_range("command line", "--samples", a.samples, 1, 1 << 32)?;
     let hw = hw.with_overrides(hw_file, &a.sets)?;
-    let map = mapping::map(model, &hw, model_file)?;
-    let chip = Chip::build(&hw, model, &map);
-    tracing::info!(
-        cores = map.cores.len(),
-        flit_bits = chip.flit_bits,
-        "mapped"
-    );
-    let threads = workers("--threads", a.threads)?;
-    let opts = RunOptions {
-        samples: a.samples,
-        threads,
-        engine: EngineOptions {
-            every_cycle: a.every_cycle,
-            record_spikes: false,
+    let dataset = match &a.dataset {
+        Some(name) => Some(neurocycle::data::load(name, a.data_dir.as_deref())?),
+        None => None,
+    };
+    let inputs = match &dataset {
+        Some(d) => Inputs::Dataset(d),
+        None => Inputs::Synthetic,
+    };
+    let job = Job {
+        hw: &hw,
+        hw_file,
+        overrides: &a.sets,
+        model,
+        model_file,
+        inputs,
+        seed: a.seed.unwrap_or_else(|| inputs.default_seed(model)),
+        opts: RunOptions {
+            samples: a.samples,
+            threads: workers("--threads", a.threads)?,
+            engine: EngineOptions {
+                every_cycle: a.every_cycle,
+                record_spikes: false,
+            },
+            check: a.check,
         },
-        check: a.check,
     };
     let bar = indicatif::ProgressBar::new(a.samples);
     bar.set_style(
@@ -302,50 +316,8 @@ fn simulate(
         )
         .expect("valid template"),
     );
-    let dataset = match &a.dataset {
-        Some(name) => {
-            let d = neurocycle::data::load(name, a.data_dir.as_deref())?;
-            d.check_model(model, model_file)?;
-            neurocycle::error::check_range(
-                "command line",
-                "--samples",
-                a.samples,
-                1,
-                d.test.len() as u64,
-            )?;
-            Some(d)
-        }
-        None => None,
-    };
-    let seed = match (a.seed, &dataset) {
-        (Some(s), _) => s,
-        (None, Some(_)) => neurocycle::data::recorded_seed(model),
-        (None, None) => 1,
-    };
-    let stim = |i: u64| match &dataset {
-        Some(d) => neurocycle::data::stimulus(
-            model.input.encoding,
-            model.timesteps,
-            d.frames,
-            d.test.sample(i as usize),
-            seed,
-            i,
-            Some(d.test.labels[i as usize] as u32),
-        ),
-        None => stimulus::synthetic(model, seed, i),
-    };
-    let summary = run(&chip, &stim, &opts, &|done| bar.set_position(done))?;
+    let (rep, summary) = simulate_job(&job, &|done| bar.set_position(done))?;
     bar.finish_and_clear();
-    let rep = report::build(
-        &chip,
-        &summary,
-        &report::Source {
-            hw_file,
-            overrides: &a.sets,
-            model_file,
-            seed,
-        },
-    );
     print!("{}", rep.table());
     if let Some(path) = &a.report {
         write_atomic(path, rep.to_json().as_bytes())?;

@@ -213,6 +213,17 @@ impl HwConfig {
     /// Applies `PATH=VALUE` overrides (the paths of `SETTABLE`), then
     /// validates. `file` names the base config in errors.
     pub fn with_overrides(&self, file: &str, sets: &[String]) -> Result<HwConfig> {
+        let value = self.overridden_value(sets)?;
+        let cfg: HwConfig =
+            serde_json::from_value(value).map_err(|e| Error::Usage(format!("--set: {e}")))?;
+        cfg.validate(&format!("{file} (with --set)"))?;
+        Ok(cfg)
+    }
+
+    /// The config as JSON with `PATH=VALUE` overrides applied, each value
+    /// parsed by its kind but the whole not yet validated (sweep filters
+    /// read it).
+    pub fn overridden_value(&self, sets: &[String]) -> Result<serde_json::Value> {
         let mut value = serde_json::to_value(self).expect("config serializes");
         for set in sets {
             let (path, raw) = set.split_once('=').ok_or_else(|| {
@@ -240,10 +251,7 @@ impl HwConfig {
             }
             *slot = new;
         }
-        let cfg: HwConfig =
-            serde_json::from_value(value).map_err(|e| Error::Usage(format!("--set: {e}")))?;
-        cfg.validate(&format!("{file} (with --set)"))?;
-        Ok(cfg)
+        Ok(value)
     }
 
     pub fn validate(&self, file: &str) -> Result<()> {

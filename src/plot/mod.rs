@@ -1,9 +1,103 @@
-//! Charts as SVG (plotters' SVG backend: no fonts or C libraries needed;
-//! the viewer renders the text). Charts are built as strings and written
-//! with `write_atomic` by the caller's module.
+//! Charts as SVG and PNG with plotters. A chart is a `Figure`: drawn once
+//! on any plotters backend, it renders to an SVG string (text left to the
+//! viewer) and to a PNG image (text drawn with the embedded DejaVu Sans).
+//! Charts are built in memory and written with `write_atomic`.
 
-use crate::error::{Error, Result};
+pub mod figures;
+pub mod sweep;
+
+use crate::error::{write_atomic, Error, Result};
+use plotters::coord::Shift;
 use plotters::prelude::*;
+use std::path::{Path, PathBuf};
+
+/// Pixel size of every chart.
+pub const SIZE: (u32, u32) = (900, 560);
+
+/// Something that draws itself on a plotters drawing area.
+pub trait Figure {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>;
+    fn size(&self) -> (u32, u32) {
+        SIZE
+    }
+}
+
+pub fn to_svg(f: &impl Figure) -> Result<String> {
+    // Plotters measures text with the font even when the viewer draws it.
+    register_font();
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, f.size()).into_drawing_area();
+        f.draw(&root)?;
+        root.present().map_err(plot_err)?;
+    }
+    Ok(svg)
+}
+
+static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+
+fn register_font() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        for style in [FontStyle::Normal, FontStyle::Bold] {
+            // The embedded font parses, so registration cannot fail.
+            let _ = plotters::style::register_font("sans-serif", style, FONT);
+        }
+    });
+}
+
+pub fn to_png(f: &impl Figure) -> Result<Vec<u8>> {
+    register_font();
+    let (w, h) = f.size();
+    let mut rgb = vec![0u8; (w * h * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
+        f.draw(&root)?;
+        root.present().map_err(plot_err)?;
+    }
+    let mut out = vec![];
+    {
+        let mut enc = png::Encoder::new(&mut out, w, h);
+        enc.set_color(png::ColorType::Rgb);
+        enc.set_depth(png::BitDepth::Eight);
+        let mut writer = enc.write_header().map_err(plot_err)?;
+        writer.write_image_data(&rgb).map_err(plot_err)?;
+    }
+    Ok(out)
+}
+
+/// Writes a figure as `path` when it ends in `.svg` or `.png`, else as
+/// both `path.svg` and `path.png`. Returns the files written.
+pub fn write(f: &impl Figure, path: &Path) -> Result<Vec<PathBuf>> {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    let mut written = vec![];
+    if ext != "png" {
+        let p = if ext == "svg" {
+            path.to_path_buf()
+        } else {
+            with_ext(path, "svg")
+        };
+        write_atomic(&p, to_svg(f)?.as_bytes())?;
+        written.push(p);
+    }
+    if ext != "svg" {
+        let p = if ext == "png" {
+            path.to_path_buf()
+        } else {
+            with_ext(path, "png")
+        };
+        write_atomic(&p, &to_png(f)?)?;
+        written.push(p);
+    }
+    Ok(written)
+}
+
+fn with_ext(path: &Path, ext: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(".");
+    s.push(ext);
+    PathBuf::from(s)
+}
 
 /// One named line of points.
 #[derive(Clone, Debug)]
@@ -25,21 +119,32 @@ pub struct LineChart {
     pub markers: Vec<(f64, String)>,
 }
 
-const COLORS: [RGBColor; 6] = [
+/// Series colours (matplotlib's tab10).
+pub(crate) const COLORS: [RGBColor; 10] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
     RGBColor(214, 39, 40),
     RGBColor(148, 103, 189),
     RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
 ];
 
-fn plot_err(e: impl std::fmt::Display) -> Error {
+pub(crate) fn plot_err(e: impl std::fmt::Display) -> Error {
     Error::Usage(format!("cannot draw the chart: {e}"))
 }
 
 /// Renders `c` as an SVG document.
 pub fn line_chart_svg(c: &LineChart) -> Result<String> {
+    to_svg(c)
+}
+
+impl Figure for LineChart {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
+        let c = self;
     // A log axis is drawn as log10 on a linear axis with labels 10^v.
     let ty = |y: f64| if c.log_y { y.log10() } else { y };
     let series: Vec<Vec<(f64, f64)>> = c
@@ -79,11 +184,9 @@ pub fn line_chart_svg(c: &LineChart) -> Result<String> {
         let (a, b) = pad(y0.min(0.0), y1);
         (a, b)
     };
-    let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (900, 560)).into_drawing_area();
         root.fill(&WHITE).map_err(plot_err)?;
-        let mut chart = ChartBuilder::on(&root)
+        let mut chart = ChartBuilder::on(root)
             .caption(&c.title, ("sans-serif", 22))
             .margin(16)
             .x_label_area_size(48)
@@ -151,7 +254,7 @@ pub fn line_chart_svg(c: &LineChart) -> Result<String> {
             .label_font(("sans-serif", 14))
             .draw()
             .map_err(plot_err)?;
-        root.present().map_err(plot_err)?;
     }
-    Ok(svg)
+    Ok(())
+}
 }

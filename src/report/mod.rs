@@ -3,6 +3,7 @@
 //! Every field is documented in `docs/report.md`; bump `SCHEMA_VERSION`
 //! when a field changes meaning or goes away.
 
+pub mod headline;
 pub mod noc;
 
 use crate::config::HwConfig;
@@ -63,6 +64,9 @@ pub struct Cores {
     pub imbalance: f64,
     pub pe_utilization: Option<f64>,
     pub pes_per_core: u32,
+    /// Tiles of the mesh, [x, y].
+    pub mesh: [u32; 2],
+    pub cores_per_router: u32,
     pub per_core: Vec<PerCore>,
 }
 
@@ -275,6 +279,8 @@ pub fn build(chip: &Chip, summary: &RunSummary, src: &Source) -> Report {
             imbalance: ratio(max_busy, mean_busy).unwrap_or(1.0),
             pe_utilization: ratio(synops as f64, (hw.core.pes as u64 * integ) as f64),
             pes_per_core: hw.core.pes,
+            mesh: [hw.mesh.0, hw.mesh.1],
+            cores_per_router: hw.cores_per_router,
             per_core,
         },
         memory: Memory {

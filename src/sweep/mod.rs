@@ -1,0 +1,444 @@
+//! Design-space sweeps: many points (a model and config overrides each)
+//! run on a pool of threads, each written to its own file as it ends, so a
+//! sweep can be interrupted, resumed, sharded over machines and merged.
+//!
+//! An output folder holds `sweep.json` (the sweep's fingerprint and its
+//! full point list), `points/NNNNNN.json` (one per finished point: its
+//! headline metrics and full report, or its error) and `results.csv`
+//! (rebuilt from the point files, in point order). Points run with one
+//! thread each and do not depend on each other, so results are the same
+//! for any `--jobs` and any sharding.
+
+pub mod spec;
+
+use crate::data::Dataset;
+use crate::engine::EngineOptions;
+use crate::error::{read_file, write_atomic, Error, Result};
+use crate::model::Model;
+use crate::report::headline;
+use crate::run::{simulate, Inputs, Job, RunOptions};
+use serde_json::{json, Value};
+use spec::{Point, Sweep};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Which points of the sweep this process runs: index % count == index_.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    pub const ALL: Shard = Shard { index: 0, count: 1 };
+
+    /// Parses `I/N`.
+    pub fn parse(text: &str) -> Result<Shard> {
+        let bad = || {
+            Error::invalid(
+                "command line",
+                "--shard",
+                text,
+                "I/N with N >= 1 and 0 <= I < N, e.g. 3/8",
+            )
+        };
+        let (i, n) = text.split_once('/').ok_or_else(bad)?;
+        let (index, count): (usize, usize) = (
+            i.trim().parse().map_err(|_| bad())?,
+            n.trim().parse().map_err(|_| bad())?,
+        );
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+
+    pub fn holds(&self, point: usize) -> bool {
+        point % self.count == self.index
+    }
+}
+
+/// FNV-1a, 64 bits: a fingerprint that tells sweeps apart (not a defence
+/// against tampering).
+fn fnv(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ *b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// A loaded sweep, ready to run: its models read and checked.
+pub struct Prepared {
+    pub sweep: Sweep,
+    models: Vec<(Model, String)>,
+    dataset: Option<Dataset>,
+    /// Identifies the sweep (spec, base config, model contents): an output
+    /// folder holds the points of one fingerprint only.
+    pub fingerprint: String,
+}
+
+impl Prepared {
+    pub fn new(sweep: Sweep, data_dir: Option<&Path>) -> Result<Prepared> {
+        let mut hash_input = serde_json::to_vec(&sweep.spec).expect("spec serializes");
+        hash_input.extend(serde_json::to_vec(&sweep.hw).expect("config serializes"));
+        let mut models = vec![];
+        for (path, name) in sweep.model_paths.iter().zip(&sweep.spec.models) {
+            let text = read_file(path)?;
+            hash_input.extend(fnv(text.as_bytes()).to_le_bytes());
+            let file = path.display().to_string();
+            let model: Model = crate::error::parse_ron(&file, &text)?;
+            model.validate(&file)?;
+            models.push((model, name.clone()));
+        }
+        let dataset = match &sweep.spec.dataset {
+            Some(d) => Some(crate::data::load(d, data_dir)?),
+            None => None,
+        };
+        for (model, name) in &models {
+            let inputs = match &dataset {
+                Some(d) => Inputs::Dataset(d),
+                None => Inputs::Synthetic,
+            };
+            inputs
+                .check(model, name, sweep.spec.samples)
+                .map_err(|e| Error::Usage(format!("{}: {e}", sweep.file)))?;
+        }
+        Ok(Prepared {
+            fingerprint: format!("{:016x}", fnv(&hash_input)),
+            sweep,
+            models,
+            dataset,
+        })
+    }
+
+    fn manifest(&self, shard: Shard) -> Value {
+        json!({
+            "schema_version": SCHEMA_VERSION,
+            "tool": format!("neurocycle {}", env!("CARGO_PKG_VERSION")),
+            "name": self.sweep.spec.name,
+            "sweep_file": self.sweep.file,
+            "fingerprint": self.fingerprint,
+            "shard": format!("{}/{}", shard.index, shard.count),
+            "spec": self.sweep.spec,
+            "points": self.sweep.points,
+        })
+    }
+
+    /// Runs one point; a point that cannot run (does not fit, invalid
+    /// combination of values) gives a record with its error.
+    pub fn run_point(&self, point: &Point) -> Value {
+        let result = (|| {
+            let m = self
+                .sweep
+                .spec
+                .models
+                .iter()
+                .position(|m| *m == point.model)
+                .expect("points name the sweep's models");
+            let (model, name) = &self.models[m];
+            let sets = point.sets(&self.sweep.spec.set);
+            let hw = self.sweep.hw.with_overrides(&self.sweep.hw_file, &sets)?;
+            let inputs = match &self.dataset {
+                Some(d) => Inputs::Dataset(d),
+                None => Inputs::Synthetic,
+            };
+            let job = Job {
+                hw: &hw,
+                hw_file: &self.sweep.hw_file,
+                overrides: &sets,
+                model,
+                model_file: name,
+                inputs,
+                seed: self
+                    .sweep
+                    .spec
+                    .seed
+                    .unwrap_or_else(|| inputs.default_seed(model)),
+                opts: RunOptions {
+                    samples: self.sweep.spec.samples,
+                    threads: 1,
+                    engine: EngineOptions::default(),
+                    check: false,
+                },
+            };
+            simulate(&job, &|_| {})
+        })();
+        let axes: BTreeMap<_, _> = point.axes.iter().cloned().collect();
+        let mut record = json!({
+            "schema_version": SCHEMA_VERSION,
+            "fingerprint": self.fingerprint,
+            "index": point.index,
+            "model": point.model,
+            "axes": axes,
+        });
+        match result {
+            Ok((report, _)) => {
+                let h: serde_json::Map<String, Value> = headline::COLUMNS
+                    .iter()
+                    .zip(headline::values(&report))
+                    .map(|(k, v)| (k.to_string(), Value::String(v)))
+                    .collect();
+                record["status"] = "ok".into();
+                record["headline"] = Value::Object(h);
+                record["report"] = serde_json::to_value(&report).expect("report serializes");
+            }
+            Err(e) => {
+                record["status"] = "failed".into();
+                record["error"] = e.to_string().into();
+            }
+        }
+        record
+    }
+}
+
+fn point_path(dir: &Path, index: usize) -> PathBuf {
+    dir.join("points").join(format!("{index:06}.json"))
+}
+
+/// Reads the point records in `dir/points` that belong to `fingerprint`
+/// (index -> record); leftovers of interrupted writes are ignored.
+fn read_points(dir: &Path, fingerprint: &str) -> Result<BTreeMap<usize, Value>> {
+    let mut out = BTreeMap::new();
+    let points = dir.join("points");
+    let entries = match std::fs::read_dir(&points) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(source) => return Err(Error::Read { path: points, source }),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|source| Error::Read {
+            path: points.clone(),
+            source,
+        })?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(stem) = name.strip_suffix(".json") else {
+            continue;
+        };
+        let Ok(index) = stem.parse::<usize>() else {
+            continue;
+        };
+        let path = entry.path();
+        let record: Value = serde_json::from_str(&read_file(&path)?).map_err(|e| {
+            Error::invalid(&path.display().to_string(), "point record", e, "JSON written by neurocycle sweep")
+        })?;
+        if record["fingerprint"] != fingerprint || record["index"] != index {
+            return Err(Error::invalid(
+                &path.display().to_string(),
+                "fingerprint",
+                &record["fingerprint"],
+                format!("{fingerprint} (this folder's sweep); use a fresh --out folder"),
+            ));
+        }
+        out.insert(index, record);
+    }
+    Ok(out)
+}
+
+/// Writes `dir/results.csv`: one row per record, in point order.
+pub fn write_results(dir: &Path, sweep_axes: &[String], records: &BTreeMap<usize, Value>) -> Result<()> {
+    let mut w = csv::Writer::from_writer(vec![]);
+    let mut header: Vec<&str> = vec!["index", "model"];
+    header.extend(sweep_axes.iter().map(|s| s.as_str()));
+    header.push("status");
+    header.extend(headline::COLUMNS);
+    header.push("error");
+    let csv_err = |e: csv::Error| Error::Usage(format!("results.csv: {e}"));
+    w.write_record(&header).map_err(csv_err)?;
+    for (index, r) in records {
+        let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+        let mut row = vec![index.to_string(), text(&r["model"])];
+        row.extend(sweep_axes.iter().map(|a| text(&r["axes"][a])));
+        row.push(text(&r["status"]));
+        row.extend(headline::COLUMNS.iter().map(|c| text(&r["headline"][c])));
+        row.push(text(&r["error"]));
+        w.write_record(&row).map_err(csv_err)?;
+    }
+    let bytes = w.into_inner().map_err(|e| Error::Usage(format!("results.csv: {e}")))?;
+    write_atomic(&dir.join("results.csv"), &bytes)
+}
+
+/// What a sweep run did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// Points of this shard.
+    pub points: usize,
+    /// Already done by an earlier run, skipped.
+    pub skipped: usize,
+    pub ran: usize,
+    /// Points (this run's or earlier) recorded as failed.
+    pub failed: usize,
+}
+
+/// Runs the points of `shard` not yet in `out`, on `jobs` threads,
+/// calling `progress(done, total)` as points end; then rewrites
+/// `results.csv`.
+pub fn run(
+    prepared: &Prepared,
+    out: &Path,
+    jobs: usize,
+    shard: Shard,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Outcome> {
+    let manifest_path = out.join("sweep.json");
+    if manifest_path.exists() {
+        let old: Value = serde_json::from_str(&read_file(&manifest_path)?).map_err(|e| {
+            Error::invalid(&manifest_path.display().to_string(), "sweep.json", e, "JSON written by neurocycle sweep")
+        })?;
+        if old["fingerprint"] != prepared.fingerprint.as_str() {
+            return Err(Error::invalid(
+                &manifest_path.display().to_string(),
+                "fingerprint",
+                &old["fingerprint"],
+                format!(
+                    "{} (the sweep given); this folder holds another sweep or an older version of its files: use a fresh --out",
+                    prepared.fingerprint
+                ),
+            ));
+        }
+    }
+    let manifest = serde_json::to_string_pretty(&prepared.manifest(shard)).expect("json") + "\n";
+    write_atomic(&manifest_path, manifest.as_bytes())?;
+    let done = read_points(out, &prepared.fingerprint)?;
+    let mine: Vec<&Point> = prepared
+        .sweep
+        .points
+        .iter()
+        .filter(|p| shard.holds(p.index))
+        .collect();
+    let todo: Vec<&Point> = mine
+        .iter()
+        .copied()
+        .filter(|p| !done.contains_key(&p.index))
+        .collect();
+    let skipped = mine.len() - todo.len();
+    progress(skipped, mine.len());
+    let next = AtomicUsize::new(0);
+    let finished = AtomicUsize::new(skipped);
+    let first_error: Mutex<Option<Error>> = Mutex::new(None);
+    crossbeam::scope(|s| {
+        for _ in 0..jobs.clamp(1, todo.len().max(1)) {
+            s.spawn(|_| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(point) = todo.get(i) else { break };
+                let record = prepared.run_point(point);
+                let text = serde_json::to_string_pretty(&record).expect("json") + "\n";
+                if let Err(e) = write_atomic(&point_path(out, point.index), text.as_bytes()) {
+                    // A folder that cannot be written stops the sweep.
+                    first_error.lock().expect("not poisoned").get_or_insert(e);
+                    next.store(todo.len(), Ordering::Relaxed);
+                    break;
+                }
+                if record["status"] != "ok" {
+                    tracing::warn!(point = point.index, error = %record["error"], "point failed");
+                }
+                progress(finished.fetch_add(1, Ordering::Relaxed) + 1, mine.len());
+            });
+        }
+    })
+    .expect("sweep workers do not panic");
+    if let Some(e) = first_error.into_inner().expect("not poisoned") {
+        return Err(e);
+    }
+    let records = read_points(out, &prepared.fingerprint)?;
+    write_results(out, &axis_paths(&prepared.sweep), &records)?;
+    Ok(Outcome {
+        points: mine.len(),
+        skipped,
+        ran: todo.len(),
+        failed: records.values().filter(|r| r["status"] != "ok").count(),
+    })
+}
+
+fn axis_paths(sweep: &Sweep) -> Vec<String> {
+    sweep.spec.axes.iter().map(|a| a.path.clone()).collect()
+}
+
+/// What `merge` found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Merged {
+    pub points: usize,
+    pub failed: usize,
+}
+
+/// Joins the outputs of shards of one sweep into `out`: checks they share
+/// a fingerprint, that no point is in two of them and none is missing,
+/// then copies the point records and writes `sweep.json` and `results.csv`.
+pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged> {
+    let mut manifest: Option<(Value, PathBuf)> = None;
+    let mut records: BTreeMap<usize, (Value, PathBuf)> = BTreeMap::new();
+    for dir in inputs {
+        let path = dir.join("sweep.json");
+        let m: Value = serde_json::from_str(&read_file(&path)?).map_err(|e| {
+            Error::invalid(&path.display().to_string(), "sweep.json", e, "JSON written by neurocycle sweep")
+        })?;
+        if let Some((first, first_dir)) = &manifest {
+            if first["fingerprint"] != m["fingerprint"] {
+                return Err(Error::invalid(
+                    &path.display().to_string(),
+                    "fingerprint",
+                    &m["fingerprint"],
+                    format!(
+                        "{} as in {}: shards of one sweep",
+                        first["fingerprint"],
+                        first_dir.display()
+                    ),
+                ));
+            }
+        }
+        let fingerprint = m["fingerprint"].as_str().unwrap_or_default().to_string();
+        for (index, r) in read_points(dir, &fingerprint)? {
+            if let Some((_, other)) = records.get(&index) {
+                return Err(Error::Usage(format!(
+                    "point {index} is in both {} and {}: shards must not overlap",
+                    other.display(),
+                    dir.display()
+                )));
+            }
+            records.insert(index, (r, dir.clone()));
+        }
+        if manifest.is_none() {
+            manifest = Some((m, dir.clone()));
+        }
+    }
+    let Some((mut manifest, _)) = manifest else {
+        return Err(Error::Usage("merge: give at least one sweep folder".into()));
+    };
+    let all: Vec<usize> = manifest["points"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|p| p["index"].as_u64()).map(|i| i as usize).collect())
+        .unwrap_or_default();
+    let missing: Vec<usize> = all.iter().copied().filter(|i| !records.contains_key(i)).collect();
+    if !missing.is_empty() {
+        let shown: Vec<String> = missing.iter().take(20).map(|i| i.to_string()).collect();
+        return Err(Error::Usage(format!(
+            "merge: {} of {} points missing (indices {}{}): run the shards that hold them, or rerun one to finish it",
+            missing.len(),
+            all.len(),
+            shown.join(", "),
+            if missing.len() > 20 { ", ..." } else { "" }
+        )));
+    }
+    if let Some(stray) = records.keys().find(|i| !all.contains(i)) {
+        return Err(Error::Usage(format!("merge: point {stray} is not in the sweep's point list")));
+    }
+    manifest["shard"] = "0/1".into();
+    let text = serde_json::to_string_pretty(&manifest).expect("json") + "\n";
+    write_atomic(&out.join("sweep.json"), text.as_bytes())?;
+    for (index, (r, _)) in &records {
+        let text = serde_json::to_string_pretty(r).expect("json") + "\n";
+        write_atomic(&point_path(out, *index), text.as_bytes())?;
+    }
+    let axes: Vec<String> = manifest["spec"]["axes"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|x| x["path"].as_str().map(String::from)).collect())
+        .unwrap_or_default();
+    let plain: BTreeMap<usize, Value> = records.into_iter().map(|(i, (r, _))| (i, r)).collect();
+    write_results(out, &axes, &plain)?;
+    Ok(Merged {
+        points: plain.len(),
+        failed: plain.values().filter(|r| r["status"] != "ok").count(),
+    })
+}
