@@ -30,5 +30,6 @@ pub mod reference;
 pub mod report;
 pub mod run;
 pub mod sweep;
+pub mod trace;
 pub mod traffic;
 pub mod train;

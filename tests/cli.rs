@@ -508,3 +508,120 @@ fn train_then_eval_then_run_on_the_chip_agree() {
         &["tiny.ron", "input.size", "784"],
     );
 }
+
+#[test]
+fn run_writes_traces_and_heat_maps_and_plot_draws_from_files() {
+    let dir = tmp("traces");
+    let plots = tmp("run-plots");
+    let report = tmp("traced.json");
+    let o = run(&[
+        "run",
+        "--hw",
+        "hw_configs/default.ron",
+        "--model",
+        "models/tiny.ron",
+        "--samples",
+        "2",
+        "--trace",
+        dir.to_str().unwrap(),
+        "--trace-kinds",
+        "spikes,vcd,flits",
+        "--trace-sample",
+        "1",
+        "--plots",
+        plots.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let vcd = std::fs::read_to_string(dir.join("cycles.vcd")).unwrap();
+    assert!(vcd.contains("$enddefinitions $end") && vcd.contains("$scope module core_0 $end"));
+    let chrome: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("trace.json")).unwrap()).unwrap();
+    assert!(chrome["traceEvents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["pid"] == 2 && e["ph"] == "X"));
+    assert!(std::fs::read_to_string(dir.join("spikes.csv"))
+        .unwrap()
+        .starts_with("timestep,layer,neuron,core,cycle\n"));
+    for name in ["pe-utilization", "busy-fraction", "link-load"] {
+        for ext in ["svg", "png"] {
+            let len = std::fs::metadata(plots.join(format!("{name}.{ext}")))
+                .unwrap()
+                .len();
+            assert!(len > 1000, "{name}.{ext}: {len} bytes");
+        }
+    }
+    let out = tmp("heat.svg");
+    let o = run(&[
+        "plot",
+        "heatmap",
+        report.to_str().unwrap(),
+        "--metric",
+        "link-load",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(std::fs::read_to_string(&out).unwrap().contains("<svg"));
+    // A CSV of our own through `plot pareto`.
+    let csv = tmp("points.csv");
+    std::fs::write(
+        &csv,
+        "model,energy_per_inference_pj,accuracy\na,1,0.5\na,2,0.9\nb,3,0.8\nb,0.5,0.1\n",
+    )
+    .unwrap();
+    let png = tmp("front.png");
+    let o = run(&[
+        "plot",
+        "pareto",
+        csv.to_str().unwrap(),
+        "--out",
+        png.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG"));
+    // Bad selections and columns: one line naming the flag, exit 2.
+    fails_with(
+        &[
+            "run",
+            "--hw",
+            "hw_configs/default.ron",
+            "--model",
+            "models/tiny.ron",
+            "--trace",
+            dir.to_str().unwrap(),
+            "--trace-cores",
+            "0,x",
+        ],
+        &["--trace-cores"],
+    );
+    fails_with(
+        &[
+            "run",
+            "--hw",
+            "hw_configs/default.ron",
+            "--model",
+            "models/tiny.ron",
+            "--trace",
+            dir.to_str().unwrap(),
+            "--trace-window",
+            "50..10",
+        ],
+        &["--trace-window", "FIRST..LAST"],
+    );
+    fails_with(
+        &[
+            "plot",
+            "pareto",
+            csv.to_str().unwrap(),
+            "--x",
+            "nope",
+            "--out",
+            png.to_str().unwrap(),
+        ],
+        &["points.csv", "column", "nope", "energy_per_inference_pj"],
+    );
+}

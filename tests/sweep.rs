@@ -24,11 +24,26 @@ fn setup(name: &str, samples: u64, axes: &str, filter: &str) -> (PathBuf, PathBu
     let dir = tmp(name);
     let model = dir.join("m.ron");
     let out = bin()
-        .args(["gen", "--layers", "64,48,10", "--sparsity", "0.5", "--timesteps", "4", "--seed", "3", "--out"])
+        .args([
+            "gen",
+            "--layers",
+            "64,48,10",
+            "--sparsity",
+            "0.5",
+            "--timesteps",
+            "4",
+            "--seed",
+            "3",
+            "--out",
+        ])
         .arg(&model)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let tiny = Path::new(env!("CARGO_MANIFEST_DIR")).join("hw_configs/tiny.ron");
     let text = format!(
         "Sweep(name: \"t\", hw: {:?}, models: [\"m.ron\"], samples: {samples}, axes: [{axes}], filter: [{filter}])",
@@ -52,17 +67,29 @@ fn csv(dir: &Path) -> String {
 
 #[test]
 fn points_are_the_filtered_cartesian_product_last_axis_fastest() {
-    let (_, file) = setup("expand", 1, AXES, r#""core.pes * 16 <= synapse_memory.word_bits""#);
+    let (_, file) = setup(
+        "expand",
+        1,
+        AXES,
+        r#""core.pes * 16 <= synapse_memory.word_bits""#,
+    );
     let s = Sweep::load(&file).unwrap();
     let got: Vec<Vec<String>> = s
         .points
         .iter()
         .map(|p| p.axes.iter().map(|a| a.1.clone()).collect())
         .collect();
-    let want: Vec<Vec<String>> = [("1", "16"), ("1", "32"), ("1", "64"), ("2", "32"), ("2", "64"), ("4", "64")]
-        .iter()
-        .map(|(a, b)| vec![a.to_string(), b.to_string()])
-        .collect();
+    let want: Vec<Vec<String>> = [
+        ("1", "16"),
+        ("1", "32"),
+        ("1", "64"),
+        ("2", "32"),
+        ("2", "64"),
+        ("4", "64"),
+    ]
+    .iter()
+    .map(|(a, b)| vec![a.to_string(), b.to_string()])
+    .collect();
     assert_eq!(got, want);
     assert!(s.points.iter().enumerate().all(|(i, p)| p.index == i));
 }
@@ -70,10 +97,26 @@ fn points_are_the_filtered_cartesian_product_last_axis_fastest() {
 #[test]
 fn bad_sweep_files_name_the_field() {
     for (axes, filter, needle) in [
-        (r#"Axis(path: "core.nope", values: List([1]))"#, "", "axes.path"),
-        (r#"Axis(path: "core.pes", values: Range(start: 4, end: 1, step: 1))"#, "", "axes[core.pes].values"),
-        (r#"Axis(path: "core.pes", values: List([1]))"#, r#""core.pes ~ 2""#, "filter"),
-        (r#"Axis(path: "core.pes", values: List([1]))"#, r#""core.pes > 9""#, "keeps at least one point"),
+        (
+            r#"Axis(path: "core.nope", values: List([1]))"#,
+            "",
+            "axes.path",
+        ),
+        (
+            r#"Axis(path: "core.pes", values: Range(start: 4, end: 1, step: 1))"#,
+            "",
+            "axes[core.pes].values",
+        ),
+        (
+            r#"Axis(path: "core.pes", values: List([1]))"#,
+            r#""core.pes ~ 2""#,
+            "filter",
+        ),
+        (
+            r#"Axis(path: "core.pes", values: List([1]))"#,
+            r#""core.pes > 9""#,
+            "keeps at least one point",
+        ),
     ] {
         let (_, file) = setup("bad", 1, axes, filter);
         let err = Sweep::load(&file).unwrap_err().to_string();
@@ -103,12 +146,17 @@ fn same_csv_for_any_jobs_and_for_merged_shards() {
     assert_eq!(csv(&merged), csv(&one));
 
     // Two shards only: the third one's points are missing.
-    let err = merge(&shards[..2], &dir.join("partial")).unwrap_err().to_string();
-    assert!(err.contains("3 of 9 points missing"), "{err}");
-    // The same shard twice: duplicated points.
-    let err = merge(&[shards[0].clone(), shards[0].clone(), shards[1].clone()], &dir.join("dup"))
+    let err = merge(&shards[..2], &dir.join("partial"))
         .unwrap_err()
         .to_string();
+    assert!(err.contains("3 of 9 points missing"), "{err}");
+    // The same shard twice: duplicated points.
+    let err = merge(
+        &[shards[0].clone(), shards[0].clone(), shards[1].clone()],
+        &dir.join("dup"),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("is in both"), "{err}");
 }
 
@@ -122,23 +170,36 @@ fn rerun_skips_finished_points_and_refuses_another_sweep() {
     let o = run_sweep(&file, &out, 2, Shard::ALL);
     assert_eq!((o.skipped, o.ran), (9, 0));
     // A changed sweep into the same folder is refused.
-    let text = std::fs::read_to_string(&file).unwrap().replace("samples: 1", "samples: 2");
+    let text = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("samples: 1", "samples: 2");
     std::fs::write(&file, text).unwrap();
     let p = Prepared::new(Sweep::load(&file).unwrap(), None).unwrap();
-    let err = sweep::run(&p, &out, 1, Shard::ALL, &|_, _| {}).unwrap_err().to_string();
+    let err = sweep::run(&p, &out, 1, Shard::ALL, &|_, _| {})
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("fresh --out"), "{err}");
 }
 
 #[test]
 fn a_point_that_does_not_fit_is_recorded_and_the_others_run() {
     // 48 hidden neurons on cores of 8 need more cores than the tiny chip has.
-    let (dir, file) = setup("fail", 1, r#"Axis(path: "core.neurons", values: List([8, 64]))"#, "");
+    let (dir, file) = setup(
+        "fail",
+        1,
+        r#"Axis(path: "core.neurons", values: List([8, 64]))"#,
+        "",
+    );
     let out = dir.join("out");
     let o = run_sweep(&file, &out, 2, Shard::ALL);
     assert_eq!((o.ran, o.failed), (2, 1));
     let text = csv(&out);
     let rows: Vec<&str> = text.lines().collect();
-    assert!(rows[1].contains(",failed,") && rows[1].contains("does not fit"), "{}", rows[1]);
+    assert!(
+        rows[1].contains(",failed,") && rows[1].contains("does not fit"),
+        "{}",
+        rows[1]
+    );
     assert!(rows[2].contains(",ok,"), "{}", rows[2]);
 }
 
@@ -170,7 +231,13 @@ fn killed_sweep_rerun_ends_with_every_point_once() {
     // Finished points only, not a write cut short by the kill.
     let before = std::fs::read_dir(&points)
         .unwrap()
-        .filter(|e| !e.as_ref().unwrap().file_name().to_string_lossy().starts_with('.'))
+        .filter(|e| {
+            !e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with('.')
+        })
         .count();
     let o = bin()
         .arg("sweep")
@@ -182,12 +249,19 @@ fn killed_sweep_rerun_ends_with_every_point_once() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let text = csv(&out);
-    let indices: Vec<&str> = text.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
+    let indices: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
     assert_eq!(indices, (0..9).map(|i| i.to_string()).collect::<Vec<_>>());
     // Points finished before the kill were not run again.
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!((1..9).contains(&before), "killed after {before} points");
-    assert!(stderr.contains(&format!("{before} already done")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{before} already done")),
+        "{stderr}"
+    );
     // The same as a sweep never interrupted.
     let clean = dir.join("clean");
     run_sweep(&file, &clean, 2, Shard::ALL);
@@ -198,30 +272,58 @@ fn killed_sweep_rerun_ends_with_every_point_once() {
 fn cli_sweep_writes_csv_reports_and_plots() {
     let (dir, file) = setup("cli", 1, AXES, "");
     let out = dir.join("out");
-    let o = bin().arg("sweep").arg(&file).arg("--out").arg(&out).args(["--shard", "0/1"]).output().unwrap();
+    let o = bin()
+        .arg("sweep")
+        .arg(&file)
+        .arg("--out")
+        .arg(&out)
+        .args(["--shard", "0/1"])
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let point: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("points/000004.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(out.join("points/000004.json")).unwrap())
+            .unwrap();
     assert_eq!(point["status"], "ok");
     assert_eq!(point["axes"]["core.pes"], "2");
     assert_eq!(point["report"]["run"]["overrides"][0], "core.pes=2");
     // The CSV's numbers are the report's.
-    let cycles = point["report"]["latency"]["cycles_per_inference"].as_f64().unwrap();
+    let cycles = point["report"]["latency"]["cycles_per_inference"]
+        .as_f64()
+        .unwrap();
     let row = csv(&out).lines().nth(5).unwrap().to_string();
     let header = csv(&out).lines().next().unwrap().to_string();
-    let col = header.split(',').position(|h| h == "cycles_per_inference").unwrap();
-    assert_eq!(row.split(',').nth(col).unwrap().parse::<f64>().unwrap(), cycles);
-    let plots: Vec<PathBuf> = std::fs::read_dir(out.join("plots")).unwrap().map(|e| e.unwrap().path()).collect();
+    let col = header
+        .split(',')
+        .position(|h| h == "cycles_per_inference")
+        .unwrap();
+    assert_eq!(
+        row.split(',').nth(col).unwrap().parse::<f64>().unwrap(),
+        cycles
+    );
+    let plots: Vec<PathBuf> = std::fs::read_dir(out.join("plots"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     assert!(plots.len() >= 8, "{plots:?}");
     for p in plots {
         let bytes = std::fs::read(&p).unwrap();
         match p.extension().unwrap().to_str().unwrap() {
-            "svg" => assert!(String::from_utf8_lossy(&bytes).contains("<svg") && bytes.len() > 2000),
+            "svg" => {
+                assert!(String::from_utf8_lossy(&bytes).contains("<svg") && bytes.len() > 2000)
+            }
             "png" => assert!(bytes.starts_with(b"\x89PNG") && bytes.len() > 2000),
             e => panic!("unexpected plot file .{e}"),
         }
     }
-    let bad = bin().arg("sweep").arg(&file).arg("--out").arg(&out).args(["--shard", "2/2"]).output().unwrap();
+    let bad = bin()
+        .arg("sweep")
+        .arg(&file)
+        .arg("--out")
+        .arg(&out)
+        .args(["--shard", "2/2"])
+        .output()
+        .unwrap();
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--shard"));
 }

@@ -8,9 +8,11 @@ use neurocycle::error::{write_atomic, Error, Result};
 use neurocycle::model::gen::{generate, parse_conv, GenSpec};
 use neurocycle::model::{Model, Readout, Reset, Semantics};
 use neurocycle::run::{simulate as simulate_job, Inputs, Job, RunOptions};
+use neurocycle::trace;
 use std::path::PathBuf;
 
 mod noc;
+mod plot;
 mod sweep;
 mod train;
 
@@ -46,6 +48,8 @@ pub enum Command {
     Sweep(sweep::SweepArgs),
     /// Join the output folders of a sharded sweep into one.
     Merge(sweep::MergeArgs),
+    /// Draw a chart (SVG, PNG) from sweep results or a run report.
+    Plot(plot::PlotArgs),
 }
 
 #[derive(Args)]
@@ -79,6 +83,30 @@ pub struct SimArgs {
     /// Visit every cycle instead of jumping over idle ones (slow; for checking).
     #[arg(long)]
     pub every_cycle: bool,
+    /// Write traces of one sample into this folder: spikes.csv, cycles.vcd
+    /// (GTKWave), trace.json (Perfetto).
+    #[arg(long, value_name = "DIR")]
+    pub trace: Option<PathBuf>,
+    /// The sample to trace (0-based).
+    #[arg(long, default_value_t = 0)]
+    pub trace_sample: u64,
+    /// Trace only cycles FIRST..LAST of the sample.
+    #[arg(long, value_name = "FIRST..LAST")]
+    pub trace_window: Option<String>,
+    /// Trace only timesteps FIRST..LAST (both included).
+    #[arg(long, value_name = "FIRST..LAST")]
+    pub trace_timesteps: Option<String>,
+    /// Trace only these cores and their tiles' routers, e.g. 0,3,5-7.
+    #[arg(long, value_name = "LIST")]
+    pub trace_cores: Option<String>,
+    /// Which traces: any of spikes, vcd, chrome, flits (chrome with a
+    /// span per flit per router).
+    #[arg(long, default_value = "spikes,vcd,chrome")]
+    pub trace_kinds: String,
+    /// Draw heat maps of the run (PE utilization, busy fraction, link load)
+    /// into this folder, as SVG and PNG.
+    #[arg(long, value_name = "DIR")]
+    pub plots: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -205,6 +233,7 @@ pub fn main(cli: Cli) -> Result<i32> {
         Command::Eval(a) => train::eval_main(&a),
         Command::Sweep(a) => sweep::sweep_main(&a),
         Command::Merge(a) => sweep::merge_main(&a),
+        Command::Plot(a) => plot::main(&a),
         Command::Demo(a) => {
             let hw = HwConfig::preset("default")?;
             let mut sim = a.sim;
@@ -316,6 +345,15 @@ fn simulate(
         )
         .expect("valid template"),
     );
+    // Check the trace options before the long part.
+    let trace = match &a.trace {
+        Some(dir) => Some((
+            dir,
+            trace_selection(a)?,
+            trace::Kinds::parse(&a.trace_kinds)?,
+        )),
+        None => None,
+    };
     let (rep, summary) = simulate_job(&job, &|done| bar.set_position(done))?;
     bar.finish_and_clear();
     print!("{}", rep.table());
@@ -323,9 +361,50 @@ fn simulate(
         write_atomic(path, rep.to_json().as_bytes())?;
         eprintln!("report written to {}", path.display());
     }
+    if let Some((dir, sel, kinds)) = trace {
+        let files = trace::trace_job(&job, a.trace_sample, &sel, kinds, dir)?;
+        eprintln!(
+            "traces of sample {} written: {}",
+            a.trace_sample,
+            files
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    if let Some(dir) = &a.plots {
+        let files = neurocycle::plot::report::write_heat_maps(&rep, dir)?;
+        eprintln!("{} plots written to {}", files.len(), dir.display());
+    }
     Ok(match summary.mismatched_spikes {
         Some(m) if m > 0 => 1,
         _ => 0,
+    })
+}
+
+fn trace_selection(a: &SimArgs) -> Result<trace::Selection> {
+    let timesteps = match &a.trace_timesteps {
+        Some(t) => {
+            let (x, y) = trace::parse_range("--trace-timesteps", t)?;
+            let max = u32::MAX as u64;
+            neurocycle::error::check_range("command line", "--trace-timesteps", y, 0, max)?;
+            Some((x as u32, y as u32))
+        }
+        None => None,
+    };
+    Ok(trace::Selection {
+        cycles: a
+            .trace_window
+            .as_deref()
+            .map(|w| trace::parse_range("--trace-window", w))
+            .transpose()?,
+        timesteps,
+        cores: a
+            .trace_cores
+            .as_deref()
+            .map(trace::parse_cores)
+            .transpose()?,
     })
 }
 

@@ -168,7 +168,7 @@ impl CoreState {
         bank: u32,
         arrival: u64,
         ctx: &PhaseCtx,
-    ) {
+    ) -> (u64, u64) {
         let start = (arrival + 1).max(self.integ_free_at).max(self.update_end);
         self.queue.occupancy(arrival);
         self.queue.push(start);
@@ -189,6 +189,7 @@ impl CoreState {
         self.cnt.integration_cycles += cost;
         self.cnt.busy_cycles_by_phase[ctx.phase] += cost;
         self.cnt.synapse_word_reads += tb.row_words[a] as u64;
+        (start, cost)
     }
 }
 
@@ -207,9 +208,18 @@ pub struct StepEnv<'a> {
     pub ctx: PhaseCtx,
 }
 
-/// Observes spikes as the update walk emits them.
-pub trait SpikeSink {
+/// What a core does, for recording and traces (the engine's `Observer`
+/// sees it through this).
+pub trait CoreEvents {
+    /// The update walk emitted a spike, ready for the router at `cycle`.
     fn spike(&mut self, t: u32, layer: u32, neuron: u32, core: u32, cycle: u64);
+    /// An event entered the work queue at `arrival` and integrates from
+    /// `start` for `cycles`.
+    fn event(&mut self, core: u32, arrival: u64, start: u64, cycles: u64);
+    /// The update walk ran from `start` for `cycles`.
+    fn update(&mut self, core: u32, start: u64, cycles: u64);
+    /// A flit entered the core's injection buffer at `cycle`.
+    fn injected(&mut self, core: u32, cycle: u64);
 }
 
 /// Visits one core at cycle `now`.
@@ -218,7 +228,7 @@ pub fn step_core(
     env: &StepEnv,
     now: u64,
     mesh: &mut Mesh,
-    spikes: &mut impl SpikeSink,
+    events: &mut impl CoreEvents,
     out_counts: &mut [i64],
 ) {
     let tb = env.tables;
@@ -229,7 +239,8 @@ pub fn step_core(
         let mut at = now;
         for &(axon, payload) in env.host {
             at = s.queue.room_at(at);
-            s.admit(tb, axon, payload, ctx.host_bank, at, ctx);
+            let (start, cycles) = s.admit(tb, axon, payload, ctx.host_bank, at, ctx);
+            events.event(env.core, at, start, cycles);
             s.cnt.host_events += 1;
             at += 1;
         }
@@ -254,7 +265,7 @@ pub fn step_core(
             ) {
                 let at = now + k as u64 + 1;
                 s.out.push((at, neuron));
-                spikes.spike(ctx.t, tb.layer, tb.first_neuron + neuron, env.core, at);
+                events.spike(ctx.t, tb.layer, tb.first_neuron + neuron, env.core, at);
                 if env.is_last_layer {
                     out_counts[(tb.first_neuron + neuron) as usize] += 1;
                 }
@@ -263,6 +274,7 @@ pub fn step_core(
         s.cnt.spikes += s.out.len() as u64;
         s.updated = true;
         s.update_end = now + tb.update_cycles as u64;
+        events.update(env.core, now, tb.update_cycles as u64);
         s.cnt.update_cycles += tb.update_cycles as u64;
         s.cnt.busy_cycles_by_phase[ctx.phase] += tb.update_cycles as u64;
         s.cnt.neuron_updates += n as u64;
@@ -290,6 +302,7 @@ pub fn step_core(
             // to build its destination set.
             let group = base + tb.first_neuron + neuron;
             mesh.inject(Flit::multicast(env.core, group, 1, ctx.emit_bank as u8), at);
+            events.injected(env.core, at);
             s.cnt.routing_table_reads += dests.len() as u64;
             s.out_head += 1;
         } else {
@@ -298,6 +311,7 @@ pub fn step_core(
                 Flit::new(env.core, d.core, d.axon, 1, ctx.emit_bank as u8),
                 at,
             );
+            events.injected(env.core, at);
             s.cnt.routing_table_reads += 1;
             s.dest_next += 1;
             if s.dest_next as usize == dests.len() {

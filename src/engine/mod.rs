@@ -19,7 +19,7 @@ pub mod core;
 pub mod counters;
 pub mod noc;
 
-use self::core::{step_core, CoreState, PhaseCtx, SpikeSink, StepEnv};
+use self::core::{step_core, CoreEvents, CoreState, PhaseCtx, StepEnv};
 use crate::error::{Error, Result};
 use crate::model::stimulus::Stimulus;
 use crate::model::{Readout, Semantics};
@@ -46,10 +46,42 @@ pub struct SampleRun {
     pub spikes: Vec<SpikeRecord>,
 }
 
-/// Observes the run: spikes and phase spans (traces build on this).
+/// What a kind of activity a core is busy with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Activity {
+    /// Reading a synapse row and accumulating (one event).
+    Integrate,
+    /// The update walk over the core's neurons.
+    Update,
+}
+
+/// Observes the run (traces build on this). Every method has an empty
+/// default, and the engine is generic over the observer, so `Quiet`
+/// compiles to nothing.
 pub trait Observer {
+    /// A neuron fired in timestep `t`; its spike is ready at `cycle`.
     fn spike(&mut self, _t: u32, _layer: u32, _neuron: u32, _core: u32, _cycle: u64) {}
+    /// Phase `phase` of timestep `t` ran from `start_cycle` to `end_cycle`
+    /// (the barrier follows).
     fn phase(&mut self, _t: u32, _phase: u32, _start_cycle: u64, _end_cycle: u64) {}
+    /// `core` was busy with `activity` from `start` for `cycles` cycles.
+    /// Spans of one core never overlap; they sum to its busy cycles.
+    fn busy(&mut self, _core: u32, _activity: Activity, _start: u64, _cycles: u64) {}
+    /// An event waited in `core`'s work queue from `arrival` to `start`.
+    fn queued(&mut self, _core: u32, _arrival: u64, _start: u64) {}
+    /// A flit entered `core`'s injection buffer at `cycle`.
+    fn injected(&mut self, _core: u32, _cycle: u64) {}
+    /// A flit crossed `router` from `in_port` to `out_port` at `cycle`
+    /// (`engine::noc` port numbers); `left_buffer` once its last copy left.
+    fn hop(
+        &mut self,
+        _router: u32,
+        _in_port: u32,
+        _out_port: u32,
+        _cycle: u64,
+        _left_buffer: bool,
+    ) {
+    }
 }
 
 /// An observer that ignores everything.
@@ -62,30 +94,58 @@ struct Recorder<'a, O: Observer> {
     inner: &'a mut O,
 }
 
-impl<O: Observer> SpikeSink for Recorder<'_, O> {
+impl<O: Observer> CoreEvents for Recorder<'_, O> {
+    #[inline]
     fn spike(&mut self, t: u32, layer: u32, neuron: u32, core: u32, cycle: u64) {
         if self.record {
             self.spikes.push(SpikeRecord { t, layer, neuron });
         }
         self.inner.spike(t, layer, neuron, core, cycle);
     }
+    #[inline]
+    fn event(&mut self, core: u32, arrival: u64, start: u64, cycles: u64) {
+        self.inner.queued(core, arrival, start);
+        self.inner.busy(core, Activity::Integrate, start, cycles);
+    }
+    #[inline]
+    fn update(&mut self, core: u32, start: u64, cycles: u64) {
+        self.inner.busy(core, Activity::Update, start, cycles);
+    }
+    #[inline]
+    fn injected(&mut self, core: u32, cycle: u64) {
+        self.inner.injected(core, cycle);
+    }
 }
 
 /// The cores' work queues, as the mesh's ejection target: an ejected flit
 /// is admitted (scheduled and integrated) on arrival.
-struct Queues<'a> {
+struct Queues<'a, E: CoreEvents + RouterEvents> {
     cores: &'a mut [CoreState],
     tables: &'a [chip::CoreTables],
     ctx: PhaseCtx,
+    events: &'a mut E,
 }
 
-impl Sink for Queues<'_> {
+/// Router activity, forwarded to the observer.
+trait RouterEvents {
+    fn hop(&mut self, router: usize, in_port: usize, out_port: usize, cycle: u64, left: bool);
+}
+
+impl<O: Observer> RouterEvents for Recorder<'_, O> {
+    #[inline]
+    fn hop(&mut self, router: usize, in_port: usize, out_port: usize, cycle: u64, left: bool) {
+        self.inner
+            .hop(router as u32, in_port as u32, out_port as u32, cycle, left);
+    }
+}
+
+impl<E: CoreEvents + RouterEvents> Sink for Queues<'_, E> {
     fn room_at(&mut self, core: u32, now: u64) -> u64 {
         self.cores[core as usize].queue.room_at(now)
     }
     fn accept(&mut self, core: u32, flit: Flit, now: u64) {
         let c = &mut self.cores[core as usize];
-        c.admit(
+        let (start, cycles) = c.admit(
             &self.tables[core as usize],
             flit.axon,
             flit.payload as u32,
@@ -93,10 +153,15 @@ impl Sink for Queues<'_> {
             now,
             &self.ctx,
         );
+        self.events.event(core, now, start, cycles);
         // A core that still has to update does so when this event drains.
         if c.must_update && !c.updated {
             c.wake = c.wake.min(c.drain_at);
         }
+    }
+    #[inline]
+    fn hop(&mut self, router: usize, in_port: usize, out_port: usize, cycle: u64, left: bool) {
+        self.events.hop(router, in_port, out_port, cycle, left);
     }
 }
 
@@ -185,6 +250,7 @@ pub fn run_sample<O: Observer>(
                         cores: &mut cores,
                         tables: &chip.cores,
                         ctx,
+                        events: &mut rec,
                     };
                     mesh.step(now, &mut sink, opts.every_cycle);
                 }

@@ -114,6 +114,19 @@ pub trait Sink {
     /// has room for a flit. It must not change unless `accept` is called.
     fn room_at(&mut self, core: u32, now: u64) -> u64;
     fn accept(&mut self, core: u32, flit: Flit, now: u64);
+    /// A flit (or a multicast copy) went from input `in_port` to output
+    /// `out_port` of `router` at `cycle`; `left_buffer` when it was the
+    /// last copy, freeing its input slot. For traces; free when unused.
+    #[inline]
+    fn hop(
+        &mut self,
+        _router: usize,
+        _in_port: usize,
+        _out_port: usize,
+        _cycle: u64,
+        _left_buffer: bool,
+    ) {
+    }
 }
 
 /// Mesh-wide traffic counters.
@@ -555,6 +568,7 @@ impl Mesh {
                 self.depart(r, winner, copy.ready_cycle, now);
                 moved |= 1 << winner;
             }
+            sink.hop(r, winner, out, now, copy.out_mask == 0);
             if out < LOCAL {
                 let o = &mut self.out[oq];
                 o.credits -= 1;

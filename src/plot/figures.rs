@@ -77,7 +77,8 @@ fn pow10_label(v: f64) -> String {
 impl Figure for ParetoChart {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
         let tx = |x: f64| if self.log_x { x.log10() } else { x };
-        let keep = |&(x, y): &(f64, f64)| x.is_finite() && y.is_finite() && (!self.log_x || x > 0.0);
+        let keep =
+            |&(x, y): &(f64, f64)| x.is_finite() && y.is_finite() && (!self.log_x || x > 0.0);
         let series: Vec<Vec<(f64, f64)>> = self
             .series
             .iter()
@@ -95,12 +96,19 @@ impl Figure for ParetoChart {
             .build_cartesian_2d(x0..x1, y0..y1)
             .map_err(plot_err)?;
         let log_x = self.log_x;
-        let x_fmt = move |v: &f64| if log_x { pow10_label(*v) } else { format!("{v}") };
+        let x_fmt = move |v: &f64| {
+            if log_x {
+                pow10_label(*v)
+            } else {
+                super::tick(*v)
+            }
+        };
         chart
             .configure_mesh()
             .x_desc(self.x_label.as_str())
             .y_desc(self.y_label.as_str())
             .x_label_formatter(&x_fmt)
+            .y_label_formatter(&|v| super::tick(*v))
             .axis_desc_style(("sans-serif", 16))
             .draw()
             .map_err(plot_err)?;
@@ -152,7 +160,11 @@ pub fn viridis(t: f64) -> RGBColor {
         (94.0, 201.0, 98.0),
         (253.0, 231.0, 37.0),
     ];
-    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 } * 4.0;
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    } * 4.0;
     let i = (t.floor() as usize).min(3);
     let f = t - i as f64;
     let (a, b) = (STOPS[i], STOPS[i + 1]);
@@ -161,7 +173,7 @@ pub fn viridis(t: f64) -> RGBColor {
 }
 
 fn value_text(v: f64) -> String {
-    if v.abs() >= 1000.0 {
+    if v.abs() >= 100.0 {
         format!("{v:.0}")
     } else if v.abs() >= 10.0 {
         format!("{v:.1}")
@@ -191,6 +203,7 @@ fn colorbar<DB: DrawingBackend>(
         .disable_x_axis()
         .y_desc(label)
         .axis_desc_style(("sans-serif", 14))
+        .y_label_style(("sans-serif", 12))
         .y_label_formatter(&|v| value_text(*v))
         .draw()
         .map_err(plot_err)?;
@@ -200,7 +213,10 @@ fn colorbar<DB: DrawingBackend>(
         .draw_series((0..steps).map(|i| {
             let a = lo + span * i as f64 / steps as f64;
             let b = lo + span * (i + 1) as f64 / steps as f64;
-            Rectangle::new([(0.0, a), (1.0, b)], viridis(i as f64 / (steps - 1) as f64).filled())
+            Rectangle::new(
+                [(0.0, a), (1.0, b)],
+                viridis(i as f64 / (steps - 1) as f64).filled(),
+            )
         }))
         .map_err(plot_err)?;
     Ok(())
@@ -345,7 +361,7 @@ impl Figure for LinkMap {
             // Each direction on its own side of the centre line.
             let (ox, oy) = (-dy * 0.1, dx * 0.1);
             let a = (x0 + dx * 0.22 + ox, y0 + dy * 0.22 + oy);
-            let b = (x1 - dx * 0.22 + ox, y1 - dy * 0.22 + oy);
+            let b = (x1 - dx * 0.3 + ox, y1 - dy * 0.3 + oy);
             let color = viridis((flits - lo) / (hi - lo));
             chart
                 .draw_series(std::iter::once(PathElement::new(
@@ -353,12 +369,15 @@ impl Figure for LinkMap {
                     color.stroke_width(stroke),
                 )))
                 .map_err(plot_err)?;
-            // An arrow head at the receiving end.
-            let head = (b.0 - dx * 0.08 + ox * 0.8, b.1 - dy * 0.08 + oy * 0.8);
+            // A filled arrow head at the receiving end.
+            let len = (dx * dx + dy * dy).sqrt().max(1e-9);
+            let (ux, uy) = (dx / len, dy / len);
+            let tip = (b.0 + ux * 0.08, b.1 + uy * 0.08);
+            let side = |k: f64| (b.0 - uy * k, b.1 + ux * k);
             chart
-                .draw_series(std::iter::once(PathElement::new(
-                    vec![head, b],
-                    BLACK.stroke_width(1),
+                .draw_series(std::iter::once(Polygon::new(
+                    vec![tip, side(0.07), side(-0.07)],
+                    color.filled(),
                 )))
                 .map_err(plot_err)?;
         }

@@ -4,6 +4,7 @@
 //! Charts are built in memory and written with `write_atomic`.
 
 pub mod figures;
+pub mod report;
 pub mod sweep;
 
 use crate::error::{write_atomic, Error, Result};
@@ -133,6 +134,21 @@ pub(crate) const COLORS: [RGBColor; 10] = [
     RGBColor(23, 190, 207),
 ];
 
+/// A tick label: no trailing zeros, exponent form for very large or small values.
+pub(crate) fn tick(v: f64) -> String {
+    let a = v.abs();
+    if a >= 1e6 || (a < 1e-3 && a > 0.0) {
+        return format!("{v:.2e}");
+    }
+    let s = format!("{v:.3}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" {
+        "0".into()
+    } else {
+        s.to_string()
+    }
+}
+
 pub(crate) fn plot_err(e: impl std::fmt::Display) -> Error {
     Error::Usage(format!("cannot draw the chart: {e}"))
 }
@@ -145,116 +161,117 @@ pub fn line_chart_svg(c: &LineChart) -> Result<String> {
 impl Figure for LineChart {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
         let c = self;
-    // A log axis is drawn as log10 on a linear axis with labels 10^v.
-    let ty = |y: f64| if c.log_y { y.log10() } else { y };
-    let series: Vec<Vec<(f64, f64)>> = c
-        .series
-        .iter()
-        .map(|s| {
-            s.points
-                .iter()
-                .filter(|(x, y)| x.is_finite() && y.is_finite() && (!c.log_y || *y > 0.0))
-                .map(|&(x, y)| (x, ty(y)))
-                .collect()
-        })
-        .collect();
-    let all = series.iter().flatten();
-    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
-    for &(x, y) in all {
-        x0 = x0.min(x);
-        x1 = x1.max(x);
-        y0 = y0.min(y);
-        y1 = y1.max(y);
-    }
-    for (x, _) in &c.markers {
-        x0 = x0.min(*x);
-        x1 = x1.max(*x);
-    }
-    if x0 > x1 {
-        (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
-    }
-    let pad = |a: f64, b: f64| {
-        let d = if b > a { (b - a) * 0.05 } else { 0.5 };
-        (a - d, b + d)
-    };
-    let (x0, x1) = pad(x0, x1);
-    let (y0, y1) = if c.log_y {
-        (y0.floor(), y1.ceil().max(y0.floor() + 1.0))
-    } else {
-        let (a, b) = pad(y0.min(0.0), y1);
-        (a, b)
-    };
-    {
-        root.fill(&WHITE).map_err(plot_err)?;
-        let mut chart = ChartBuilder::on(root)
-            .caption(&c.title, ("sans-serif", 22))
-            .margin(16)
-            .x_label_area_size(48)
-            .y_label_area_size(72)
-            .build_cartesian_2d(x0..x1, y0..y1)
-            .map_err(plot_err)?;
-        let log_y = c.log_y;
-        let y_fmt = move |v: &f64| {
-            if log_y {
-                let p = 10f64.powf(*v);
-                if p >= 1.0 {
-                    format!("{p:.0}")
-                } else {
-                    format!("{p:.2}")
-                }
-            } else {
-                format!("{v}")
-            }
+        // A log axis is drawn as log10 on a linear axis with labels 10^v.
+        let ty = |y: f64| if c.log_y { y.log10() } else { y };
+        let series: Vec<Vec<(f64, f64)>> = c
+            .series
+            .iter()
+            .map(|s| {
+                s.points
+                    .iter()
+                    .filter(|(x, y)| x.is_finite() && y.is_finite() && (!c.log_y || *y > 0.0))
+                    .map(|&(x, y)| (x, ty(y)))
+                    .collect()
+            })
+            .collect();
+        let all = series.iter().flatten();
+        let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+        for &(x, y) in all {
+            x0 = x0.min(x);
+            x1 = x1.max(x);
+            y0 = y0.min(y);
+            y1 = y1.max(y);
+        }
+        for (x, _) in &c.markers {
+            x0 = x0.min(*x);
+            x1 = x1.max(*x);
+        }
+        if x0 > x1 {
+            (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
+        }
+        let pad = |a: f64, b: f64| {
+            let d = if b > a { (b - a) * 0.05 } else { 0.5 };
+            (a - d, b + d)
         };
-        // On a log axis, label the powers of ten only.
-        let y_labels = if log_y { (y1 - y0) as usize + 1 } else { 10 };
-        chart
-            .configure_mesh()
-            .y_labels(y_labels)
-            .x_desc(c.x_label.as_str())
-            .y_desc(c.y_label.as_str())
-            .y_label_formatter(&y_fmt)
-            .axis_desc_style(("sans-serif", 16))
-            .draw()
-            .map_err(plot_err)?;
-        for (i, (s, pts)) in c.series.iter().zip(&series).enumerate() {
-            let color = COLORS[i % COLORS.len()];
+        let (x0, x1) = pad(x0, x1);
+        let (y0, y1) = if c.log_y {
+            (y0.floor(), y1.ceil().max(y0.floor() + 1.0))
+        } else {
+            let (a, b) = pad(y0.min(0.0), y1);
+            (a, b)
+        };
+        {
+            root.fill(&WHITE).map_err(plot_err)?;
+            let mut chart = ChartBuilder::on(root)
+                .caption(&c.title, ("sans-serif", 22))
+                .margin(16)
+                .x_label_area_size(48)
+                .y_label_area_size(72)
+                .build_cartesian_2d(x0..x1, y0..y1)
+                .map_err(plot_err)?;
+            let log_y = c.log_y;
+            let y_fmt = move |v: &f64| {
+                if log_y {
+                    let p = 10f64.powf(*v);
+                    if p >= 1.0 {
+                        format!("{p:.0}")
+                    } else {
+                        format!("{p:.2}")
+                    }
+                } else {
+                    tick(*v)
+                }
+            };
+            // On a log axis, label the powers of ten only.
+            let y_labels = if log_y { (y1 - y0) as usize + 1 } else { 10 };
             chart
-                .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))
-                .map_err(plot_err)?
-                .label(s.name.as_str())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-                });
+                .configure_mesh()
+                .y_labels(y_labels)
+                .x_desc(c.x_label.as_str())
+                .y_desc(c.y_label.as_str())
+                .y_label_formatter(&y_fmt)
+                .x_label_formatter(&|v| tick(*v))
+                .axis_desc_style(("sans-serif", 16))
+                .draw()
+                .map_err(plot_err)?;
+            for (i, (s, pts)) in c.series.iter().zip(&series).enumerate() {
+                let color = COLORS[i % COLORS.len()];
+                chart
+                    .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))
+                    .map_err(plot_err)?
+                    .label(s.name.as_str())
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                    });
+                chart
+                    .draw_series(
+                        pts.iter()
+                            .map(|&(x, y)| Circle::new((x, y), 3, color.filled())),
+                    )
+                    .map_err(plot_err)?;
+            }
+            for (x, label) in &c.markers {
+                let grey = RGBColor(90, 90, 90);
+                chart
+                    .draw_series(DashedLineSeries::new(
+                        vec![(*x, y0), (*x, y1)],
+                        6,
+                        4,
+                        grey.stroke_width(1),
+                    ))
+                    .map_err(plot_err)?
+                    .label(label.as_str())
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], grey));
+            }
             chart
-                .draw_series(
-                    pts.iter()
-                        .map(|&(x, y)| Circle::new((x, y), 3, color.filled())),
-                )
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperLeft)
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .label_font(("sans-serif", 14))
+                .draw()
                 .map_err(plot_err)?;
         }
-        for (x, label) in &c.markers {
-            let grey = RGBColor(90, 90, 90);
-            chart
-                .draw_series(DashedLineSeries::new(
-                    vec![(*x, y0), (*x, y1)],
-                    6,
-                    4,
-                    grey.stroke_width(1),
-                ))
-                .map_err(plot_err)?
-                .label(label.as_str())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], grey));
-        }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 14))
-            .draw()
-            .map_err(plot_err)?;
+        Ok(())
     }
-    Ok(())
-}
 }

@@ -110,7 +110,10 @@ pub fn label(column: &str) -> String {
         }
     }
     if let Some(stem) = words.strip_suffix(" per inference") {
-        return format!("{stem} per inference (cycles)").replace("cycles per inference (cycles)", "latency per inference (cycles)");
+        return format!("{stem} per inference (cycles)").replace(
+            "cycles per inference (cycles)",
+            "latency per inference (cycles)",
+        );
     }
     words
 }
@@ -242,7 +245,11 @@ pub fn write_default_plots(dir: &Path) -> Result<usize> {
     let t = Table::read(&dir.join("results.csv"))?;
     let first_metric = t.column("status")? + 1;
     let axes: Vec<String> = t.header[2..first_metric - 1].to_vec();
-    let varied = |c: &str| t.column(c).map(|i| t.distinct(i).len() > 1).unwrap_or(false);
+    let varied = |c: &str| {
+        t.column(c)
+            .map(|i| t.distinct(i).len() > 1)
+            .unwrap_or(false)
+    };
     let plots = dir.join("plots");
     let mut n = 0;
     for x in &axes {
@@ -263,18 +270,30 @@ pub fn write_default_plots(dir: &Path) -> Result<usize> {
                 series: series.clone(),
                 ..SweepPlot::default()
             };
-            let Ok(chart) = line_chart(&t, &p) else { continue };
+            let Ok(chart) = line_chart(&t, &p) else {
+                continue;
+            };
             if chart.series.len() > MAX_SERIES {
                 tracing::info!(x = %x, series = chart.series.len(), "too many series for a default chart; use neurocycle plot sweep --where");
                 break;
             }
-            write(&chart, &plots.join(format!("{y}-vs-{}", x.replace('.', "_"))))?;
+            write(
+                &chart,
+                &plots.join(format!("{y}-vs-{}", x.replace('.', "_"))),
+            )?;
             n += 1;
         }
     }
     let acc = t.column("accuracy")?;
     if t.rows.iter().filter(|r| number(&r[acc]).is_some()).count() > 1 {
-        let chart = pareto_chart(&t, "energy_per_inference_pj", "accuracy", &["model".into()], false, false)?;
+        let chart = pareto_chart(
+            &t,
+            "energy_per_inference_pj",
+            "accuracy",
+            &["model".into()],
+            false,
+            false,
+        )?;
         write(&chart, &plots.join("pareto-accuracy-vs-energy"))?;
         n += 1;
     }

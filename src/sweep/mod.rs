@@ -206,7 +206,12 @@ fn read_points(dir: &Path, fingerprint: &str) -> Result<BTreeMap<usize, Value>> 
     let entries = match std::fs::read_dir(&points) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-        Err(source) => return Err(Error::Read { path: points, source }),
+        Err(source) => {
+            return Err(Error::Read {
+                path: points,
+                source,
+            })
+        }
     };
     for entry in entries {
         let entry = entry.map_err(|source| Error::Read {
@@ -222,7 +227,12 @@ fn read_points(dir: &Path, fingerprint: &str) -> Result<BTreeMap<usize, Value>> 
         };
         let path = entry.path();
         let record: Value = serde_json::from_str(&read_file(&path)?).map_err(|e| {
-            Error::invalid(&path.display().to_string(), "point record", e, "JSON written by neurocycle sweep")
+            Error::invalid(
+                &path.display().to_string(),
+                "point record",
+                e,
+                "JSON written by neurocycle sweep",
+            )
         })?;
         if record["fingerprint"] != fingerprint || record["index"] != index {
             return Err(Error::invalid(
@@ -238,7 +248,11 @@ fn read_points(dir: &Path, fingerprint: &str) -> Result<BTreeMap<usize, Value>> 
 }
 
 /// Writes `dir/results.csv`: one row per record, in point order.
-pub fn write_results(dir: &Path, sweep_axes: &[String], records: &BTreeMap<usize, Value>) -> Result<()> {
+pub fn write_results(
+    dir: &Path,
+    sweep_axes: &[String],
+    records: &BTreeMap<usize, Value>,
+) -> Result<()> {
     let mut w = csv::Writer::from_writer(vec![]);
     let mut header: Vec<&str> = vec!["index", "model"];
     header.extend(sweep_axes.iter().map(|s| s.as_str()));
@@ -256,7 +270,9 @@ pub fn write_results(dir: &Path, sweep_axes: &[String], records: &BTreeMap<usize
         row.push(text(&r["error"]));
         w.write_record(&row).map_err(csv_err)?;
     }
-    let bytes = w.into_inner().map_err(|e| Error::Usage(format!("results.csv: {e}")))?;
+    let bytes = w
+        .into_inner()
+        .map_err(|e| Error::Usage(format!("results.csv: {e}")))?;
     write_atomic(&dir.join("results.csv"), &bytes)
 }
 
@@ -285,7 +301,12 @@ pub fn run(
     let manifest_path = out.join("sweep.json");
     if manifest_path.exists() {
         let old: Value = serde_json::from_str(&read_file(&manifest_path)?).map_err(|e| {
-            Error::invalid(&manifest_path.display().to_string(), "sweep.json", e, "JSON written by neurocycle sweep")
+            Error::invalid(
+                &manifest_path.display().to_string(),
+                "sweep.json",
+                e,
+                "JSON written by neurocycle sweep",
+            )
         })?;
         if old["fingerprint"] != prepared.fingerprint.as_str() {
             return Err(Error::invalid(
@@ -372,7 +393,12 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged> {
     for dir in inputs {
         let path = dir.join("sweep.json");
         let m: Value = serde_json::from_str(&read_file(&path)?).map_err(|e| {
-            Error::invalid(&path.display().to_string(), "sweep.json", e, "JSON written by neurocycle sweep")
+            Error::invalid(
+                &path.display().to_string(),
+                "sweep.json",
+                e,
+                "JSON written by neurocycle sweep",
+            )
         })?;
         if let Some((first, first_dir)) = &manifest {
             if first["fingerprint"] != m["fingerprint"] {
@@ -408,9 +434,18 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged> {
     };
     let all: Vec<usize> = manifest["points"]
         .as_array()
-        .map(|a| a.iter().filter_map(|p| p["index"].as_u64()).map(|i| i as usize).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| p["index"].as_u64())
+                .map(|i| i as usize)
+                .collect()
+        })
         .unwrap_or_default();
-    let missing: Vec<usize> = all.iter().copied().filter(|i| !records.contains_key(i)).collect();
+    let missing: Vec<usize> = all
+        .iter()
+        .copied()
+        .filter(|i| !records.contains_key(i))
+        .collect();
     if !missing.is_empty() {
         let shown: Vec<String> = missing.iter().take(20).map(|i| i.to_string()).collect();
         return Err(Error::Usage(format!(
@@ -422,7 +457,9 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged> {
         )));
     }
     if let Some(stray) = records.keys().find(|i| !all.contains(i)) {
-        return Err(Error::Usage(format!("merge: point {stray} is not in the sweep's point list")));
+        return Err(Error::Usage(format!(
+            "merge: point {stray} is not in the sweep's point list"
+        )));
     }
     manifest["shard"] = "0/1".into();
     let text = serde_json::to_string_pretty(&manifest).expect("json") + "\n";
@@ -433,7 +470,11 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged> {
     }
     let axes: Vec<String> = manifest["spec"]["axes"]
         .as_array()
-        .map(|a| a.iter().filter_map(|x| x["path"].as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x["path"].as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default();
     let plain: BTreeMap<usize, Value> = records.into_iter().map(|(i, (r, _))| (i, r)).collect();
     write_results(out, &axes, &plain)?;

@@ -175,7 +175,12 @@ impl Sweep {
             }
         };
         if spec.models.is_empty() {
-            return Err(Error::invalid(file, "models", "[]", "at least one model file"));
+            return Err(Error::invalid(
+                file,
+                "models",
+                "[]",
+                "at least one model file",
+            ));
         }
         if spec.samples == 0 {
             return Err(Error::invalid(file, "samples", 0, "1 or more"));
@@ -240,7 +245,9 @@ impl Sweep {
             let config = hw.overridden_value(&point.sets(&spec.set))?;
             let mut keep = true;
             for c in &filters {
-                keep &= c.holds(&config).map_err(|e| Error::Usage(format!("{file}: {e}")))?;
+                keep &= c
+                    .holds(&config)
+                    .map_err(|e| Error::Usage(format!("{file}: {e}")))?;
             }
             if keep {
                 points.push(point);
@@ -306,7 +313,11 @@ impl Condition {
     pub fn holds(&self, config: &serde_json::Value) -> std::result::Result<bool, String> {
         let texts = (text_of(config, &self.lhs), text_of(config, &self.rhs));
         if let (Some(a), _) | (_, Some(a)) = &texts {
-            let other = if texts.0.is_some() { &self.rhs } else { &self.lhs };
+            let other = if texts.0.is_some() {
+                &self.rhs
+            } else {
+                &self.lhs
+            };
             let b = text_of(config, other).unwrap_or_else(|| other.clone());
             return match self.op {
                 "==" => Ok(*a == b),
