@@ -29,6 +29,7 @@ pub mod plot;
 pub mod reference;
 pub mod report;
 pub mod run;
+pub mod study;
 pub mod sweep;
 pub mod trace;
 pub mod traffic;

@@ -625,3 +625,47 @@ fn run_writes_traces_and_heat_maps_and_plot_draws_from_files() {
         &["points.csv", "column", "nope", "energy_per_inference_pj"],
     );
 }
+
+#[test]
+fn study_utilization_quick_runs_from_the_command_line() {
+    let out = tmp("study-quick");
+    let _ = std::fs::remove_dir_all(&out);
+    let o = run(&[
+        "study",
+        "utilization",
+        "--hw",
+        "hw_configs/default.ron",
+        "--dataset",
+        "mnist",
+        "--quick",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(String::from_utf8_lossy(&o.stdout).contains(md.lines().next().unwrap()));
+    for f in [
+        "results.csv",
+        "models/u-ticket-r3.ron",
+        "reports/lth-r3.json",
+        "plots/pe_utilization-vs-sparsity.png",
+    ] {
+        assert!(out.join(f).exists(), "{f}");
+    }
+    fails_with(
+        &[
+            "study",
+            "utilization",
+            "--hw",
+            "hw_configs/default.ron",
+            "--dataset",
+            "mnist",
+            "--quick",
+            "--target",
+            "1.5",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &["--target", "0 < target < 1"],
+    );
+}

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 
 mod noc;
 mod plot;
+mod study;
 mod sweep;
 mod train;
 
@@ -50,6 +51,8 @@ pub enum Command {
     Merge(sweep::MergeArgs),
     /// Draw a chart (SVG, PNG) from sweep results or a run report.
     Plot(plot::PlotArgs),
+    /// Research studies: train, compress, simulate on a chip, report.
+    Study(study::StudyArgs),
 }
 
 #[derive(Args)]
@@ -234,6 +237,7 @@ pub fn main(cli: Cli) -> Result<i32> {
         Command::Sweep(a) => sweep::sweep_main(&a),
         Command::Merge(a) => sweep::merge_main(&a),
         Command::Plot(a) => plot::main(&a),
+        Command::Study(a) => study::main(&a),
         Command::Demo(a) => {
             let hw = HwConfig::preset("default")?;
             let mut sim = a.sim;

@@ -5,6 +5,7 @@
 //! integer model's, measured with the reference executor on the same
 //! stimuli `eval` and `run --dataset` use.
 
+pub mod lottery;
 pub mod net;
 pub mod quant;
 
@@ -477,8 +478,55 @@ pub fn train(spec: &TrainSpec, data: &Dataset, progress: &dyn Fn(&Progress)) -> 
     let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
     let (shapes, fanouts) = skeleton(&spec.arch);
     let topo = Topology { shapes, fanouts };
-    let mut masters: Vec<Master> = spec
-        .arch
+    let mut masters = init_masters_with(spec, &topo, &mut rng);
+    let n_train = train_split.len();
+    let batches_per_epoch = n_train.div_ceil(spec.batch);
+    let total_steps = (batches_per_epoch * spec.epochs as usize).max(1);
+    let mut step = 0usize;
+    let mut p = Progress {
+        samples_total: (n_train * spec.epochs as usize) as u64,
+        ..Progress::default()
+    };
+    let mut order: Vec<usize> = (0..n_train).collect();
+    let mut final_loss = 0.0;
+    for epoch in 0..spec.epochs {
+        p.epoch = epoch;
+        let (quantized, prune_round) = spec.order.schedule(epoch, spec.epochs, spec.prune_rounds);
+        let run = EpochRun {
+            spec,
+            topo: &topo,
+            split: &train_split,
+            data,
+            epoch_seed: crate::model::stimulus::sample_seed(spec.seed, 1 + epoch as u64),
+            quantized,
+            total_steps,
+        };
+        run.run(
+            &mut masters,
+            &mut order,
+            &mut rng,
+            &mut step,
+            &mut p,
+            progress,
+        );
+        final_loss = p.loss;
+        // Pruning rounds at the ends of the first epochs, masks kept after.
+        if let (true, Some(k)) = (spec.prune > 0.0, prune_round) {
+            let target = spec.prune * (k + 1) as f64 / spec.prune_rounds as f64;
+            prune(&mut masters, target, spec.prune_global);
+        }
+        tracing::info!(epoch, loss = p.loss, acc = p.train_accuracy, "epoch done");
+    }
+    finish(spec, &topo, &masters, data, final_loss)
+}
+
+/// Fresh masters: uniform fan-in initialization from the spec's seed.
+fn init_masters(spec: &TrainSpec, topo: &Topology) -> Vec<Master> {
+    init_masters_with(spec, topo, &mut ChaCha8Rng::seed_from_u64(spec.seed))
+}
+
+fn init_masters_with(spec: &TrainSpec, topo: &Topology, rng: &mut ChaCha8Rng) -> Vec<Master> {
+    spec.arch
         .iter()
         .zip(&topo.shapes)
         .map(|(kind, shape)| {
@@ -502,56 +550,73 @@ pub fn train(spec: &TrainSpec, data: &Dataset, progress: &dyn Fn(&Progress)) -> 
                 v_b: vec![0.0; o],
             }
         })
-        .collect();
-    let n_train = train_split.len();
-    let batches_per_epoch = n_train.div_ceil(spec.batch);
-    let total_steps = (batches_per_epoch * spec.epochs as usize).max(1);
-    let mut step = 0usize;
-    let mut p = Progress {
-        samples_total: (n_train * spec.epochs as usize) as u64,
-        ..Progress::default()
-    };
-    let mut order: Vec<usize> = (0..n_train).collect();
-    let mut final_loss = 0.0;
-    for epoch in 0..spec.epochs {
-        p.epoch = epoch;
-        order.shuffle(&mut rng);
-        let (quantized, prune_round) = spec.order.schedule(epoch, spec.epochs, spec.prune_rounds);
+        .collect()
+}
+
+/// One epoch of mini-batch training.
+struct EpochRun<'a> {
+    spec: &'a TrainSpec,
+    topo: &'a Topology,
+    split: &'a Split,
+    data: &'a Dataset,
+    /// Seed of the epoch's stimuli (rate coding, shifts).
+    epoch_seed: u64,
+    quantized: bool,
+    /// Steps of the cosine learning-rate schedule.
+    total_steps: usize,
+}
+
+impl EpochRun<'_> {
+    /// Shuffles `order` and trains on it; `step` counts schedule steps.
+    fn run(
+        &self,
+        masters: &mut [Master],
+        order: &mut [usize],
+        rng: &mut ChaCha8Rng,
+        step: &mut usize,
+        p: &mut Progress,
+        progress: &dyn Fn(&Progress),
+    ) {
+        let spec = self.spec;
+        order.shuffle(rng);
         let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
         for batch in order.chunks(spec.batch) {
-            let (params, _) = effective(spec, &topo, &masters, quantized);
-            let epoch_seed = crate::model::stimulus::sample_seed(spec.seed, 1 + epoch as u64);
+            let (params, _) = effective(spec, self.topo, masters, self.quantized);
             let (grads, loss, ok) = batch_grads(
                 spec,
                 &params,
-                &train_split,
-                (data.shape, data.frames),
+                self.split,
+                (self.data.shape, self.data.frames),
                 batch,
-                epoch_seed,
+                self.epoch_seed,
             );
             let lr = spec.lr
                 * 0.5
-                * (1.0 + (std::f32::consts::PI * step as f32 / total_steps as f32).cos());
-            adam(&mut masters, &grads, lr, step + 1, batch.len());
-            step += 1;
+                * (1.0 + (std::f32::consts::PI * *step as f32 / self.total_steps as f32).cos());
+            adam(masters, &grads, lr, *step + 1, batch.len());
+            *step += 1;
             loss_sum += loss as f64;
             correct += ok;
             seen += batch.len();
             p.samples_done += batch.len() as u64;
             p.loss = (loss_sum / seen as f64) as f32;
             p.train_accuracy = correct as f32 / seen as f32;
-            progress(&p);
+            progress(p);
         }
-        final_loss = p.loss;
-        // Pruning rounds at the ends of the first epochs, masks kept after.
-        if let (true, Some(k)) = (spec.prune > 0.0, prune_round) {
-            let target = spec.prune * (k + 1) as f64 / spec.prune_rounds as f64;
-            prune(&mut masters, target, spec.prune_global);
-        }
-        tracing::info!(epoch, loss = p.loss, acc = p.train_accuracy, "epoch done");
     }
-    let (params, qs) = effective(spec, &topo, &masters, true);
-    let model = export(spec, &masters, &qs, data);
+}
+
+/// Exports the trained masters and measures the integer model on the
+/// test split.
+fn finish(
+    spec: &TrainSpec,
+    topo: &Topology,
+    masters: &[Master],
+    data: &Dataset,
+    final_loss: f32,
+) -> Result<Trained> {
+    let (params, qs) = effective(spec, topo, masters, true);
+    let model = export(spec, masters, &qs, data);
     let test = match spec.test_samples {
         Some(n) => data.test.head(n),
         None => data.test.clone(),

@@ -1,0 +1,150 @@
+//! `neurocycle study`: research studies that train, compress, simulate and
+//! report.
+
+use clap::{Args, Subcommand};
+use neurocycle::config::HwConfig;
+use neurocycle::error::Result;
+use neurocycle::model::InputEncoding;
+use neurocycle::study::utilization::{self, UtilizationSpec};
+use neurocycle::study::ChipSetup;
+use neurocycle::train::lottery::LotterySpec;
+use neurocycle::train::{parse_arch, TrainSpec};
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct StudyArgs {
+    #[command(subcommand)]
+    pub study: Study,
+}
+
+#[derive(Subcommand)]
+pub enum Study {
+    /// PE utilization of lottery tickets (LTH) and of u-Ticket, round by round, on a chip.
+    Utilization(UtilizationArgs),
+}
+
+#[derive(Args)]
+pub struct UtilizationArgs {
+    /// Hardware config (RON) the tickets are measured on (and u-Ticket balanced for).
+    #[arg(long)]
+    pub hw: PathBuf,
+    /// Override a config parameter, e.g. --set core.neurons=64.
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub sets: Vec<String>,
+    /// mnist, fashion-mnist or dvs-gestures.
+    #[arg(long)]
+    pub dataset: String,
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Network (default 784-256-10; --quick: 784-64-10).
+    #[arg(long)]
+    pub arch: Option<String>,
+    /// Small and fast: 1,000 training and 200 test images, 3 rounds to 90%,
+    /// 2 epochs per round, 16 chip samples (what CI runs).
+    #[arg(long)]
+    pub quick: bool,
+    /// Pruning rounds (default 6).
+    #[arg(long)]
+    pub rounds: Option<u32>,
+    /// Sparsity after the last round (default 0.98).
+    #[arg(long)]
+    pub target: Option<f64>,
+    /// Epochs of the dense run and of every round (default 3).
+    #[arg(long)]
+    pub epochs: Option<u32>,
+    /// Rewind to the weights after this many epochs.
+    #[arg(long, default_value_t = 1)]
+    pub rewind_epoch: u32,
+    /// Weight bits (default 4).
+    #[arg(long, default_value_t = 4)]
+    pub bits: u8,
+    #[arg(long, default_value_t = 4)]
+    pub timesteps: u32,
+    /// Test samples per model on the chip (default 100; --quick 16).
+    #[arg(long)]
+    pub samples: Option<u64>,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Output folder; a rerun into it resumes.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+pub fn main(a: &StudyArgs) -> Result<i32> {
+    match &a.study {
+        Study::Utilization(u) => utilization_main(u),
+    }
+}
+
+fn utilization_main(a: &UtilizationArgs) -> Result<i32> {
+    let hw_file = a.hw.display().to_string();
+    let hw = HwConfig::load(&a.hw)?.with_overrides(&hw_file, &a.sets)?;
+    let data = neurocycle::data::load(&a.dataset, a.data_dir.as_deref())?;
+    let threads = super::workers("--threads", a.threads)?;
+    let q = a.quick;
+    let arch = a
+        .arch
+        .clone()
+        .unwrap_or_else(|| if q { "784-64-10" } else { "784-256-10" }.into());
+    let train = TrainSpec {
+        arch: parse_arch(&arch)?,
+        timesteps: a.timesteps,
+        encoding: InputEncoding::Graded { bits: 8 },
+        bits: vec![a.bits],
+        epochs: a.epochs.unwrap_or(if q { 2 } else { 3 }),
+        seed: a.seed,
+        threads,
+        train_samples: q.then_some(1000),
+        test_samples: q.then_some(200),
+        ..TrainSpec::default()
+    };
+    let target = a.target.unwrap_or(if q { 0.9 } else { 0.98 });
+    if !(0.0..1.0).contains(&target) || target == 0.0 {
+        return Err(neurocycle::error::Error::invalid(
+            "command line",
+            "--target",
+            target,
+            "0 < target < 1",
+        ));
+    }
+    let rounds = a.rounds.unwrap_or(if q { 3 } else { 6 });
+    neurocycle::error::check_range("command line", "--rounds", rounds, 1, 100)?;
+    let spec = UtilizationSpec {
+        lottery: LotterySpec {
+            train,
+            rewind_epoch: a.rewind_epoch,
+            rounds,
+            target,
+        },
+        chip: ChipSetup {
+            hw,
+            hw_file,
+            overrides: a.sets.clone(),
+            samples: a.samples.unwrap_or(if q { 16 } else { 100 }),
+            threads,
+        },
+    };
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg:24} {bar:30} {pos}/{len} samples  {per_sec}  eta {eta}",
+        )
+        .expect("valid template"),
+    );
+    let started = std::time::Instant::now();
+    let summary = utilization::run(&spec, &data, &a.out, &|stage, p| {
+        bar.set_message(stage.to_string());
+        bar.set_length(p.samples_total);
+        bar.set_position(p.samples_done);
+    })?;
+    bar.finish_and_clear();
+    print!("{}", summary.report_md);
+    eprintln!(
+        "study written to {} in {:.0} s (results.csv, report.md, plots/, models/, reports/)",
+        a.out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(0)
+}

@@ -1,0 +1,117 @@
+//! Research studies: commands that train, compress, simulate on a chip and
+//! write a report (`results.csv`, plots, `report.md`) into a folder. A
+//! study is resumable: each finished step leaves a file, and a rerun into
+//! the same folder loads it instead of recomputing.
+
+pub mod utilization;
+
+use crate::config::HwConfig;
+use crate::data::Dataset;
+use crate::engine::EngineOptions;
+use crate::error::{read_file, write_atomic, Error, Result};
+use crate::model::Model;
+use crate::report::{headline, Report};
+use crate::run::{simulate, Inputs, Job, RunOptions};
+use serde::{de::DeserializeOwned, Serialize};
+use std::path::Path;
+
+/// The chip a study measures on.
+#[derive(Clone, Debug)]
+pub struct ChipSetup {
+    pub hw: HwConfig,
+    pub hw_file: String,
+    pub overrides: Vec<String>,
+    /// Test samples pushed through the chip per model.
+    pub samples: u64,
+    pub threads: usize,
+}
+
+impl ChipSetup {
+    /// Runs `model` on the chip over the first test samples of `data`,
+    /// with the stimulus seed the trainer measured with.
+    pub fn measure(&self, model: &Model, name: &str, data: &Dataset) -> Result<Report> {
+        let inputs = Inputs::Dataset(data);
+        let samples = self.samples.min(data.test.len() as u64);
+        let job = Job {
+            hw: &self.hw,
+            hw_file: &self.hw_file,
+            overrides: &self.overrides,
+            model,
+            model_file: name,
+            inputs,
+            seed: inputs.default_seed(model),
+            opts: RunOptions {
+                samples,
+                threads: self.threads,
+                engine: EngineOptions::default(),
+                check: false,
+            },
+        };
+        Ok(simulate(&job, &|_| {})?.0)
+    }
+}
+
+/// Headline metrics of a report by column name.
+pub fn headline_map(r: &Report) -> serde_json::Map<String, serde_json::Value> {
+    headline::COLUMNS
+        .iter()
+        .zip(headline::values(r))
+        .map(|(k, v)| (k.to_string(), serde_json::Value::String(v)))
+        .collect()
+}
+
+/// Loads `path` if a previous run left it, else computes and saves it.
+pub fn cached<T: Serialize + DeserializeOwned>(
+    path: &Path,
+    compute: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    if path.exists() {
+        let file = path.display().to_string();
+        return serde_json::from_str(&read_file(path)?).map_err(|e| {
+            Error::invalid(
+                &file,
+                "saved step",
+                e,
+                "a file written by this study; delete it to recompute",
+            )
+        });
+    }
+    let value = compute()?;
+    let text = serde_json::to_string(&value).expect("serializes");
+    write_atomic(path, text.as_bytes())?;
+    Ok(value)
+}
+
+/// Writes a CSV of rows of text cells.
+pub fn write_csv(path: &Path, header: &[String], rows: &[Vec<String>]) -> Result<()> {
+    let mut w = csv::Writer::from_writer(vec![]);
+    let err = |e: csv::Error| Error::Usage(format!("{}: {e}", path.display()));
+    w.write_record(header).map_err(err)?;
+    for r in rows {
+        w.write_record(r).map_err(err)?;
+    }
+    let bytes = w
+        .into_inner()
+        .map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
+    write_atomic(path, &bytes)
+}
+
+/// Checks that `dir` holds no study of another configuration: the first
+/// run writes `study.json` with `config`; later runs must match it.
+pub fn claim_folder(dir: &Path, config: &serde_json::Value) -> Result<()> {
+    let path = dir.join("study.json");
+    if path.exists() {
+        let old: serde_json::Value = serde_json::from_str(&read_file(&path)?).unwrap_or_default();
+        if old != *config {
+            return Err(Error::invalid(
+                &path.display().to_string(),
+                "study",
+                "another configuration",
+                "the same command as the run that made this folder; use a fresh --out",
+            ));
+        }
+        return Ok(());
+    }
+    let text = serde_json::to_string_pretty(config).expect("json") + "\n";
+    write_atomic(&path, text.as_bytes())
+}

@@ -1,0 +1,326 @@
+//! `neurocycle study utilization`: workload imbalance of lottery tickets on
+//! a chip, and u-Ticket. Per round, for plain LTH and for u-Ticket:
+//! sparsity, accuracy, PE utilization, imbalance, cycles and energy on the
+//! chip; plots against sparsity; `report.md` with the table and the
+//! headline reductions.
+
+use super::{cached, claim_folder, headline_map, write_csv, ChipSetup};
+use crate::data::Dataset;
+use crate::error::{write_atomic, Result};
+use crate::model::Model;
+use crate::plot::sweep::{line_chart, SweepPlot, Table};
+use crate::train::lottery::{Lottery, LotterySpec, Method, State};
+use crate::train::{arch_name, Progress};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::fmt::Write as _;
+use std::path::Path;
+
+pub struct UtilizationSpec {
+    pub lottery: LotterySpec,
+    pub chip: ChipSetup,
+}
+
+/// A trained network of one round.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Step {
+    state: State,
+    /// Integer test accuracy (reference executor, the trainer's test set).
+    accuracy: f64,
+    model: Model,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Dense {
+    step: Step,
+    rewind: State,
+}
+
+/// One measured point: a method's round on the chip.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Row {
+    pub method: String,
+    pub round: u32,
+    pub target_sparsity: f64,
+    pub sparsity: f64,
+    pub accuracy: f64,
+    /// The chip report's headline metrics (text, as in sweep CSVs).
+    pub chip: serde_json::Map<String, Value>,
+}
+
+impl Row {
+    pub fn metric(&self, name: &str) -> Option<f64> {
+        self.chip.get(name)?.as_str()?.parse().ok()
+    }
+}
+
+/// What the study found.
+pub struct Summary {
+    pub rows: Vec<Row>,
+    pub report_md: String,
+}
+
+fn config_of(spec: &UtilizationSpec, data: &Dataset) -> Value {
+    let t = &spec.lottery.train;
+    serde_json::json!({
+        "study": "utilization",
+        "dataset": data.name,
+        "arch": arch_name(&t.arch),
+        "timesteps": t.timesteps,
+        "encoding": format!("{:?}", t.encoding),
+        "bits": t.bits,
+        "epochs_per_round": t.epochs,
+        "batch": t.batch,
+        "lr": t.lr,
+        "seed": t.seed,
+        "train_samples": t.train_samples,
+        "test_samples": t.test_samples,
+        "rounds": spec.lottery.rounds,
+        "target": spec.lottery.target,
+        "rewind_epoch": spec.lottery.rewind_epoch,
+        "hw": spec.chip.hw,
+        "chip_samples": spec.chip.samples,
+    })
+}
+
+/// Runs (or resumes) the study into `out`. `progress(stage, p)` reports
+/// training.
+pub fn run(
+    spec: &UtilizationSpec,
+    data: &Dataset,
+    out: &Path,
+    progress: &dyn Fn(&str, &Progress),
+) -> Result<Summary> {
+    claim_folder(out, &config_of(spec, data))?;
+    let lottery = Lottery::new(&spec.lottery, data)?;
+    let dense: Dense = cached(&out.join("state/dense.json"), || {
+        let (state, rewind, trained) = lottery.dense(&|p| progress("dense", p))?;
+        Ok(Dense {
+            step: Step {
+                state,
+                accuracy: trained.test_accuracy,
+                model: trained.model,
+            },
+            rewind,
+        })
+    })?;
+    let mut rows = vec![];
+    for method in [Method::Lth, Method::UTicket] {
+        let mut prev = dense.step.clone();
+        for r in 0..=spec.lottery.rounds {
+            let name = format!("{}-r{r}", method.name());
+            let step = if r == 0 {
+                dense.step.clone()
+            } else {
+                let stage = format!("{} round {r}/{}", method.name(), spec.lottery.rounds);
+                cached(&out.join(format!("state/{name}.json")), || {
+                    let (state, trained) = lottery.round(
+                        &prev.state,
+                        &dense.rewind,
+                        r,
+                        method,
+                        &spec.chip.hw,
+                        &|p| progress(&stage, p),
+                    )?;
+                    Ok(Step {
+                        state,
+                        accuracy: trained.test_accuracy,
+                        model: trained.model,
+                    })
+                })?
+            };
+            let model_path = out.join(format!("models/{name}.ron"));
+            if !model_path.exists() {
+                write_atomic(&model_path, step.model.to_ron().as_bytes())?;
+            }
+            let row = cached(&out.join(format!("points/{name}.json")), || {
+                let report =
+                    spec.chip
+                        .measure(&step.model, &model_path.display().to_string(), data)?;
+                write_atomic(
+                    &out.join(format!("reports/{name}.json")),
+                    report.to_json().as_bytes(),
+                )?;
+                Ok(Row {
+                    method: method.name().into(),
+                    round: r,
+                    target_sparsity: spec.lottery.sparsity(r),
+                    sparsity: Lottery::sparsity_of(&step.state),
+                    accuracy: step.accuracy,
+                    chip: headline_map(&report),
+                })
+            })?;
+            tracing::info!(method = method.name(), round = r, "point done");
+            rows.push(row);
+            prev = step;
+        }
+    }
+    write_outputs(spec, data, out, &rows)?;
+    let report_md = report_md(spec, data, &rows);
+    write_atomic(&out.join("report.md"), report_md.as_bytes())?;
+    Ok(Summary { rows, report_md })
+}
+
+const PLOTTED: &[&str] = &[
+    "pe_utilization",
+    "cycles_per_inference",
+    "energy_per_inference_pj",
+    "imbalance",
+    "accuracy",
+];
+
+fn write_outputs(_spec: &UtilizationSpec, _data: &Dataset, out: &Path, rows: &[Row]) -> Result<()> {
+    let mut header: Vec<String> = ["method", "round", "target_sparsity", "sparsity", "accuracy"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let chip_cols: Vec<&str> = crate::report::headline::COLUMNS.to_vec();
+    header.extend(chip_cols.iter().map(|c| {
+        if *c == "accuracy" {
+            "chip_accuracy".to_string()
+        } else {
+            c.to_string()
+        }
+    }));
+    let body: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let mut v = vec![
+                r.method.clone(),
+                r.round.to_string(),
+                r.target_sparsity.to_string(),
+                r.sparsity.to_string(),
+                r.accuracy.to_string(),
+            ];
+            v.extend(chip_cols.iter().map(|c| {
+                r.chip
+                    .get(*c)
+                    .and_then(|x| x.as_str())
+                    .unwrap_or_default()
+                    .to_string()
+            }));
+            v
+        })
+        .collect();
+    let csv_path = out.join("results.csv");
+    write_csv(&csv_path, &header, &body)?;
+    let t = Table::read(&csv_path)?;
+    for y in PLOTTED {
+        let mut chart = line_chart(
+            &t,
+            &SweepPlot {
+                x: "sparsity".into(),
+                y: y.to_string(),
+                series: vec!["method".into()],
+                ..SweepPlot::default()
+            },
+        )?;
+        chart.title = format!("{}: LTH and u-Ticket", chart.y_label);
+        chart.x_label = "weight sparsity (fraction of zero weights)".into();
+        crate::plot::write(&chart, &out.join(format!("plots/{y}-vs-sparsity")))?;
+    }
+    Ok(())
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", 100.0 * x)
+}
+
+fn report_md(spec: &UtilizationSpec, data: &Dataset, rows: &[Row]) -> String {
+    let t = &spec.lottery.train;
+    let get = |m: &str, r: u32| rows.iter().find(|x| x.method == m && x.round == r);
+    let mut s = String::new();
+    let _ = writeln!(s, "# PE utilization of lottery tickets: LTH and u-Ticket\n");
+    let _ = writeln!(
+        s,
+        "Network {} on {} ({} training, {} test samples), T = {}, {}-bit weights; {} rounds of iterative magnitude pruning to {} sparsity, rewinding to the weights after epoch {}, {} epochs per round. Chip: {} ({}), {} PEs per core, {} neurons per core, {}-bit synapse words; {} test samples per model on the chip.\n",
+        arch_name(&t.arch),
+        data.name,
+        t.train_samples.unwrap_or(data.train.len()),
+        t.test_samples.unwrap_or(data.test.len()),
+        t.timesteps,
+        t.bits.iter().map(|b| b.to_string()).collect::<Vec<_>>().join(","),
+        spec.lottery.rounds,
+        pct(spec.lottery.target),
+        spec.lottery.rewind_epoch,
+        t.epochs,
+        spec.chip.hw.name,
+        if spec.chip.overrides.is_empty() { spec.chip.hw_file.clone() } else { format!("{} with {}", spec.chip.hw_file, spec.chip.overrides.join(", ")) },
+        spec.chip.hw.core.pes,
+        spec.chip.hw.core.neurons,
+        spec.chip.hw.synapse_memory.word_bits,
+        spec.chip.samples,
+    );
+    let _ = writeln!(s, "| round | sparsity (LTH / u-Ticket) | accuracy LTH | accuracy u-Ticket | PE utilization LTH | PE utilization u-Ticket | cycles / inference LTH | cycles / inference u-Ticket | energy / inference LTH (nJ) | energy / inference u-Ticket (nJ) |");
+    let _ = writeln!(
+        s,
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+    );
+    let m = |r: &Row, c: &str| r.metric(c).unwrap_or(f64::NAN);
+    for r in 0..=spec.lottery.rounds {
+        if let (Some(a), Some(b)) = (get("lth", r), get("u-ticket", r)) {
+            let _ = writeln!(
+                s,
+                "| {r} | {} / {} | {} | {} | {} | {} | {:.0} | {:.0} | {:.1} | {:.1} |",
+                pct(a.sparsity),
+                pct(b.sparsity),
+                pct(a.accuracy),
+                pct(b.accuracy),
+                pct(m(a, "pe_utilization")),
+                pct(m(b, "pe_utilization")),
+                m(a, "cycles_per_inference"),
+                m(b, "cycles_per_inference"),
+                m(a, "energy_per_inference_pj") / 1e3,
+                m(b, "energy_per_inference_pj") / 1e3,
+            );
+        }
+    }
+    let last = spec.lottery.rounds;
+    if let (Some(a), Some(b)) = (get("lth", last), get("u-ticket", last)) {
+        let cut = |c: &str| 1.0 - m(b, c) / m(a, c);
+        let _ = writeln!(
+            s,
+            "\n## Headline, at the last round ({} sparsity)\n",
+            pct(a.sparsity)
+        );
+        let _ = writeln!(
+            s,
+            "- PE utilization: {} with LTH, {} with u-Ticket.",
+            pct(m(a, "pe_utilization")),
+            pct(m(b, "pe_utilization"))
+        );
+        let _ = writeln!(
+            s,
+            "- Latency: {} fewer cycles per inference with u-Ticket.",
+            pct(cut("cycles_per_inference"))
+        );
+        let _ = writeln!(
+            s,
+            "- Energy: {} less per inference with u-Ticket.",
+            pct(cut("energy_per_inference_pj"))
+        );
+        let _ = writeln!(
+            s,
+            "- Accuracy: {} with LTH, {} with u-Ticket ({:+.2} points).",
+            pct(a.accuracy),
+            pct(b.accuracy),
+            100.0 * (b.accuracy - a.accuracy)
+        );
+        let best = |c: &str| {
+            (1..=last)
+                .filter_map(|r| Some(1.0 - m(get("u-ticket", r)?, c) / m(get("lth", r)?, c)))
+                .fold(f64::MIN, f64::max)
+        };
+        let _ = writeln!(
+            s,
+            "- Over all rounds, u-Ticket cut latency by up to {} and energy by up to {}.",
+            pct(best("cycles_per_inference")),
+            pct(best("energy_per_inference_pj"))
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\nPE utilization is `synops / (PEs x integration cycles)`: an event costs `max(words read, synapses on the busiest PE)` cycles, so when a row's words outnumber its synapses per PE the memory, not the PEs, bounds it and balancing cannot help. Files: `results.csv` (every metric of every point), `plots/`, `models/` (each round's model), `reports/` (each model's chip report)."
+    );
+    s
+}

@@ -1,0 +1,200 @@
+//! Studies in quick mode, as CI runs them: the report's structure and the
+//! directions that must hold.
+
+use neurocycle::config::HwConfig;
+use neurocycle::model::InputEncoding;
+use neurocycle::study::utilization::{run, UtilizationSpec};
+use neurocycle::study::ChipSetup;
+use neurocycle::train::lottery::{balanced_mask, pe_group, Lottery, LotterySpec, Method};
+use neurocycle::train::{parse_arch, TrainSpec};
+use std::path::PathBuf;
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir()
+        .join(format!("neurocycle-study-{}", std::process::id()))
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn quick_spec(hw: &HwConfig) -> UtilizationSpec {
+    UtilizationSpec {
+        lottery: LotterySpec {
+            train: TrainSpec {
+                arch: parse_arch("784-48-10").unwrap(),
+                timesteps: 3,
+                encoding: InputEncoding::Graded { bits: 8 },
+                bits: vec![4],
+                epochs: 2,
+                threads: 2,
+                train_samples: Some(600),
+                test_samples: Some(100),
+                ..TrainSpec::default()
+            },
+            rewind_epoch: 1,
+            rounds: 3,
+            target: 0.9,
+        },
+        chip: ChipSetup {
+            hw: hw.clone(),
+            hw_file: "hw_configs/default.ron".into(),
+            overrides: vec![],
+            samples: 8,
+            threads: 2,
+        },
+    }
+}
+
+#[test]
+fn u_ticket_masks_hold_equal_counts_per_pe_in_every_row() {
+    let hw = HwConfig::preset("default")
+        .unwrap()
+        .with_overrides("t", &["core.neurons=20".into()])
+        .unwrap();
+    // 2 inputs x 40 outputs: cores of 20 neurons, 8 PEs interleaved (PEs 0-3
+    // hold 3 neurons, 4-7 hold 2).
+    let (inputs, outputs) = (2, 40);
+    let w: Vec<f32> = (0..inputs * outputs)
+        .map(|i| ((i * 37 % 23) as f32 - 11.0) / 7.0)
+        .collect();
+    let mask = vec![true; w.len()];
+    for keep in [8, 16, 30, 64] {
+        let m = balanced_mask(&w, &mask, inputs, outputs, keep, &hw);
+        let kept = m.iter().filter(|k| **k).count();
+        assert!(kept >= keep && kept < keep + 8, "{keep}: kept {kept}");
+        for i in 0..inputs {
+            for core in 0..2 {
+                let mut per_pe = [0usize; 8];
+                for o in 0..outputs {
+                    let (c, p) = pe_group(o, outputs, &hw);
+                    if c == core && m[i * outputs + o] {
+                        per_pe[p as usize] += 1;
+                    }
+                }
+                assert!(
+                    per_pe.iter().all(|n| *n == per_pe[0]),
+                    "row {i} core {core}: {per_pe:?}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn quick_utilization_study_reports_and_resumes() {
+    let hw = HwConfig::preset("default").unwrap();
+    let spec = quick_spec(&hw);
+    let data = neurocycle::data::load("mnist", None).unwrap();
+    let out = tmp("utilization");
+    let s = run(&spec, &data, &out, &|_, _| {}).unwrap();
+    assert_eq!(s.rows.len(), 8);
+    let row = |m: &str, r: u32| {
+        s.rows
+            .iter()
+            .find(|x| x.method == m && x.round == r)
+            .unwrap()
+    };
+    for r in 1..=3 {
+        let (a, b) = (row("lth", r), row("u-ticket", r));
+        let want = spec.lottery.sparsity(r);
+        assert!(
+            (a.sparsity - want).abs() < 0.002,
+            "LTH round {r}: {} vs {want}",
+            a.sparsity
+        );
+        assert!(
+            (b.sparsity - want).abs() < 0.002,
+            "u-Ticket round {r}: {} vs {want}",
+            b.sparsity
+        );
+        let (ua, ub) = (
+            a.metric("pe_utilization").unwrap(),
+            b.metric("pe_utilization").unwrap(),
+        );
+        assert!(ub >= ua, "round {r}: u-Ticket utilization {ub} < LTH {ua}");
+        assert!(b.metric("cycles_per_inference").unwrap() > 0.0);
+    }
+    // LTH's utilization falls as sparsity grows.
+    assert!(
+        row("lth", 3).metric("pe_utilization").unwrap()
+            < row("lth", 0).metric("pe_utilization").unwrap()
+    );
+    // Round 0 is the dense network for both.
+    assert_eq!(row("lth", 0).chip, row("u-ticket", 0).chip);
+    let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    let header = csv.lines().next().unwrap();
+    for col in [
+        "method",
+        "round",
+        "sparsity",
+        "accuracy",
+        "pe_utilization",
+        "imbalance",
+        "cycles_per_inference",
+        "energy_per_inference_pj",
+    ] {
+        assert!(
+            header.split(',').any(|h| h == col),
+            "{col} missing from {header}"
+        );
+    }
+    assert_eq!(csv.lines().count(), 9);
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        md.contains("| round |") && md.contains("## Headline") && md.contains("PE utilization:")
+    );
+    for p in [
+        "pe_utilization",
+        "cycles_per_inference",
+        "energy_per_inference_pj",
+    ] {
+        for ext in ["svg", "png"] {
+            let f = out.join(format!("plots/{p}-vs-sparsity.{ext}"));
+            assert!(
+                std::fs::metadata(&f).unwrap().len() > 2000,
+                "{}",
+                f.display()
+            );
+        }
+    }
+    // A rerun loads every step and writes the same results.
+    let again = run(&spec, &data, &out, &|_, _| {
+        panic!("nothing retrains on a rerun")
+    })
+    .unwrap();
+    assert_eq!(again.report_md, s.report_md);
+    assert_eq!(
+        std::fs::read_to_string(out.join("results.csv")).unwrap(),
+        csv
+    );
+    // Another configuration into the same folder is refused.
+    let mut other = quick_spec(&hw);
+    other.lottery.target = 0.8;
+    let err = run(&other, &data, &out, &|_, _| {})
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("fresh --out"), "{err}");
+}
+
+#[test]
+fn lottery_rounds_keep_the_masks_nested() {
+    let hw = HwConfig::preset("default").unwrap();
+    let spec = quick_spec(&hw);
+    let data = neurocycle::data::load("mnist", None).unwrap();
+    let lot = Lottery::new(&spec.lottery, &data).unwrap();
+    let (dense, rewind, _) = lot.dense(&|_| {}).unwrap();
+    let (r1, _) = lot
+        .round(&dense, &rewind, 1, Method::Lth, &hw, &|_| {})
+        .unwrap();
+    let (r2, _) = lot
+        .round(&r1, &rewind, 2, Method::Lth, &hw, &|_| {})
+        .unwrap();
+    for (a, b) in r1.mask.iter().flatten().zip(r2.mask.iter().flatten()) {
+        assert!(*a || !*b, "a weight pruned in round 1 came back in round 2");
+    }
+    // Pruned weights are zero; survivors start from the rewind point, so they moved.
+    for (w, m) in r2.w.iter().flatten().zip(r2.mask.iter().flatten()) {
+        assert!(*m || *w == 0.0);
+    }
+}
