@@ -87,14 +87,7 @@ impl Figure for ParetoChart {
         let all: Vec<(f64, f64)> = series.iter().flatten().copied().collect();
         let front = pareto_front(&all, self.minimize_y);
         let (x0, x1, y0, y1) = bounds(all.iter().map(|&(x, y)| (tx(x), y)));
-        root.fill(&WHITE).map_err(plot_err)?;
-        let mut chart = ChartBuilder::on(root)
-            .caption(&self.title, ("sans-serif", 22))
-            .margin(16)
-            .x_label_area_size(48)
-            .y_label_area_size(72)
-            .build_cartesian_2d(x0..x1, y0..y1)
-            .map_err(plot_err)?;
+        let mut chart = super::xy_chart(root, &self.title, x0..x1, y0..y1)?;
         let log_x = self.log_x;
         let x_fmt = move |v: &f64| {
             if log_x {

@@ -134,6 +134,29 @@ pub(crate) const COLORS: [RGBColor; 10] = [
     RGBColor(23, 190, 207),
 ];
 
+pub(crate) type XyChart<'a, DB> = ChartContext<
+    'a,
+    DB,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
+
+/// A white chart with a title and room for axis labels.
+pub(crate) fn xy_chart<'a, DB: DrawingBackend>(
+    root: &'a DrawingArea<DB, Shift>,
+    title: &str,
+    x: std::ops::Range<f64>,
+    y: std::ops::Range<f64>,
+) -> Result<XyChart<'a, DB>> {
+    root.fill(&WHITE).map_err(plot_err)?;
+    ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 22))
+        .margin(16)
+        .x_label_area_size(48)
+        .y_label_area_size(72)
+        .build_cartesian_2d(x, y)
+        .map_err(plot_err)
+}
+
 /// A tick label: no trailing zeros, exponent form for very large or small values.
 pub(crate) fn tick(v: f64) -> String {
     let a = v.abs();
@@ -201,14 +224,7 @@ impl Figure for LineChart {
             (a, b)
         };
         {
-            root.fill(&WHITE).map_err(plot_err)?;
-            let mut chart = ChartBuilder::on(root)
-                .caption(&c.title, ("sans-serif", 22))
-                .margin(16)
-                .x_label_area_size(48)
-                .y_label_area_size(72)
-                .build_cartesian_2d(x0..x1, y0..y1)
-                .map_err(plot_err)?;
+            let mut chart = xy_chart(root, &c.title, x0..x1, y0..y1)?;
             let log_y = c.log_y;
             let y_fmt = move |v: &f64| {
                 if log_y {

@@ -194,6 +194,18 @@ impl Prepared {
     }
 }
 
+/// Reads a JSON file this module wrote; `what` names it in errors.
+fn read_json(path: &Path, what: &str) -> Result<Value> {
+    serde_json::from_str(&read_file(path)?).map_err(|e| {
+        Error::invalid(
+            &path.display().to_string(),
+            what,
+            e,
+            "JSON written by neurocycle sweep",
+        )
+    })
+}
+
 fn point_path(dir: &Path, index: usize) -> PathBuf {
     dir.join("points").join(format!("{index:06}.json"))
 }
@@ -226,14 +238,7 @@ fn read_points(dir: &Path, fingerprint: &str) -> Result<BTreeMap<usize, Value>> 
             continue;
         };
         let path = entry.path();
-        let record: Value = serde_json::from_str(&read_file(&path)?).map_err(|e| {
-            Error::invalid(
-                &path.display().to_string(),
-                "point record",
-                e,
-                "JSON written by neurocycle sweep",
-            )
-        })?;
+        let record: Value = read_json(&path, "point record")?;
         if record["fingerprint"] != fingerprint || record["index"] != index {
             return Err(Error::invalid(
                 &path.display().to_string(),
@@ -300,14 +305,7 @@ pub fn run(
 ) -> Result<Outcome> {
     let manifest_path = out.join("sweep.json");
     if manifest_path.exists() {
-        let old: Value = serde_json::from_str(&read_file(&manifest_path)?).map_err(|e| {
-            Error::invalid(
-                &manifest_path.display().to_string(),
-                "sweep.json",
-                e,
-                "JSON written by neurocycle sweep",
-            )
-        })?;
+        let old: Value = read_json(&manifest_path, "sweep.json")?;
         if old["fingerprint"] != prepared.fingerprint.as_str() {
             return Err(Error::invalid(
                 &manifest_path.display().to_string(),
@@ -392,14 +390,7 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged> {
     let mut records: BTreeMap<usize, (Value, PathBuf)> = BTreeMap::new();
     for dir in inputs {
         let path = dir.join("sweep.json");
-        let m: Value = serde_json::from_str(&read_file(&path)?).map_err(|e| {
-            Error::invalid(
-                &path.display().to_string(),
-                "sweep.json",
-                e,
-                "JSON written by neurocycle sweep",
-            )
-        })?;
+        let m: Value = read_json(&path, "sweep.json")?;
         if let Some((first, first_dir)) = &manifest {
             if first["fingerprint"] != m["fingerprint"] {
                 return Err(Error::invalid(
