@@ -198,3 +198,61 @@ fn lottery_rounds_keep_the_masks_nested() {
         assert!(*m || *w == 0.0);
     }
 }
+
+#[test]
+fn quick_prune_quant_study_follows_the_chip() {
+    use neurocycle::study::prune_quant::{points, run, PruneQuantSpec};
+    let hw = HwConfig::preset("default").unwrap();
+    let base = quick_spec(&hw);
+    let spec = PruneQuantSpec {
+        train: base.lottery.train.clone(),
+        bits: vec![8, 2],
+        sparsities: vec![0.8],
+        chip: base.chip.clone(),
+    };
+    assert_eq!(points(&spec).len(), 2 + 1 + 3);
+    let data = neurocycle::data::load("mnist", None).unwrap();
+    let out = tmp("prune-quant");
+    let s = run(&spec, &data, &out, &|_, _| {}).unwrap();
+    let row = |regime: &str, bits: u8| {
+        s.rows
+            .iter()
+            .find(|r| r.regime == regime && r.bits == bits)
+            .unwrap()
+    };
+    let mem =
+        |r: &neurocycle::study::prune_quant::Row| r.metric("synapse_memory_bits_stored").unwrap();
+    let energy =
+        |r: &neurocycle::study::prune_quant::Row| r.metric("energy_per_inference_pj").unwrap();
+    assert!(s
+        .rows
+        .iter()
+        .all(|r| r.error.is_none() && !r.encodings.is_empty()));
+    // Fewer bits and more zeros shrink the stored rows and the energy.
+    assert!(mem(row("quant", 2)) < mem(row("quant", 8)));
+    assert!(mem(row("prune", 8)) < mem(row("quant", 8)));
+    for regime in ["prune-then-quant", "quant-then-prune", "joint"] {
+        let r = row(regime, 2);
+        assert!(r.sparsity >= 0.79, "{regime}: sparsity {}", r.sparsity);
+        assert!(mem(r) < mem(row("prune", 8)), "{regime}");
+        assert!(energy(r) < energy(row("quant", 8)), "{regime}");
+    }
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        md.contains("Baseline: 8-bit dense")
+            && md.contains("| joint |")
+            && md.contains("## Every point")
+    );
+    for f in [
+        "plots/pareto-accuracy-vs-energy.png",
+        "plots/pareto-accuracy-vs-memory.svg",
+        "results.csv",
+    ] {
+        assert!(std::fs::metadata(out.join(f)).unwrap().len() > 500, "{f}");
+    }
+    let again = run(&spec, &data, &out, &|_, _| {
+        panic!("nothing retrains on a rerun")
+    })
+    .unwrap();
+    assert_eq!(again.report_md, s.report_md);
+}

@@ -21,6 +21,51 @@ pub struct StudyArgs {
 pub enum Study {
     /// PE utilization of lottery tickets (LTH) and of u-Ticket, round by round, on a chip.
     Utilization(UtilizationArgs),
+    /// Pruning and quantization alone, cumulative (both orders) and joint: accuracy-energy Pareto front.
+    PruneQuant(PruneQuantArgs),
+}
+
+#[derive(Args)]
+pub struct PruneQuantArgs {
+    /// Hardware config (RON) the models are measured on.
+    #[arg(long)]
+    pub hw: PathBuf,
+    /// Override a config parameter, e.g. --set core.neurons=32.
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub sets: Vec<String>,
+    /// mnist, fashion-mnist or dvs-gestures.
+    #[arg(long)]
+    pub dataset: String,
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Network (default: 784-128-10, or for dvs-gestures 2048-128-10; --quick 784-48-10).
+    #[arg(long)]
+    pub arch: Option<String>,
+    /// Small and fast: 1,000 training and 200 test samples, bits 8 and
+    /// ternary, sparsity 0.8, 2 epochs, 16 chip samples (what CI runs).
+    #[arg(long)]
+    pub quick: bool,
+    /// Weight bits of the grid, widest first (default 16,8,4,2,1; 2 = ternary, 1 = binary).
+    #[arg(long, value_delimiter = ',')]
+    pub bits: Option<Vec<u8>>,
+    /// Sparsities of the grid (default 0.5,0.8,0.9,0.95).
+    #[arg(long, value_delimiter = ',')]
+    pub sparsities: Option<Vec<f64>>,
+    /// Epochs per point (default 4).
+    #[arg(long)]
+    pub epochs: Option<u32>,
+    #[arg(long, default_value_t = 8)]
+    pub timesteps: u32,
+    /// Test samples per model on the chip (default 100; --quick 16).
+    #[arg(long)]
+    pub samples: Option<u64>,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Output folder; a rerun into it resumes.
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 #[derive(Args)]
@@ -75,7 +120,109 @@ pub struct UtilizationArgs {
 pub fn main(a: &StudyArgs) -> Result<i32> {
     match &a.study {
         Study::Utilization(u) => utilization_main(u),
+        Study::PruneQuant(p) => prune_quant_main(p),
     }
+}
+
+fn progress_bar() -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg:28} {bar:30} {pos}/{len} samples  {per_sec}  eta {eta}",
+        )
+        .expect("valid template"),
+    );
+    bar
+}
+
+fn show(bar: &indicatif::ProgressBar, stage: &str, p: &neurocycle::train::Progress) {
+    bar.set_message(stage.to_string());
+    bar.set_length(p.samples_total);
+    bar.set_position(p.samples_done);
+}
+
+fn prune_quant_main(a: &PruneQuantArgs) -> Result<i32> {
+    use neurocycle::study::prune_quant::{self, PruneQuantSpec};
+    let hw_file = a.hw.display().to_string();
+    let hw = HwConfig::load(&a.hw)?.with_overrides(&hw_file, &a.sets)?;
+    let data = neurocycle::data::load(&a.dataset, a.data_dir.as_deref())?;
+    let threads = super::workers("--threads", a.threads)?;
+    let q = a.quick;
+    let inputs = data.shape.0 * data.shape.1 * data.shape.2;
+    let arch = a.arch.clone().unwrap_or_else(|| {
+        if q {
+            format!("{inputs}-48-10")
+        } else {
+            format!("{inputs}-128-10")
+        }
+    });
+    let bits = a
+        .bits
+        .clone()
+        .unwrap_or(if q { vec![8, 2] } else { vec![16, 8, 4, 2, 1] });
+    if bits.len() < 2 {
+        return Err(neurocycle::error::Error::invalid(
+            "command line",
+            "--bits",
+            bits.len(),
+            "two or more widths, widest first",
+        ));
+    }
+    for b in &bits {
+        neurocycle::error::check_range("command line", "--bits", *b, 1, 16)?;
+    }
+    let sparsities = a.sparsities.clone().unwrap_or(if q {
+        vec![0.8]
+    } else {
+        vec![0.5, 0.8, 0.9, 0.95]
+    });
+    for s in &sparsities {
+        if !(*s > 0.0 && *s < 1.0) {
+            return Err(neurocycle::error::Error::invalid(
+                "command line",
+                "--sparsities",
+                s,
+                "0 < sparsity < 1",
+            ));
+        }
+    }
+    let spec = PruneQuantSpec {
+        train: TrainSpec {
+            arch: parse_arch(&arch)?,
+            timesteps: a.timesteps,
+            encoding: if data.frames > 1 {
+                InputEncoding::Spikes
+            } else {
+                InputEncoding::Graded { bits: 8 }
+            },
+            epochs: a.epochs.unwrap_or(if q { 2 } else { 4 }),
+            seed: a.seed,
+            threads,
+            train_samples: q.then_some(1000),
+            test_samples: q.then_some(200),
+            ..TrainSpec::default()
+        },
+        bits,
+        sparsities,
+        chip: ChipSetup {
+            hw,
+            hw_file,
+            overrides: a.sets.clone(),
+            samples: a.samples.unwrap_or(if q { 16 } else { 100 }),
+            threads,
+        },
+    };
+    let bar = progress_bar();
+    let started = std::time::Instant::now();
+    let summary = prune_quant::run(&spec, &data, &a.out, &|stage, p| show(&bar, stage, p))?;
+    bar.finish_and_clear();
+    print!("{}", summary.report_md);
+    eprintln!(
+        "study written to {} in {:.0} s (results.csv, report.md, plots/, models/, reports/)",
+        a.out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(0)
 }
 
 fn utilization_main(a: &UtilizationArgs) -> Result<i32> {
@@ -126,19 +273,9 @@ fn utilization_main(a: &UtilizationArgs) -> Result<i32> {
             threads,
         },
     };
-    let bar = indicatif::ProgressBar::new(0);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{msg:24} {bar:30} {pos}/{len} samples  {per_sec}  eta {eta}",
-        )
-        .expect("valid template"),
-    );
+    let bar = progress_bar();
     let started = std::time::Instant::now();
-    let summary = utilization::run(&spec, &data, &a.out, &|stage, p| {
-        bar.set_message(stage.to_string());
-        bar.set_length(p.samples_total);
-        bar.set_position(p.samples_done);
-    })?;
+    let summary = utilization::run(&spec, &data, &a.out, &|stage, p| show(&bar, stage, p))?;
     bar.finish_and_clear();
     print!("{}", summary.report_md);
     eprintln!(

@@ -3,6 +3,7 @@
 //! study is resumable: each finished step leaves a file, and a rerun into
 //! the same folder loads it instead of recomputing.
 
+pub mod prune_quant;
 pub mod utilization;
 
 use crate::config::HwConfig;

@@ -1,0 +1,410 @@
+//! `neurocycle study prune-quant`: pruning and quantization in isolation,
+//! one after the other (both orders) and jointly, each point trained,
+//! exported and measured on a chip; the accuracy-energy Pareto front.
+
+use super::{cached, claim_folder, headline_map, write_csv, ChipSetup};
+use crate::data::Dataset;
+use crate::error::{write_atomic, Result};
+use crate::plot::sweep::{pareto_chart, Table};
+use crate::train::{arch_name, train, Order, Progress, TrainSpec};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// How a point compresses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Regime {
+    /// Weight bits only, no pruning.
+    Quant,
+    /// Pruning only, at the widest bits of the grid.
+    Prune,
+    /// Pruning with float weights, then quantization-aware fine-tuning.
+    PruneThenQuant,
+    /// Quantization-aware training, then pruning.
+    QuantThenPrune,
+    /// Both from the start.
+    Joint,
+}
+
+impl Regime {
+    pub fn name(self) -> &'static str {
+        match self {
+            Regime::Quant => "quant",
+            Regime::Prune => "prune",
+            Regime::PruneThenQuant => "prune-then-quant",
+            Regime::QuantThenPrune => "quant-then-prune",
+            Regime::Joint => "joint",
+        }
+    }
+}
+
+pub struct PruneQuantSpec {
+    /// Architecture, timesteps, epochs, ... of every point.
+    pub train: TrainSpec,
+    /// Weight bits of the grid, widest first (2 = ternary, 1 = binary).
+    pub bits: Vec<u8>,
+    /// Sparsities of the grid (above 0).
+    pub sparsities: Vec<f64>,
+    pub chip: ChipSetup,
+}
+
+/// One point of the grid.
+#[derive(Clone, Debug)]
+pub struct Point {
+    pub regime: Regime,
+    pub bits: u8,
+    pub sparsity: f64,
+}
+
+impl Point {
+    pub fn id(&self) -> String {
+        format!(
+            "{}-b{}-s{:.0}",
+            self.regime.name(),
+            self.bits,
+            self.sparsity * 100.0
+        )
+    }
+}
+
+/// The grid: quantization alone at every width, pruning alone at the
+/// widest, and the three combinations at every narrower width and sparsity.
+pub fn points(spec: &PruneQuantSpec) -> Vec<Point> {
+    let widest = spec.bits[0];
+    let mut out: Vec<Point> = spec
+        .bits
+        .iter()
+        .map(|&bits| Point {
+            regime: Regime::Quant,
+            bits,
+            sparsity: 0.0,
+        })
+        .collect();
+    out.extend(spec.sparsities.iter().map(|&sparsity| Point {
+        regime: Regime::Prune,
+        bits: widest,
+        sparsity,
+    }));
+    for regime in [
+        Regime::PruneThenQuant,
+        Regime::QuantThenPrune,
+        Regime::Joint,
+    ] {
+        for &bits in &spec.bits[1..] {
+            for &sparsity in &spec.sparsities {
+                out.push(Point {
+                    regime,
+                    bits,
+                    sparsity,
+                });
+            }
+        }
+    }
+    out
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Row {
+    pub id: String,
+    pub regime: String,
+    pub bits: u8,
+    pub target_sparsity: f64,
+    pub sparsity: f64,
+    /// Integer test accuracy (reference executor, the trainer's test set).
+    pub accuracy: f64,
+    /// Synapse-row encodings the mapper chose, with their core counts.
+    pub encodings: String,
+    /// Headline chip metrics, or empty with `error` when it did not fit.
+    pub chip: serde_json::Map<String, Value>,
+    pub error: Option<String>,
+}
+
+impl Row {
+    pub fn metric(&self, name: &str) -> Option<f64> {
+        self.chip.get(name)?.as_str()?.parse().ok()
+    }
+}
+
+pub struct Summary {
+    pub rows: Vec<Row>,
+    pub report_md: String,
+}
+
+fn point_spec(base: &TrainSpec, p: &Point) -> TrainSpec {
+    let rounds = (base.epochs / 2).max(1);
+    TrainSpec {
+        bits: vec![p.bits],
+        prune: p.sparsity,
+        prune_rounds: rounds,
+        order: match p.regime {
+            Regime::PruneThenQuant => Order::PruneThenQuant,
+            Regime::QuantThenPrune => Order::QuantThenPrune,
+            _ => Order::Joint,
+        },
+        ..base.clone()
+    }
+}
+
+/// Runs (or resumes) the grid into `out`; `progress(stage, p)` reports
+/// training.
+pub fn run(
+    spec: &PruneQuantSpec,
+    data: &Dataset,
+    out: &Path,
+    progress: &dyn Fn(&str, &Progress),
+) -> Result<Summary> {
+    let t = &spec.train;
+    claim_folder(
+        out,
+        &serde_json::json!({
+            "study": "prune-quant", "dataset": data.name, "arch": arch_name(&t.arch),
+            "timesteps": t.timesteps, "encoding": format!("{:?}", t.encoding), "epochs": t.epochs,
+            "seed": t.seed, "train_samples": t.train_samples, "test_samples": t.test_samples,
+            "bits": spec.bits, "sparsities": spec.sparsities, "hw": spec.chip.hw,
+            "chip_samples": spec.chip.samples,
+        }),
+    )?;
+    let grid = points(spec);
+    let mut rows = vec![];
+    for (i, p) in grid.iter().enumerate() {
+        let id = p.id();
+        let stage = format!("{}/{} {id}", i + 1, grid.len());
+        let row = cached(&out.join(format!("points/{id}.json")), || {
+            let trained = train(&point_spec(t, p), data, &|x| progress(&stage, x))?;
+            let model_path = out.join(format!("models/{id}.ron"));
+            write_atomic(&model_path, trained.model.to_ron().as_bytes())?;
+            let name = model_path.display().to_string();
+            let (chip, encodings, error) = match spec.chip.measure(&trained.model, &name, data) {
+                Ok(report) => {
+                    write_atomic(
+                        &out.join(format!("reports/{id}.json")),
+                        report.to_json().as_bytes(),
+                    )?;
+                    let mut counts: std::collections::BTreeMap<String, u32> = Default::default();
+                    for c in &report.cores.per_core {
+                        *counts.entry(c.encoding.clone()).or_default() += 1;
+                    }
+                    let enc = counts
+                        .iter()
+                        .map(|(k, n)| format!("{k}:{n}"))
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    (headline_map(&report), enc, None)
+                }
+                Err(e) => (Default::default(), String::new(), Some(e.to_string())),
+            };
+            Ok(Row {
+                id: id.clone(),
+                regime: p.regime.name().into(),
+                bits: p.bits,
+                target_sparsity: p.sparsity,
+                sparsity: trained.sparsity,
+                accuracy: trained.test_accuracy,
+                encodings,
+                chip,
+                error,
+            })
+        })?;
+        rows.push(row);
+    }
+    write_outputs(out, &rows)?;
+    let report_md = report_md(spec, data, &rows);
+    write_atomic(&out.join("report.md"), report_md.as_bytes())?;
+    Ok(Summary { rows, report_md })
+}
+
+const COLUMNS: &[&str] = &[
+    "cycles_per_inference",
+    "energy_per_inference_pj",
+    "synapse_memory_bits_stored",
+    "synapse_word_reads",
+    "energy_synapse_memory_pj",
+    "energy_static_pj",
+    "pe_utilization",
+];
+
+fn write_outputs(out: &Path, rows: &[Row]) -> Result<()> {
+    let mut header: Vec<String> = [
+        "id",
+        "regime",
+        "bits",
+        "target_sparsity",
+        "sparsity",
+        "accuracy",
+        "encodings",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    header.extend(COLUMNS.iter().map(|c| c.to_string()));
+    header.push("error".into());
+    let body: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let mut v = vec![
+                r.id.clone(),
+                r.regime.clone(),
+                r.bits.to_string(),
+                r.target_sparsity.to_string(),
+                r.sparsity.to_string(),
+                r.accuracy.to_string(),
+                r.encodings.clone(),
+            ];
+            v.extend(
+                COLUMNS
+                    .iter()
+                    .map(|c| r.metric(c).map_or_else(String::new, |x| x.to_string())),
+            );
+            v.push(r.error.clone().unwrap_or_default());
+            v
+        })
+        .collect();
+    let path = out.join("results.csv");
+    write_csv(&path, &header, &body)?;
+    let t = Table::read(&path)?;
+    let regime = ["regime".to_string()];
+    let mut chart = pareto_chart(
+        &t,
+        "energy_per_inference_pj",
+        "accuracy",
+        &regime,
+        false,
+        true,
+    )?;
+    chart.title = "accuracy against energy per inference: Pareto front".into();
+    crate::plot::write(&chart, &out.join("plots/pareto-accuracy-vs-energy"))?;
+    let mut chart = pareto_chart(
+        &t,
+        "synapse_memory_bits_stored",
+        "accuracy",
+        &regime,
+        false,
+        true,
+    )?;
+    chart.title = "accuracy against synapse memory: Pareto front".into();
+    crate::plot::write(&chart, &out.join("plots/pareto-accuracy-vs-memory"))?;
+    Ok(())
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", 100.0 * x)
+}
+
+fn bits_name(b: u8) -> String {
+    match b {
+        1 => "binary".into(),
+        2 => "ternary".into(),
+        b => format!("{b}-bit"),
+    }
+}
+
+fn report_md(spec: &PruneQuantSpec, data: &Dataset, rows: &[Row]) -> String {
+    let t = &spec.train;
+    let energy = |r: &Row| r.metric("energy_per_inference_pj").unwrap_or(f64::INFINITY);
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "# Pruning and quantization: alone, cumulative and joint\n"
+    );
+    let _ = writeln!(
+        s,
+        "Network {} on {} ({} training, {} test samples), T = {}, {} epochs per point ({} pruning rounds). Chip: {} ({}), {} test samples per model. Energy per inference on the chip; accuracy of the integer model on the test split.\n",
+        arch_name(&t.arch),
+        data.name,
+        t.train_samples.unwrap_or(data.train.len()),
+        t.test_samples.unwrap_or(data.test.len()),
+        t.timesteps,
+        t.epochs,
+        (t.epochs / 2).max(1),
+        spec.chip.hw.name,
+        if spec.chip.overrides.is_empty() { spec.chip.hw_file.clone() } else { format!("{} with {}", spec.chip.hw_file, spec.chip.overrides.join(", ")) },
+        spec.chip.samples,
+    );
+    let baseline = rows
+        .iter()
+        .find(|r| r.regime == "quant" && r.bits == spec.bits[0]);
+    if let Some(b) = baseline {
+        let _ = writeln!(
+            s,
+            "Baseline: {} dense, accuracy {}, {:.1} nJ per inference. Iso-accuracy: within 1 point of it.\n",
+            bits_name(b.bits),
+            pct(b.accuracy),
+            energy(b) / 1e3
+        );
+        let _ = writeln!(s, "| regime | most compressed point within 1 point | lowest-energy point within 1 point | its energy (nJ) | its accuracy | lowest-energy point overall | its energy (nJ) | its accuracy |");
+        let _ = writeln!(s, "| --- | --- | --- | --- | --- | --- | --- | --- |");
+        for regime in [
+            "quant",
+            "prune",
+            "prune-then-quant",
+            "quant-then-prune",
+            "joint",
+        ] {
+            let of: Vec<&Row> = rows
+                .iter()
+                .filter(|r| r.regime == regime && r.error.is_none())
+                .collect();
+            let ok: Vec<&&Row> = of
+                .iter()
+                .filter(|r| r.accuracy >= b.accuracy - 0.01)
+                .collect();
+            // Compression: stored synapse bits, fewer is more compressed.
+            let mem = |r: &Row| {
+                r.metric("synapse_memory_bits_stored")
+                    .unwrap_or(f64::INFINITY)
+            };
+            let most = ok.iter().min_by(|x, y| mem(x).total_cmp(&mem(y)));
+            let best = ok.iter().min_by(|x, y| energy(x).total_cmp(&energy(y)));
+            let low = of.iter().min_by(|x, y| energy(x).total_cmp(&energy(y)));
+            let name = |r: &Row| format!("{}, {} sparse", bits_name(r.bits), pct(r.sparsity));
+            let cell = |r: Option<&Row>| {
+                r.map_or(
+                    ("none".to_string(), "-".to_string(), "-".to_string()),
+                    |r| (name(r), format!("{:.1}", energy(r) / 1e3), pct(r.accuracy)),
+                )
+            };
+            let (m, _, _) = cell(most.map(|r| **r));
+            let (bn, be, ba) = cell(best.map(|r| **r));
+            let (ln, le, la) = cell(low.copied());
+            let _ = writeln!(
+                s,
+                "| {regime} | {m} | {bn} | {be} | {ba} | {ln} | {le} | {la} |"
+            );
+        }
+    }
+    let _ = writeln!(s, "\n## Every point\n");
+    let _ = writeln!(s, "| regime | bits | sparsity | accuracy | energy / inference (nJ) | cycles / inference | synapse memory (bits) | encodings (cores) |");
+    let _ = writeln!(s, "| --- | --- | --- | --- | --- | --- | --- | --- |");
+    for r in rows {
+        match &r.error {
+            None => {
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {} | {} | {:.1} | {:.0} | {:.0} | {} |",
+                    r.regime,
+                    bits_name(r.bits),
+                    pct(r.sparsity),
+                    pct(r.accuracy),
+                    energy(r) / 1e3,
+                    r.metric("cycles_per_inference").unwrap_or(f64::NAN),
+                    r.metric("synapse_memory_bits_stored").unwrap_or(f64::NAN),
+                    r.encodings
+                );
+            }
+            Some(e) => {
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {} | {} | does not run: {} | | | |",
+                    r.regime,
+                    bits_name(r.bits),
+                    pct(r.sparsity),
+                    pct(r.accuracy),
+                    e.replace('|', "/")
+                );
+            }
+        }
+    }
+    let _ = writeln!(s, "\nFiles: `results.csv`, `plots/pareto-accuracy-vs-energy.svg|png` and `plots/pareto-accuracy-vs-memory.svg|png` (regimes in colours, the front drawn), `models/`, `reports/`.");
+    s
+}
