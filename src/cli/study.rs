@@ -42,7 +42,7 @@ pub struct PruneQuantArgs {
     #[arg(long)]
     pub arch: Option<String>,
     /// Small and fast: 1,000 training and 200 test samples, bits 8 and
-    /// ternary, sparsity 0.8, 2 epochs, 16 chip samples (what CI runs).
+    /// ternary, sparsity 0.8, 3 epochs, 16 chip samples (what CI runs).
     #[arg(long)]
     pub quick: bool,
     /// Weight bits of the grid, widest first (default 16,8,4,2,1; 2 = ternary, 1 = binary).
@@ -51,7 +51,7 @@ pub struct PruneQuantArgs {
     /// Sparsities of the grid (default 0.5,0.8,0.9,0.95).
     #[arg(long, value_delimiter = ',')]
     pub sparsities: Option<Vec<f64>>,
-    /// Epochs per point (default 4).
+    /// Epochs per point (default 6; --quick 3); one pruning round per 4 epochs.
     #[arg(long)]
     pub epochs: Option<u32>,
     #[arg(long, default_value_t = 8)]
@@ -195,7 +195,7 @@ fn prune_quant_main(a: &PruneQuantArgs) -> Result<i32> {
             } else {
                 InputEncoding::Graded { bits: 8 }
             },
-            epochs: a.epochs.unwrap_or(if q { 2 } else { 4 }),
+            epochs: a.epochs.unwrap_or(if q { 3 } else { 6 }),
             seed: a.seed,
             threads,
             train_samples: q.then_some(1000),

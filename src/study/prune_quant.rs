@@ -131,8 +131,14 @@ pub struct Summary {
     pub report_md: String,
 }
 
+/// Pruning rounds of a point: one per four epochs, so that every order
+/// leaves epochs to fine-tune after its last round.
+fn rounds(epochs: u32) -> u32 {
+    (epochs / 4).max(1)
+}
+
 fn point_spec(base: &TrainSpec, p: &Point) -> TrainSpec {
-    let rounds = (base.epochs / 2).max(1);
+    let rounds = rounds(base.epochs);
     TrainSpec {
         bits: vec![p.bits],
         prune: p.sparsity,
@@ -316,7 +322,7 @@ fn report_md(spec: &PruneQuantSpec, data: &Dataset, rows: &[Row]) -> String {
         t.test_samples.unwrap_or(data.test.len()),
         t.timesteps,
         t.epochs,
-        (t.epochs / 2).max(1),
+        rounds(t.epochs),
         spec.chip.hw.name,
         if spec.chip.overrides.is_empty() { spec.chip.hw_file.clone() } else { format!("{} with {}", spec.chip.hw_file, spec.chip.overrides.join(", ")) },
         spec.chip.samples,
