@@ -66,12 +66,10 @@ fn bounds(points: impl Iterator<Item = (f64, f64)>) -> (f64, f64, f64, f64) {
 }
 
 fn pow10_label(v: f64) -> String {
+    // Two significant digits: log-axis ticks fall between round numbers.
     let p = 10f64.powf(v);
-    if p >= 100.0 {
-        format!("{p:.0}")
-    } else {
-        format!("{p:.3}")
-    }
+    let scale = 10f64.powf(p.log10().floor() - 1.0);
+    super::tick((p / scale).round() * scale)
 }
 
 impl Figure for ParetoChart {
