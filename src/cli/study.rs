@@ -124,7 +124,35 @@ pub fn main(a: &StudyArgs) -> Result<i32> {
     }
 }
 
-fn progress_bar() -> indicatif::ProgressBar {
+/// The chip (config with overrides, samples per model) and the data set
+/// of a study.
+fn setup(
+    hw_path: &std::path::Path,
+    sets: &[String],
+    dataset: &str,
+    data_dir: Option<&std::path::Path>,
+    samples: Option<u64>,
+    quick: bool,
+    threads: Option<usize>,
+) -> Result<(ChipSetup, neurocycle::data::Dataset)> {
+    let hw_file = hw_path.display().to_string();
+    let hw = HwConfig::load(hw_path)?.with_overrides(&hw_file, sets)?;
+    let data = neurocycle::data::load(dataset, data_dir)?;
+    let chip = ChipSetup {
+        hw,
+        hw_file,
+        overrides: sets.to_vec(),
+        samples: samples.unwrap_or(if quick { 16 } else { 100 }),
+        threads: super::workers("--threads", threads)?,
+    };
+    Ok((chip, data))
+}
+
+/// Runs a study under a progress bar and prints its report.
+fn run_study(
+    out: &std::path::Path,
+    study: impl FnOnce(&dyn Fn(&str, &neurocycle::train::Progress)) -> Result<String>,
+) -> Result<i32> {
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
         indicatif::ProgressStyle::with_template(
@@ -132,21 +160,34 @@ fn progress_bar() -> indicatif::ProgressBar {
         )
         .expect("valid template"),
     );
-    bar
-}
-
-fn show(bar: &indicatif::ProgressBar, stage: &str, p: &neurocycle::train::Progress) {
-    bar.set_message(stage.to_string());
-    bar.set_length(p.samples_total);
-    bar.set_position(p.samples_done);
+    let started = std::time::Instant::now();
+    let report_md = study(&|stage, p| {
+        bar.set_message(stage.to_string());
+        bar.set_length(p.samples_total);
+        bar.set_position(p.samples_done);
+    })?;
+    bar.finish_and_clear();
+    print!("{report_md}");
+    eprintln!(
+        "study written to {} in {:.0} s (results.csv, report.md, plots/, models/, reports/)",
+        out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(0)
 }
 
 fn prune_quant_main(a: &PruneQuantArgs) -> Result<i32> {
     use neurocycle::study::prune_quant::{self, PruneQuantSpec};
-    let hw_file = a.hw.display().to_string();
-    let hw = HwConfig::load(&a.hw)?.with_overrides(&hw_file, &a.sets)?;
-    let data = neurocycle::data::load(&a.dataset, a.data_dir.as_deref())?;
-    let threads = super::workers("--threads", a.threads)?;
+    let (chip, data) = setup(
+        &a.hw,
+        &a.sets,
+        &a.dataset,
+        a.data_dir.as_deref(),
+        a.samples,
+        a.quick,
+        a.threads,
+    )?;
+    let threads = chip.threads;
     let q = a.quick;
     let inputs = data.shape.0 * data.shape.1 * data.shape.2;
     let arch = a.arch.clone().unwrap_or_else(|| {
@@ -204,32 +245,24 @@ fn prune_quant_main(a: &PruneQuantArgs) -> Result<i32> {
         },
         bits,
         sparsities,
-        chip: ChipSetup {
-            hw,
-            hw_file,
-            overrides: a.sets.clone(),
-            samples: a.samples.unwrap_or(if q { 16 } else { 100 }),
-            threads,
-        },
+        chip,
     };
-    let bar = progress_bar();
-    let started = std::time::Instant::now();
-    let summary = prune_quant::run(&spec, &data, &a.out, &|stage, p| show(&bar, stage, p))?;
-    bar.finish_and_clear();
-    print!("{}", summary.report_md);
-    eprintln!(
-        "study written to {} in {:.0} s (results.csv, report.md, plots/, models/, reports/)",
-        a.out.display(),
-        started.elapsed().as_secs_f64()
-    );
-    Ok(0)
+    run_study(&a.out, |progress| {
+        Ok(prune_quant::run(&spec, &data, &a.out, progress)?.report_md)
+    })
 }
 
 fn utilization_main(a: &UtilizationArgs) -> Result<i32> {
-    let hw_file = a.hw.display().to_string();
-    let hw = HwConfig::load(&a.hw)?.with_overrides(&hw_file, &a.sets)?;
-    let data = neurocycle::data::load(&a.dataset, a.data_dir.as_deref())?;
-    let threads = super::workers("--threads", a.threads)?;
+    let (chip, data) = setup(
+        &a.hw,
+        &a.sets,
+        &a.dataset,
+        a.data_dir.as_deref(),
+        a.samples,
+        a.quick,
+        a.threads,
+    )?;
+    let threads = chip.threads;
     let q = a.quick;
     let arch = a
         .arch
@@ -265,23 +298,9 @@ fn utilization_main(a: &UtilizationArgs) -> Result<i32> {
             rounds,
             target,
         },
-        chip: ChipSetup {
-            hw,
-            hw_file,
-            overrides: a.sets.clone(),
-            samples: a.samples.unwrap_or(if q { 16 } else { 100 }),
-            threads,
-        },
+        chip,
     };
-    let bar = progress_bar();
-    let started = std::time::Instant::now();
-    let summary = utilization::run(&spec, &data, &a.out, &|stage, p| show(&bar, stage, p))?;
-    bar.finish_and_clear();
-    print!("{}", summary.report_md);
-    eprintln!(
-        "study written to {} in {:.0} s (results.csv, report.md, plots/, models/, reports/)",
-        a.out.display(),
-        started.elapsed().as_secs_f64()
-    );
-    Ok(0)
+    run_study(&a.out, |progress| {
+        Ok(utilization::run(&spec, &data, &a.out, progress)?.report_md)
+    })
 }
