@@ -25,8 +25,9 @@ pub enum Study {
     PruneQuant(PruneQuantArgs),
 }
 
+/// Flags every study takes.
 #[derive(Args)]
-pub struct PruneQuantArgs {
+pub struct Common {
     /// Hardware config (RON) the models are measured on.
     #[arg(long)]
     pub hw: PathBuf,
@@ -38,24 +39,11 @@ pub struct PruneQuantArgs {
     pub dataset: String,
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Network (default: 784-128-10, or for dvs-gestures 2048-128-10; --quick 784-48-10).
-    #[arg(long)]
-    pub arch: Option<String>,
-    /// Small and fast: 1,000 training and 200 test samples, bits 8 and
-    /// ternary, sparsity 0.8, 3 epochs, 16 chip samples (what CI runs).
+    /// Small and fast, what CI runs: 1,000 training and 200 test samples, a
+    /// small network, few epochs, 16 chip samples (utilization: 3 rounds to
+    /// 90%; prune-quant: bits 8 and ternary, sparsity 0.8).
     #[arg(long)]
     pub quick: bool,
-    /// Weight bits of the grid, widest first (default 16,8,4,2,1; 2 = ternary, 1 = binary).
-    #[arg(long, value_delimiter = ',')]
-    pub bits: Option<Vec<u8>>,
-    /// Sparsities of the grid (default 0.5,0.8,0.9,0.95).
-    #[arg(long, value_delimiter = ',')]
-    pub sparsities: Option<Vec<f64>>,
-    /// Epochs per point (default 6; --quick 3); one pruning round per 4 epochs.
-    #[arg(long)]
-    pub epochs: Option<u32>,
-    #[arg(long, default_value_t = 8)]
-    pub timesteps: u32,
     /// Test samples per model on the chip (default 100; --quick 16).
     #[arg(long)]
     pub samples: Option<u64>,
@@ -68,26 +56,50 @@ pub struct PruneQuantArgs {
     pub out: PathBuf,
 }
 
+impl Common {
+    /// The chip (config with overrides, samples per model) and the data set.
+    fn setup(&self) -> Result<(ChipSetup, neurocycle::data::Dataset)> {
+        let hw_file = self.hw.display().to_string();
+        let hw = HwConfig::load(&self.hw)?.with_overrides(&hw_file, &self.sets)?;
+        let data = neurocycle::data::load(&self.dataset, self.data_dir.as_deref())?;
+        let chip = ChipSetup {
+            hw,
+            hw_file,
+            overrides: self.sets.clone(),
+            samples: self.samples.unwrap_or(if self.quick { 16 } else { 100 }),
+            threads: super::workers("--threads", self.threads)?,
+        };
+        Ok((chip, data))
+    }
+}
+
+#[derive(Args)]
+pub struct PruneQuantArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Network (default: 784-128-10, or for dvs-gestures 2048-128-10; --quick 784-48-10).
+    #[arg(long)]
+    pub arch: Option<String>,
+    /// Weight bits of the grid, widest first (default 16,8,4,2,1; 2 = ternary, 1 = binary).
+    #[arg(long, value_delimiter = ',')]
+    pub bits: Option<Vec<u8>>,
+    /// Sparsities of the grid (default 0.5,0.8,0.9,0.95).
+    #[arg(long, value_delimiter = ',')]
+    pub sparsities: Option<Vec<f64>>,
+    /// Epochs per point (default 6; --quick 3); one pruning round per 4 epochs.
+    #[arg(long)]
+    pub epochs: Option<u32>,
+    #[arg(long, default_value_t = 8)]
+    pub timesteps: u32,
+}
+
 #[derive(Args)]
 pub struct UtilizationArgs {
-    /// Hardware config (RON) the tickets are measured on (and u-Ticket balanced for).
-    #[arg(long)]
-    pub hw: PathBuf,
-    /// Override a config parameter, e.g. --set core.neurons=64.
-    #[arg(long = "set", value_name = "PATH=VALUE")]
-    pub sets: Vec<String>,
-    /// mnist, fashion-mnist or dvs-gestures.
-    #[arg(long)]
-    pub dataset: String,
-    #[arg(long)]
-    pub data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: Common,
     /// Network (default 784-256-10; --quick: 784-64-10).
     #[arg(long)]
     pub arch: Option<String>,
-    /// Small and fast: 1,000 training and 200 test images, 3 rounds to 90%,
-    /// 2 epochs per round, 16 chip samples (what CI runs).
-    #[arg(long)]
-    pub quick: bool,
     /// Pruning rounds (default 6).
     #[arg(long)]
     pub rounds: Option<u32>,
@@ -105,16 +117,6 @@ pub struct UtilizationArgs {
     pub bits: u8,
     #[arg(long, default_value_t = 4)]
     pub timesteps: u32,
-    /// Test samples per model on the chip (default 100; --quick 16).
-    #[arg(long)]
-    pub samples: Option<u64>,
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    #[arg(long)]
-    pub threads: Option<usize>,
-    /// Output folder; a rerun into it resumes.
-    #[arg(long)]
-    pub out: PathBuf,
 }
 
 pub fn main(a: &StudyArgs) -> Result<i32> {
@@ -122,30 +124,6 @@ pub fn main(a: &StudyArgs) -> Result<i32> {
         Study::Utilization(u) => utilization_main(u),
         Study::PruneQuant(p) => prune_quant_main(p),
     }
-}
-
-/// The chip (config with overrides, samples per model) and the data set
-/// of a study.
-fn setup(
-    hw_path: &std::path::Path,
-    sets: &[String],
-    dataset: &str,
-    data_dir: Option<&std::path::Path>,
-    samples: Option<u64>,
-    quick: bool,
-    threads: Option<usize>,
-) -> Result<(ChipSetup, neurocycle::data::Dataset)> {
-    let hw_file = hw_path.display().to_string();
-    let hw = HwConfig::load(hw_path)?.with_overrides(&hw_file, sets)?;
-    let data = neurocycle::data::load(dataset, data_dir)?;
-    let chip = ChipSetup {
-        hw,
-        hw_file,
-        overrides: sets.to_vec(),
-        samples: samples.unwrap_or(if quick { 16 } else { 100 }),
-        threads: super::workers("--threads", threads)?,
-    };
-    Ok((chip, data))
 }
 
 /// Runs a study under a progress bar and prints its report.
@@ -178,17 +156,10 @@ fn run_study(
 
 fn prune_quant_main(a: &PruneQuantArgs) -> Result<i32> {
     use neurocycle::study::prune_quant::{self, PruneQuantSpec};
-    let (chip, data) = setup(
-        &a.hw,
-        &a.sets,
-        &a.dataset,
-        a.data_dir.as_deref(),
-        a.samples,
-        a.quick,
-        a.threads,
-    )?;
+    let c = &a.common;
+    let (chip, data) = c.setup()?;
     let threads = chip.threads;
-    let q = a.quick;
+    let q = c.quick;
     let inputs = data.shape.0 * data.shape.1 * data.shape.2;
     let arch = a.arch.clone().unwrap_or_else(|| {
         if q {
@@ -237,7 +208,7 @@ fn prune_quant_main(a: &PruneQuantArgs) -> Result<i32> {
                 InputEncoding::Graded { bits: 8 }
             },
             epochs: a.epochs.unwrap_or(if q { 3 } else { 6 }),
-            seed: a.seed,
+            seed: c.seed,
             threads,
             train_samples: q.then_some(1000),
             test_samples: q.then_some(200),
@@ -247,23 +218,16 @@ fn prune_quant_main(a: &PruneQuantArgs) -> Result<i32> {
         sparsities,
         chip,
     };
-    run_study(&a.out, |progress| {
-        Ok(prune_quant::run(&spec, &data, &a.out, progress)?.report_md)
+    run_study(&c.out, |progress| {
+        Ok(prune_quant::run(&spec, &data, &c.out, progress)?.report_md)
     })
 }
 
 fn utilization_main(a: &UtilizationArgs) -> Result<i32> {
-    let (chip, data) = setup(
-        &a.hw,
-        &a.sets,
-        &a.dataset,
-        a.data_dir.as_deref(),
-        a.samples,
-        a.quick,
-        a.threads,
-    )?;
+    let c = &a.common;
+    let (chip, data) = c.setup()?;
     let threads = chip.threads;
-    let q = a.quick;
+    let q = c.quick;
     let arch = a
         .arch
         .clone()
@@ -274,7 +238,7 @@ fn utilization_main(a: &UtilizationArgs) -> Result<i32> {
         encoding: InputEncoding::Graded { bits: 8 },
         bits: vec![a.bits],
         epochs: a.epochs.unwrap_or(if q { 2 } else { 3 }),
-        seed: a.seed,
+        seed: c.seed,
         threads,
         train_samples: q.then_some(1000),
         test_samples: q.then_some(200),
@@ -300,7 +264,7 @@ fn utilization_main(a: &UtilizationArgs) -> Result<i32> {
         },
         chip,
     };
-    run_study(&a.out, |progress| {
-        Ok(utilization::run(&spec, &data, &a.out, progress)?.report_md)
+    run_study(&c.out, |progress| {
+        Ok(utilization::run(&spec, &data, &c.out, progress)?.report_md)
     })
 }

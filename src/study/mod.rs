@@ -52,6 +52,33 @@ impl ChipSetup {
     }
 }
 
+impl ChipSetup {
+    /// The config file and its overrides, for reports.
+    pub fn source(&self) -> String {
+        if self.overrides.is_empty() {
+            self.hw_file.clone()
+        } else {
+            format!("{} with {}", self.hw_file, self.overrides.join(", "))
+        }
+    }
+}
+
+/// What a study found: its points and its `report.md`.
+pub struct Summary<R> {
+    pub rows: Vec<R>,
+    pub report_md: String,
+}
+
+/// A headline metric of a point, as a number.
+pub fn metric(chip: &serde_json::Map<String, serde_json::Value>, name: &str) -> Option<f64> {
+    chip.get(name)?.as_str()?.parse().ok()
+}
+
+/// A fraction as a percentage with one decimal.
+pub fn pct(x: f64) -> String {
+    format!("{:.1}%", 100.0 * x)
+}
+
 /// Headline metrics of a report by column name.
 pub fn headline_map(r: &Report) -> serde_json::Map<String, serde_json::Value> {
     headline::COLUMNS

@@ -2,7 +2,7 @@
 //! one after the other (both orders) and jointly, each point trained,
 //! exported and measured on a chip; the accuracy-energy Pareto front.
 
-use super::{cached, claim_folder, headline_map, write_csv, ChipSetup};
+use super::{cached, claim_folder, headline_map, pct, write_csv, ChipSetup};
 use crate::data::Dataset;
 use crate::error::{write_atomic, Result};
 use crate::plot::sweep::{pareto_chart, Table};
@@ -122,14 +122,12 @@ pub struct Row {
 
 impl Row {
     pub fn metric(&self, name: &str) -> Option<f64> {
-        self.chip.get(name)?.as_str()?.parse().ok()
+        super::metric(&self.chip, name)
     }
 }
 
-pub struct Summary {
-    pub rows: Vec<Row>,
-    pub report_md: String,
-}
+/// What the study found.
+pub type Summary = super::Summary<Row>;
 
 /// Pruning rounds of a point: one per four epochs, so that every order
 /// leaves epochs to fine-tune after its last round.
@@ -293,10 +291,6 @@ fn write_outputs(out: &Path, rows: &[Row]) -> Result<()> {
     Ok(())
 }
 
-fn pct(x: f64) -> String {
-    format!("{:.1}%", 100.0 * x)
-}
-
 fn bits_name(b: u8) -> String {
     match b {
         1 => "binary".into(),
@@ -324,7 +318,7 @@ fn report_md(spec: &PruneQuantSpec, data: &Dataset, rows: &[Row]) -> String {
         t.epochs,
         rounds(t.epochs),
         spec.chip.hw.name,
-        if spec.chip.overrides.is_empty() { spec.chip.hw_file.clone() } else { format!("{} with {}", spec.chip.hw_file, spec.chip.overrides.join(", ")) },
+        spec.chip.source(),
         spec.chip.samples,
     );
     let baseline = rows

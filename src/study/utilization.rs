@@ -4,7 +4,7 @@
 //! chip; plots against sparsity; `report.md` with the table and the
 //! headline reductions.
 
-use super::{cached, claim_folder, headline_map, write_csv, ChipSetup};
+use super::{cached, claim_folder, headline_map, pct, write_csv, ChipSetup};
 use crate::data::Dataset;
 use crate::error::{write_atomic, Result};
 use crate::model::Model;
@@ -50,15 +50,12 @@ pub struct Row {
 
 impl Row {
     pub fn metric(&self, name: &str) -> Option<f64> {
-        self.chip.get(name)?.as_str()?.parse().ok()
+        super::metric(&self.chip, name)
     }
 }
 
 /// What the study found.
-pub struct Summary {
-    pub rows: Vec<Row>,
-    pub report_md: String,
-}
+pub type Summary = super::Summary<Row>;
 
 fn config_of(spec: &UtilizationSpec, data: &Dataset) -> Value {
     let t = &spec.lottery.train;
@@ -155,7 +152,7 @@ pub fn run(
             prev = step;
         }
     }
-    write_outputs(spec, data, out, &rows)?;
+    write_outputs(out, &rows)?;
     let report_md = report_md(spec, data, &rows);
     write_atomic(&out.join("report.md"), report_md.as_bytes())?;
     Ok(Summary { rows, report_md })
@@ -169,7 +166,7 @@ const PLOTTED: &[&str] = &[
     "accuracy",
 ];
 
-fn write_outputs(_spec: &UtilizationSpec, _data: &Dataset, out: &Path, rows: &[Row]) -> Result<()> {
+fn write_outputs(out: &Path, rows: &[Row]) -> Result<()> {
     let mut header: Vec<String> = ["method", "round", "target_sparsity", "sparsity", "accuracy"]
         .iter()
         .map(|s| s.to_string())
@@ -222,10 +219,6 @@ fn write_outputs(_spec: &UtilizationSpec, _data: &Dataset, out: &Path, rows: &[R
     Ok(())
 }
 
-fn pct(x: f64) -> String {
-    format!("{:.1}%", 100.0 * x)
-}
-
 fn report_md(spec: &UtilizationSpec, data: &Dataset, rows: &[Row]) -> String {
     let t = &spec.lottery.train;
     let get = |m: &str, r: u32| rows.iter().find(|x| x.method == m && x.round == r);
@@ -245,7 +238,7 @@ fn report_md(spec: &UtilizationSpec, data: &Dataset, rows: &[Row]) -> String {
         spec.lottery.rewind_epoch,
         t.epochs,
         spec.chip.hw.name,
-        if spec.chip.overrides.is_empty() { spec.chip.hw_file.clone() } else { format!("{} with {}", spec.chip.hw_file, spec.chip.overrides.join(", ")) },
+        spec.chip.source(),
         spec.chip.hw.core.pes,
         spec.chip.hw.core.neurons,
         spec.chip.hw.synapse_memory.word_bits,
