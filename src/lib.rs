@@ -18,6 +18,7 @@
 //! println!("{} cycles", run.counters.cycles);
 //! ```
 
+pub mod accelerator;
 pub mod config;
 pub mod data;
 pub mod energy;

@@ -669,3 +669,57 @@ fn study_utilization_quick_runs_from_the_command_line() {
         &["--target", "0 < target < 1"],
     );
 }
+
+#[test]
+fn timestep_and_conversion_studies_refuse_bad_lists() {
+    let out = tmp("study-bad-lists");
+    let o = out.to_str().unwrap();
+    fails_with(
+        &[
+            "study",
+            "timesteps",
+            "--hw",
+            "hw_configs/default.ron",
+            "--dataset",
+            "mnist",
+            "--quick",
+            "--schedule",
+            "2,3",
+            "--out",
+            o,
+        ],
+        &["--schedule", "strictly decreasing"],
+    );
+    fails_with(
+        &[
+            "study",
+            "convert",
+            "--hw",
+            "hw_configs/default.ron",
+            "--dataset",
+            "mnist",
+            "--quick",
+            "--ablation-timesteps",
+            "5",
+            "--out",
+            o,
+        ],
+        &["--ablation-timesteps", "one of --timesteps"],
+    );
+    fails_with(
+        &[
+            "study",
+            "convert",
+            "--hw",
+            "hw_configs/default.ron",
+            "--dataset",
+            "mnist",
+            "--quick",
+            "--baseline",
+            "no/such.ron",
+            "--out",
+            o,
+        ],
+        &["no/such.ron"],
+    );
+}

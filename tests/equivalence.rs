@@ -5,7 +5,7 @@
 mod common;
 
 use neurocycle::model::gen::{generate, ConvLayerSpec, ConvSpec, GenSpec};
-use neurocycle::model::{Readout, Reset, Semantics, Shape};
+use neurocycle::model::{EarlyExit, Readout, Reset, Semantics, Shape};
 use proptest::prelude::*;
 
 fn semantics() -> impl Strategy<Value = Semantics> {
@@ -83,6 +83,7 @@ proptest! {
         rate in 0.1f64..0.9,
         sets in chip_sets(),
         seed in 0u64..1000,
+        early_exit in prop::option::of((1u32..4, 0u32..3)),
     ) {
         let spec = GenSpec {
             layers: sizes,
@@ -101,7 +102,11 @@ proptest! {
             seed,
             ..GenSpec::default()
         };
-        let model = generate(&spec);
+        let mut model = generate(&spec);
+        model.early_exit = early_exit.map(|(patience, min_timesteps)| EarlyExit {
+            patience: patience.min(timesteps),
+            min_timesteps: min_timesteps.min(timesteps),
+        });
         let mut sets = sets;
         if bits == 1 && sets[0].ends_with("dense") {
             sets[0] = "synapse_memory.encoding=auto".into();
@@ -204,4 +209,32 @@ fn back_pressure_heavy_config_still_matches() {
     );
     let c = common::check(&model, &hw, 2, 11);
     assert!(c.noc.stall_cycles > 0);
+}
+
+#[test]
+fn early_exit_stops_both_executors_at_the_same_timestep() {
+    let mut model = generate(&GenSpec {
+        layers: vec![64, 32, 4],
+        timesteps: 24,
+        input_rate: 0.6,
+        readout: Readout::Membrane,
+        seed: 5,
+        ..GenSpec::default()
+    });
+    let hw = common::preset("default");
+    let full = common::check(&model, &hw, 3, 11);
+    assert_eq!(full.timesteps_run, 3 * 24);
+    model.early_exit = Some(EarlyExit {
+        patience: 2,
+        min_timesteps: 3,
+    });
+    let early = common::check(&model, &hw, 3, 11);
+    assert!(
+        early.timesteps_run < full.timesteps_run && early.timesteps_run >= 3 * 3,
+        "{} of {}",
+        early.timesteps_run,
+        full.timesteps_run
+    );
+    assert!(early.cycles < full.cycles);
+    assert_eq!(early.timestep_cycles.len(), 24);
 }

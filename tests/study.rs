@@ -256,3 +256,187 @@ fn quick_prune_quant_study_follows_the_chip() {
     .unwrap();
     assert_eq!(again.report_md, s.report_md);
 }
+
+#[test]
+fn quick_timesteps_study_retrains_down_to_one_timestep() {
+    use neurocycle::study::timesteps::{run, TimestepsSpec};
+    let hw = HwConfig::preset("default").unwrap();
+    let base = quick_spec(&hw);
+    let spec = TimestepsSpec {
+        train: TrainSpec {
+            bits: vec![8],
+            ..base.lottery.train.clone()
+        },
+        schedule: vec![3, 2, 1],
+        stage_epochs: 1,
+        chip: base.chip.clone(),
+    };
+    let data = neurocycle::data::load("mnist", None).unwrap();
+    let out = tmp("timesteps");
+    let s = run(&spec, &data, &out, &|_, _| {}).unwrap();
+    assert_eq!(s.rows.len(), 6);
+    let row = |m: &str, t: u32| {
+        s.rows
+            .iter()
+            .find(|r| r.method == m && r.timesteps == t)
+            .unwrap()
+    };
+    let cycles = |r: &neurocycle::study::timesteps::Row| r.metric("cycles_per_inference").unwrap();
+    let energy =
+        |r: &neurocycle::study::timesteps::Row| r.metric("energy_per_inference_pj").unwrap();
+    // Under layer_serial every timestep is a full pass: latency and energy
+    // fall with T, about in proportion.
+    for m in ["iir", "scratch"] {
+        assert!(cycles(row(m, 3)) > cycles(row(m, 2)) && cycles(row(m, 2)) > cycles(row(m, 1)));
+        assert!(energy(row(m, 3)) > energy(row(m, 1)));
+        assert!(cycles(row(m, 1)) * 2.0 < cycles(row(m, 3)), "{m}");
+    }
+    // The IIR chain spends 2 + 1 + 1 epochs; scratch gets the same budget.
+    assert_eq!(row("iir", 1).total_epochs, 4);
+    assert_eq!(row("scratch", 1).epochs, 4);
+    assert_eq!(row("iir", 3).accuracy, row("scratch", 3).accuracy);
+    let model = neurocycle::model::Model::load(&out.join("models/iir-t1.ron")).unwrap();
+    assert_eq!(model.timesteps, 1);
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("Headline: at T = 1, IIR reaches") && md.contains("| 1 |"));
+    for f in [
+        "plots/accuracy-vs-timesteps.png",
+        "plots/cycles_per_inference-vs-timesteps.svg",
+        "results.csv",
+    ] {
+        assert!(std::fs::metadata(out.join(f)).unwrap().len() > 500, "{f}");
+    }
+    let again = run(&spec, &data, &out, &|_, _| {
+        panic!("nothing retrains on a rerun")
+    })
+    .unwrap();
+    assert_eq!(again.report_md, s.report_md);
+    let bad = TimestepsSpec {
+        schedule: vec![2, 3],
+        ..spec
+    };
+    let e = run(&bad, &data, &tmp("timesteps-bad"), &|_, _| {})
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("--schedule") && e.contains("strictly decreasing"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_stage_starts_from_the_state_it_is_given() {
+    use neurocycle::train::stage::Stages;
+    let hw = HwConfig::preset("default").unwrap();
+    let spec = TrainSpec {
+        timesteps: 2,
+        ..quick_spec(&hw).lottery.train
+    };
+    let data = neurocycle::data::load("mnist", None).unwrap();
+    let stages = Stages::new(&spec, &data).unwrap();
+    let (trained, first) = stages.run(&spec, None, 0, &|_| {}).unwrap();
+    // Zero further epochs at T = 1 keep the weights: the stage began from them.
+    let none = TrainSpec {
+        epochs: 0,
+        timesteps: 1,
+        ..spec.clone()
+    };
+    let (kept, at_one) = stages.run(&none, Some(&trained), 1, &|_| {}).unwrap();
+    assert_eq!(kept, trained);
+    assert_eq!(at_one.model.timesteps, 1);
+    assert_eq!(first.model.timesteps, 2);
+    let (fresh, _) = stages.run(&none, None, 1, &|_| {}).unwrap();
+    assert_ne!(fresh, trained);
+}
+
+#[test]
+fn quick_convert_study_approaches_the_ann_and_prices_the_baseline() {
+    use neurocycle::accelerator::Accelerator;
+    use neurocycle::model::EarlyExit;
+    use neurocycle::study::convert::{run, ConvertSpec};
+    let hw = HwConfig::preset("default").unwrap();
+    let base = quick_spec(&hw);
+    let spec = ConvertSpec {
+        train: TrainSpec {
+            bits: vec![8],
+            epochs: 2,
+            train_samples: Some(1000),
+            test_samples: Some(200),
+            ..base.lottery.train.clone()
+        },
+        timesteps: vec![1, 4, 16],
+        ablation_timesteps: 16,
+        percentile: 99.9,
+        early_exit: EarlyExit {
+            patience: 3,
+            min_timesteps: 2,
+        },
+        calibration_samples: 300,
+        chip: base.chip.clone(),
+        accelerator: Accelerator::default(),
+    };
+    let data = neurocycle::data::load("mnist", None).unwrap();
+    let out = tmp("convert");
+    let s = run(&spec, &data, &out, &|_, _| {}).unwrap();
+    let row = |v: &str, t: u32| {
+        s.rows
+            .iter()
+            .find(|r| r.variant == v && r.timesteps == t)
+            .unwrap_or_else(|| panic!("{v} at {t}"))
+    };
+    let cycles = |r: &neurocycle::study::convert::Row| r.metric("cycles_per_inference").unwrap();
+    // Latency and energy grow with T; rates approximate the ANN better.
+    assert!(cycles(row("default", 1)) < cycles(row("default", 4)));
+    assert!(cycles(row("default", 4)) < cycles(row("default", 16)));
+    assert!(row("default", 1).energy_pj() < row("default", 16).energy_pj());
+    assert!(row("default", 16).accuracy > row("default", 1).accuracy);
+    assert!(
+        (row("default", 16).accuracy - s.ann.accuracy).abs() <= 0.05,
+        "SNN {} vs ANN {}",
+        row("default", 16).accuracy,
+        s.ann.accuracy
+    );
+    // Early exit runs fewer timesteps for less energy.
+    let ee = row("early-exit", 16);
+    let mean_t = ee.metric("timesteps_per_inference").unwrap();
+    assert!((2.0..16.0).contains(&mean_t), "{mean_t}");
+    assert_eq!(
+        row("default", 16).metric("timesteps_per_inference"),
+        Some(16.0)
+    );
+    assert!(ee.energy_pj() < row("default", 16).energy_pj());
+    // Every ablation is measured at the ablation T, and the baseline at every T.
+    for v in [
+        "no-balancing",
+        "max-balancing",
+        "no-bias",
+        "spike-count-readout",
+        "reset-to-zero",
+    ] {
+        row(v, 16);
+    }
+    for t in [1, 4, 16] {
+        let b = row("dnn-accelerator", t);
+        assert_eq!(b.energy_pj(), s.baseline.energy_pj);
+        assert_eq!(b.accuracy, s.ann.accuracy);
+    }
+    assert!(s.baseline.macs > 784 * 48);
+    let models = std::fs::read_to_string(out.join("models/early-exit-t16.ron")).unwrap();
+    assert!(models.contains("early_exit"));
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("Baseline: ") && md.contains("## Each technique switched off, at T = 16"));
+    for f in [
+        "plots/accuracy-vs-timesteps.png",
+        "plots/power_mw-vs-timesteps.svg",
+        "results.csv",
+        "baseline.json",
+    ] {
+        assert!(std::fs::metadata(out.join(f)).unwrap().len() > 300, "{f}");
+    }
+    let again = run(&spec, &data, &out, &|stage, p| {
+        assert_eq!(p.samples_done, 0, "nothing retrains on a rerun ({stage})")
+    })
+    .unwrap();
+    assert_eq!(again.report_md, s.report_md);
+}

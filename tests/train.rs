@@ -26,6 +26,7 @@ fn layer(inputs: usize, outputs: usize, spikes: bool, seed: u64) -> LayerParams 
         leak: 0.75,
         spikes,
         smooth: true,
+        relu: false,
     }
 }
 
@@ -127,6 +128,7 @@ fn bptt_gradients_match_finite_differences_conv_and_pool() {
                 leak: if n_w == 0 { 0.0 } else { 0.75 },
                 spikes: l + 1 < arch.len(),
                 smooth: true,
+                relu: false,
             }
         })
         .collect();

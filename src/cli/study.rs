@@ -23,6 +23,10 @@ pub enum Study {
     Utilization(UtilizationArgs),
     /// Pruning and quantization alone, cumulative (both orders) and joint: accuracy-energy Pareto front.
     PruneQuant(PruneQuantArgs),
+    /// ANN-to-SNN conversion: accuracy, chip latency, power and energy against T, and a DNN-accelerator baseline.
+    Convert(ConvertArgs),
+    /// IIR: retrain at fewer timesteps (5 to 1) from the previous stage, against training from scratch at each T.
+    Timesteps(TimestepsArgs),
 }
 
 /// Flags every study takes.
@@ -119,11 +123,159 @@ pub struct UtilizationArgs {
     pub timesteps: u32,
 }
 
+#[derive(Args)]
+pub struct TimestepsArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Network (default 1x28x28:c8k5s2p2,c16k3s2p1,d10 for 28x28 images; --quick 784-48-10).
+    #[arg(long)]
+    pub arch: Option<String>,
+    /// Timesteps of the stages, strictly decreasing.
+    #[arg(long, value_delimiter = ',', default_value = "5,4,3,2,1")]
+    pub schedule: Vec<u32>,
+    /// Epochs of the first stage and of every run from scratch (default 6; --quick 2).
+    #[arg(long)]
+    pub epochs: Option<u32>,
+    /// Epochs of every later IIR stage (default 3; --quick 1).
+    #[arg(long)]
+    pub stage_epochs: Option<u32>,
+    /// Weight bits.
+    #[arg(long, default_value_t = 8)]
+    pub bits: u8,
+}
+
 pub fn main(a: &StudyArgs) -> Result<i32> {
     match &a.study {
         Study::Utilization(u) => utilization_main(u),
         Study::PruneQuant(p) => prune_quant_main(p),
+        Study::Timesteps(t) => timesteps_main(t),
+        Study::Convert(c) => convert_main(c),
     }
+}
+
+#[derive(Args)]
+pub struct ConvertArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Network (default 1x28x28:c8k5s2p2,c16k3s2p1,d10 for 28x28 images; --quick 784-48-10).
+    #[arg(long)]
+    pub arch: Option<String>,
+    /// Timesteps of the converted models (default 1,2,4,...,256; --quick 1,4,16).
+    #[arg(long, value_delimiter = ',')]
+    pub timesteps: Option<Vec<u32>>,
+    /// T at which each technique is switched off in turn (default 32; --quick 16).
+    #[arg(long)]
+    pub ablation_timesteps: Option<u32>,
+    /// ANN training epochs (default 6; --quick 2).
+    #[arg(long)]
+    pub epochs: Option<u32>,
+    /// Weight bits on the chip.
+    #[arg(long, default_value_t = 8)]
+    pub bits: u8,
+    /// Percentile of the activations that threshold balancing maps to one spike per timestep.
+    #[arg(long, default_value_t = 99.9)]
+    pub percentile: f64,
+    /// Early exit: timesteps the leading output must lead in a row.
+    #[arg(long, default_value_t = 4)]
+    pub patience: u32,
+    /// Early exit: timesteps run before the rule may stop an inference.
+    #[arg(long, default_value_t = 2)]
+    pub min_timesteps: u32,
+    /// Training images the activation scales are taken from.
+    #[arg(long, default_value_t = 1000)]
+    pub calibration_samples: usize,
+    /// DNN-accelerator baseline (RON; default: the built-in NCS2-like one, see src/accelerator.rs).
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
+}
+
+fn convert_main(a: &ConvertArgs) -> Result<i32> {
+    use neurocycle::study::convert::{self, ConvertSpec};
+    let c = &a.common;
+    let (chip, data) = c.setup()?;
+    let q = c.quick;
+    let (ch, h, w) = data.shape;
+    let arch = a.arch.clone().unwrap_or_else(|| {
+        if q || (h, w) != (28, 28) {
+            format!("{}-48-10", ch * h * w)
+        } else {
+            format!("{ch}x28x28:c8k5s2p2,c16k3s2p1,d{}", data.classes)
+        }
+    });
+    neurocycle::error::check_range("command line", "--bits", a.bits, 1, 16)?;
+    let timesteps = a.timesteps.clone().unwrap_or(if q {
+        vec![1, 4, 16]
+    } else {
+        (0..=8).map(|k| 1 << k).collect()
+    });
+    let accelerator = match &a.baseline {
+        Some(p) => neurocycle::accelerator::Accelerator::load(p)?,
+        None => Default::default(),
+    };
+    let spec = ConvertSpec {
+        train: TrainSpec {
+            arch: parse_arch(&arch)?,
+            encoding: InputEncoding::Graded { bits: 8 },
+            bits: vec![a.bits],
+            epochs: a.epochs.unwrap_or(if q { 2 } else { 6 }),
+            seed: c.seed,
+            threads: chip.threads,
+            train_samples: q.then_some(1000),
+            test_samples: Some(if q { 200 } else { 1000 }),
+            ..TrainSpec::default()
+        },
+        ablation_timesteps: a.ablation_timesteps.unwrap_or(if q { 16 } else { 32 }),
+        timesteps,
+        percentile: a.percentile,
+        early_exit: neurocycle::model::EarlyExit {
+            patience: a.patience,
+            min_timesteps: a.min_timesteps,
+        },
+        calibration_samples: a.calibration_samples,
+        chip,
+        accelerator,
+    };
+    spec.validate()?;
+    run_study(&c.out, |progress| {
+        Ok(convert::run(&spec, &data, &c.out, progress)?.report_md)
+    })
+}
+
+fn timesteps_main(a: &TimestepsArgs) -> Result<i32> {
+    use neurocycle::study::timesteps::{self, TimestepsSpec};
+    let c = &a.common;
+    let (chip, data) = c.setup()?;
+    let q = c.quick;
+    let (ch, h, w) = data.shape;
+    let arch = a.arch.clone().unwrap_or_else(|| {
+        if q || (h, w) != (28, 28) {
+            format!("{}-48-10", ch * h * w)
+        } else {
+            format!("{ch}x28x28:c8k5s2p2,c16k3s2p1,d{}", data.classes)
+        }
+    });
+    neurocycle::error::check_range("command line", "--bits", a.bits, 1, 16)?;
+    let spec = TimestepsSpec {
+        train: TrainSpec {
+            arch: parse_arch(&arch)?,
+            timesteps: a.schedule.first().copied().unwrap_or(1),
+            encoding: InputEncoding::Graded { bits: 8 },
+            bits: vec![a.bits],
+            epochs: a.epochs.unwrap_or(if q { 2 } else { 6 }),
+            seed: c.seed,
+            threads: chip.threads,
+            train_samples: q.then_some(1000),
+            test_samples: q.then_some(200),
+            ..TrainSpec::default()
+        },
+        schedule: a.schedule.clone(),
+        stage_epochs: a.stage_epochs.unwrap_or(if q { 1 } else { 3 }),
+        chip,
+    };
+    spec.validate()?;
+    run_study(&c.out, |progress| {
+        Ok(timesteps::run(&spec, &data, &c.out, progress)?.report_md)
+    })
 }
 
 /// Runs a study under a progress bar and prints its report.

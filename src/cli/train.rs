@@ -146,6 +146,7 @@ pub fn train_main(a: &TrainArgs, command_line: &str) -> Result<i32> {
         threads: super::workers("--threads", a.threads)?,
         train_samples: a.train_samples,
         test_samples: a.test_samples,
+        ann: false,
     };
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(

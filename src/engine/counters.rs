@@ -73,6 +73,9 @@ pub struct Counters {
     pub cores: Vec<CoreCounters>,
     pub noc: NocStats,
     pub spikes_per_layer: Vec<u64>,
+    /// Timesteps run, summed over samples (fewer than the model's with
+    /// early exit).
+    pub timesteps_run: u64,
 }
 
 impl Counters {
@@ -99,6 +102,7 @@ impl Counters {
         }
         self.noc.merge(&o.noc);
         add(&mut self.spikes_per_layer, &o.spikes_per_layer);
+        self.timesteps_run += o.timesteps_run;
     }
 
     pub fn total(&self, f: impl Fn(&CoreCounters) -> u64) -> u64 {

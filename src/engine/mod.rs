@@ -165,6 +165,30 @@ impl<E: CoreEvents + RouterEvents> Sink for Queues<'_, E> {
     }
 }
 
+/// The readout so far: output spike counts, or the output layer's membrane.
+fn readout_of(
+    model: &crate::model::Model,
+    chip: &Chip,
+    cores: &[CoreState],
+    out_counts: &[i64],
+) -> Vec<i64> {
+    match model.readout {
+        Readout::SpikeCount => out_counts.to_vec(),
+        Readout::Membrane => {
+            let mut v = vec![0i64; model.output_size()];
+            for (c, s) in cores.iter().enumerate() {
+                let t = &chip.cores[c];
+                if t.layer as usize + 1 == model.n_layers() {
+                    for i in 0..t.n_neurons as usize {
+                        v[t.first_neuron as usize + i] = s.v[i] as i64;
+                    }
+                }
+            }
+            v
+        }
+    }
+}
+
 /// Runs one inference.
 pub fn run_sample<O: Observer>(
     chip: &Chip,
@@ -207,6 +231,7 @@ pub fn run_sample<O: Observer>(
     let mut host: Vec<Vec<(u32, u32)>> = vec![vec![]; n_cores];
     let input_routes = &chip.mapping.routes[0];
     let mut now = 0u64;
+    let mut watch = crate::model::ExitWatch::default();
 
     for t in 0..model.timesteps {
         let t_start = now;
@@ -307,6 +332,13 @@ pub fn run_sample<O: Observer>(
             counters.phase_cycles[phase] += now - phase_start;
         }
         counters.timestep_cycles[t as usize] += now - t_start;
+        counters.timesteps_run += 1;
+        if let Some(rule) = &model.early_exit {
+            let so_far = readout_of(model, chip, &cores, &out_counts);
+            if watch.settled(rule, t + 1, &so_far) {
+                break;
+            }
+        }
     }
 
     counters.cycles = now;
@@ -315,21 +347,7 @@ pub fn run_sample<O: Observer>(
     for (c, s) in cores.iter().enumerate() {
         counters.spikes_per_layer[chip.cores[c].layer as usize] += s.cnt.spikes;
     }
-    let readout = match model.readout {
-        Readout::SpikeCount => out_counts,
-        Readout::Membrane => {
-            let mut v = vec![0i64; out_len];
-            for (c, s) in cores.iter().enumerate() {
-                let t = &chip.cores[c];
-                if t.layer as usize + 1 == n_layers {
-                    for i in 0..t.n_neurons as usize {
-                        v[t.first_neuron as usize + i] = s.v[i] as i64;
-                    }
-                }
-            }
-            v
-        }
-    };
+    let readout = readout_of(model, chip, &cores, &out_counts);
     counters.cores = cores.into_iter().map(|s| s.cnt).collect();
     let mut spikes = rec.spikes;
     spikes.sort_unstable();

@@ -235,6 +235,7 @@ pub fn generate(spec: &GenSpec) -> Model {
             rate: spec.input_rate,
         },
         readout: spec.readout,
+        early_exit: None,
         layers,
     }
 }

@@ -22,6 +22,9 @@ pub struct Model {
     pub input: Input,
     pub readout: Readout,
     pub layers: Vec<Layer>,
+    /// Stop an inference before `timesteps` once its answer is settled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub early_exit: Option<EarlyExit>,
 }
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -66,6 +69,53 @@ pub enum Readout {
     SpikeCount,
     /// Output class = argmax of the output layer's final voltage `v`.
     Membrane,
+}
+
+/// Early exit: after each timestep the readout so far (spike counts, or
+/// the output layer's membrane) is read; the inference ends once at least
+/// `min_timesteps` have run and one output has strictly led the others
+/// for the last `patience` timesteps in a row. The chip and the reference
+/// executor apply the same rule.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct EarlyExit {
+    pub patience: u32,
+    #[serde(default)]
+    pub min_timesteps: u32,
+}
+
+/// The state of the early-exit rule during one inference.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ExitWatch {
+    leader: Option<usize>,
+    streak: u32,
+}
+
+impl ExitWatch {
+    /// Feeds the readout after `done` timesteps; true when the inference
+    /// may stop.
+    pub fn settled(&mut self, rule: &EarlyExit, done: u32, readout: &[i64]) -> bool {
+        let mut best: Option<usize> = None;
+        let mut tie = false;
+        for (i, v) in readout.iter().enumerate() {
+            match best {
+                Some(b) if *v < readout[b] => {}
+                Some(b) if *v == readout[b] => tie = true,
+                _ => {
+                    best = Some(i);
+                    tie = false;
+                }
+            }
+        }
+        let lead = if tie { None } else { best };
+        if lead.is_some() && lead == self.leader {
+            self.streak += 1;
+        } else {
+            self.leader = lead;
+            self.streak = lead.is_some() as u32;
+        }
+        done >= rule.min_timesteps && self.streak >= rule.patience
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -255,6 +305,16 @@ impl Model {
     /// in the errors.
     pub fn validate(&self, file: &str) -> Result<()> {
         check_range(file, "timesteps", self.timesteps, 1, 1 << 20)?;
+        if let Some(e) = &self.early_exit {
+            check_range(file, "early_exit.patience", e.patience, 1, self.timesteps)?;
+            check_range(
+                file,
+                "early_exit.min_timesteps",
+                e.min_timesteps,
+                0,
+                self.timesteps,
+            )?;
+        }
         check_range(file, "input.size", self.input.size, 1, 1 << 24)?;
         if !(0.0..=1.0).contains(&self.input.rate) {
             return Err(Error::invalid(
@@ -532,6 +592,26 @@ pub fn for_each_synapse(layer: &Layer, shape: &LayerShape, mut f: impl FnMut(usi
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn early_exit_needs_a_strict_leader_for_patience_timesteps() {
+        let rule = EarlyExit {
+            patience: 2,
+            min_timesteps: 3,
+        };
+        let mut w = ExitWatch::default();
+        // A tie has no leader; then output 1 leads twice, but before min_timesteps.
+        assert!(!w.settled(&rule, 1, &[3, 3, 0]));
+        assert!(!w.settled(&rule, 2, &[3, 4, 0]));
+        assert!(w.settled(&rule, 3, &[3, 5, 0]));
+        // A change of leader starts the count again.
+        let mut w = ExitWatch::default();
+        assert!(!w.settled(&rule, 3, &[5, 4]));
+        assert!(!w.settled(&rule, 4, &[5, 6]));
+        assert!(!w.settled(&rule, 5, &[7, 7]));
+        assert!(!w.settled(&rule, 6, &[8, 7]));
+        assert!(w.settled(&rule, 7, &[9, 7]));
+    }
 
     pub(crate) fn tiny() -> Model {
         let text = include_str!("../../models/tiny.ron");

@@ -137,7 +137,7 @@ fn series_key(row: &[String], cols: &[(usize, String)]) -> String {
                 Path::new(&row[*c])
                     .file_stem()
                     .map_or(row[*c].clone(), |s| s.to_string_lossy().into_owned())
-            } else if name == "method" || name == "regime" {
+            } else if ["method", "regime", "variant"].contains(&name.as_str()) {
                 row[*c].clone()
             } else {
                 format!("{name}={}", row[*c])

@@ -25,6 +25,8 @@ pub struct Outcome {
     pub readout: Vec<i64>,
     /// argmax of `readout`, lowest index on ties.
     pub prediction: u32,
+    /// Timesteps run (fewer than the model's after an early exit).
+    pub timesteps_run: u32,
 }
 
 pub fn argmax(values: &[i64]) -> u32 {
@@ -57,6 +59,12 @@ pub fn run(model: &Model, stimulus: &Stimulus) -> Outcome {
     let mut spikes = vec![];
     let out_len = shapes[n_layers - 1].output.len();
     let mut counts = vec![0i64; out_len];
+    let mut watch = crate::model::ExitWatch::default();
+    let readout_of = |counts: &[i64], v: &[Vec<i32>]| match model.readout {
+        Readout::SpikeCount => counts.to_vec(),
+        Readout::Membrane => v[n_layers - 1].iter().map(|x| *x as i64).collect(),
+    };
+    let mut timesteps_run = 0;
     for t in 0..model.timesteps as usize {
         act[0].iter_mut().for_each(|a| *a = 0);
         if t < stimulus.timesteps() {
@@ -96,16 +104,20 @@ pub fn run(model: &Model, stimulus: &Stimulus) -> Outcome {
                 }
             }
         }
+        timesteps_run += 1;
+        if let Some(rule) = &model.early_exit {
+            if watch.settled(rule, timesteps_run, &readout_of(&counts, &v)) {
+                break;
+            }
+        }
     }
     spikes.sort_unstable();
-    let readout = match model.readout {
-        Readout::SpikeCount => counts,
-        Readout::Membrane => v[n_layers - 1].iter().map(|x| *x as i64).collect(),
-    };
+    let readout = readout_of(&counts, &v);
     Outcome {
         prediction: argmax(&readout),
         spikes,
         readout,
+        timesteps_run,
     }
 }
 

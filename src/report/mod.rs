@@ -51,6 +51,8 @@ pub struct Latency {
     pub seconds: f64,
     pub cycles_per_inference: f64,
     pub seconds_per_inference: f64,
+    /// Mean timesteps run per inference (below the model's with early exit).
+    pub timesteps_per_inference: f64,
     pub max_inference_cycles: u64,
     pub cycles_per_timestep: Vec<f64>,
     pub cycles_per_phase: Vec<f64>,
@@ -260,6 +262,7 @@ pub fn build(chip: &Chip, summary: &RunSummary, src: &Source) -> Report {
             seconds: energy::seconds(hw, c.cycles),
             cycles_per_inference: c.cycles as f64 / samples,
             seconds_per_inference: energy::seconds(hw, c.cycles) / samples,
+            timesteps_per_inference: c.timesteps_run as f64 / samples,
             max_inference_cycles: c.max_inference_cycles,
             cycles_per_timestep: c
                 .timestep_cycles

@@ -3,7 +3,9 @@
 //! study is resumable: each finished step leaves a file, and a rerun into
 //! the same folder loads it instead of recomputing.
 
+pub mod convert;
 pub mod prune_quant;
+pub mod timesteps;
 pub mod utilization;
 
 use crate::config::HwConfig;

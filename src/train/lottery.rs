@@ -16,55 +16,14 @@
 //! slots are kept. Dense layers are balanced; conv layers share kernel
 //! weights across rows and are pruned by magnitude only.
 
-use super::{effective, finish, prune, EpochRun, Master, Progress, Topology, TrainSpec, Trained};
+use super::stage::{Stages, State};
+use super::{effective, finish, prune, Progress, TrainSpec, Trained};
 use crate::config::HwConfig;
 use crate::data::Dataset;
 use crate::engine::chip::pe_of;
 use crate::error::Result;
 use crate::model::LayerKind;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-
-/// Weights, biases and masks of every layer: what a round hands the next
-/// (and what a resumed study reloads).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct State {
-    pub w: Vec<Vec<f32>>,
-    pub b: Vec<Vec<f32>>,
-    pub mask: Vec<Vec<bool>>,
-}
-
-impl State {
-    fn of(masters: &[Master]) -> State {
-        State {
-            w: masters.iter().map(|m| m.w.clone()).collect(),
-            b: masters.iter().map(|m| m.b.clone()).collect(),
-            mask: masters.iter().map(|m| m.mask.clone()).collect(),
-        }
-    }
-
-    /// Masters holding `w` under `mask`, with fresh optimizer state.
-    fn masters(&self, mask: &[Vec<bool>]) -> Vec<Master> {
-        self.w
-            .iter()
-            .zip(&self.b)
-            .zip(mask)
-            .map(|((w, b), mask)| Master {
-                w: w.iter()
-                    .zip(mask)
-                    .map(|(w, k)| if *k { *w } else { 0.0 })
-                    .collect(),
-                b: b.clone(),
-                mask: mask.clone(),
-                m_w: vec![0.0; w.len()],
-                v_w: vec![0.0; w.len()],
-                m_b: vec![0.0; b.len()],
-                v_b: vec![0.0; b.len()],
-            })
-            .collect()
-    }
-}
 
 /// How a round chooses its mask.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,14 +67,12 @@ impl LotterySpec {
 /// A lottery-ticket run on one data set.
 pub struct Lottery<'a> {
     spec: &'a LotterySpec,
-    data: &'a Dataset,
-    topo: Topology,
-    split: crate::data::Split,
+    stages: Stages<'a>,
 }
 
 impl<'a> Lottery<'a> {
     pub fn new(spec: &'a LotterySpec, data: &'a Dataset) -> Result<Lottery<'a>> {
-        super::validate(&spec.train, data)?;
+        let stages = Stages::new(&spec.train, data)?;
         crate::error::check_range(
             "command line",
             "--rewind-epoch",
@@ -123,69 +80,29 @@ impl<'a> Lottery<'a> {
             0,
             spec.train.epochs,
         )?;
-        let (shapes, fanouts) = super::skeleton(&spec.train.arch);
-        let split = match spec.train.train_samples {
-            Some(n) => data.train.head(n),
-            None => data.train.clone(),
-        };
-        Ok(Lottery {
-            spec,
-            data,
-            topo: Topology { shapes, fanouts },
-            split,
-        })
-    }
-
-    /// Trains `masters` for the spec's epochs; `stage` seeds the shuffles
-    /// and stimuli so that every round differs and each is reproducible on
-    /// its own. Calls `snapshot` after `rewind_epoch` epochs.
-    fn train(
-        &self,
-        masters: &mut [Master],
-        stage: u64,
-        progress: &dyn Fn(&Progress),
-        mut snapshot: impl FnMut(&[Master]),
-    ) -> f32 {
-        let spec = &self.spec.train;
-        let seed = crate::model::stimulus::sample_seed(spec.seed, 1_000_003 * (stage + 1));
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let n = self.split.len();
-        let total_steps = (n.div_ceil(spec.batch) * spec.epochs as usize).max(1);
-        let mut order: Vec<usize> = (0..n).collect();
-        let mut step = 0;
-        let mut p = Progress {
-            samples_total: (n * spec.epochs as usize) as u64,
-            ..Progress::default()
-        };
-        if self.spec.rewind_epoch == 0 {
-            snapshot(masters);
-        }
-        for epoch in 0..spec.epochs {
-            p.epoch = epoch;
-            let run = EpochRun {
-                spec,
-                topo: &self.topo,
-                split: &self.split,
-                data: self.data,
-                epoch_seed: crate::model::stimulus::sample_seed(seed, 1 + epoch as u64),
-                quantized: true,
-                total_steps,
-            };
-            run.run(masters, &mut order, &mut rng, &mut step, &mut p, progress);
-            if epoch + 1 == self.spec.rewind_epoch {
-                snapshot(masters);
-            }
-        }
-        p.loss
+        Ok(Lottery { spec, stages })
     }
 
     /// The dense network: (its trained state, the rewind state, the
     /// exported model and its accuracy).
     pub fn dense(&self, progress: &dyn Fn(&Progress)) -> Result<(State, State, Trained)> {
-        let mut masters = super::init_masters(&self.spec.train, &self.topo);
+        let mut masters = self.stages.fresh();
         let mut rewind = None;
-        let loss = self.train(&mut masters, 0, progress, |m| rewind = Some(State::of(m)));
-        let trained = finish(&self.spec.train, &self.topo, &masters, self.data, loss)?;
+        let at = self.spec.rewind_epoch;
+        let loss = self
+            .stages
+            .train(&self.spec.train, &mut masters, 0, progress, |e, m| {
+                if e == at {
+                    rewind = Some(State::of(m));
+                }
+            });
+        let trained = finish(
+            &self.spec.train,
+            &self.stages.topo,
+            &masters,
+            self.stages.data,
+            loss,
+        )?;
         Ok((
             State::of(&masters),
             rewind.expect("the rewind epoch is within the run"),
@@ -219,32 +136,33 @@ impl<'a> Lottery<'a> {
         }
         let masks: Vec<Vec<bool>> = pruned.iter().map(|m| m.mask.clone()).collect();
         let mut masters = rewind.masters(&masks);
-        let loss = self.train(
+        let loss = self.stages.train(
+            &self.spec.train,
             &mut masters,
             r as u64 * 2 + (method == Method::UTicket) as u64,
             progress,
-            |_| {},
+            |_, _| {},
         );
-        let trained = finish(&self.spec.train, &self.topo, &masters, self.data, loss)?;
+        let trained = finish(
+            &self.spec.train,
+            &self.stages.topo,
+            &masters,
+            self.stages.data,
+            loss,
+        )?;
         Ok((State::of(&masters), trained))
     }
 
     /// Fraction of zero weights in a state (its masks).
     pub fn sparsity_of(state: &State) -> f64 {
-        let total: usize = state.mask.iter().map(|m| m.len()).sum();
-        let zeros: usize = state
-            .mask
-            .iter()
-            .map(|m| m.iter().filter(|k| !**k).count())
-            .sum();
-        zeros as f64 / total.max(1) as f64
+        state.sparsity()
     }
 
     /// Quantized float parameters are what the chip sees; exposed so tests
     /// can check a mask's balance on the exported weights.
     pub fn effective_masks(&self, state: &State) -> Vec<Vec<bool>> {
         let masters = state.masters(&state.mask);
-        let (_, qs) = effective(&self.spec.train, &self.topo, &masters, true);
+        let (_, qs) = effective(&self.spec.train, &self.stages.topo, &masters, true);
         qs.iter()
             .map(|q| q.q.iter().map(|x| *x != 0).collect())
             .collect()

@@ -5,9 +5,11 @@
 //! integer model's, measured with the reference executor on the same
 //! stimuli `eval` and `run --dataset` use.
 
+pub mod convert;
 pub mod lottery;
 pub mod net;
 pub mod quant;
+pub mod stage;
 
 use crate::data::{Dataset, Split};
 use crate::error::{Error, Result};
@@ -55,6 +57,9 @@ pub struct TrainSpec {
     /// Use only the first N training / test samples (None: all).
     pub train_samples: Option<usize>,
     pub test_samples: Option<usize>,
+    /// Train the ReLU ANN of the same layers instead (float activations,
+    /// one timestep, graded input), for ANN-to-SNN conversion.
+    pub ann: bool,
 }
 
 impl Default for TrainSpec {
@@ -78,6 +83,7 @@ impl Default for TrainSpec {
             threads: 1,
             train_samples: None,
             test_samples: None,
+            ann: false,
         }
     }
 }
@@ -248,6 +254,7 @@ pub fn skeleton(arch: &[LayerKind]) -> (Vec<LayerShape>, Vec<Option<Arc<Fanout>>
         },
         readout: Readout::Membrane,
         layers,
+        early_exit: None,
     };
     let shapes = model.shapes();
     let fanouts = model
@@ -365,6 +372,8 @@ fn effective(
                 leak: 0.0,
                 spikes: true,
                 smooth: false,
+                // Sum pooling in an ANN (its inputs are not negative).
+                relu: spec.ann,
             });
             qs.push(quant::Quantized {
                 q: vec![],
@@ -388,9 +397,10 @@ fn effective(
             fanout,
             b,
             threshold,
-            leak,
+            leak: if spec.ann { 0.0 } else { leak },
             spikes: !(l + 1 == n && spec.readout == Readout::Membrane),
             smooth: false,
+            relu: spec.ann && l + 1 < n,
         });
         qs.push(q);
     }
@@ -615,8 +625,22 @@ fn finish(
     data: &Dataset,
     final_loss: f32,
 ) -> Result<Trained> {
+    finish_with(spec, topo, masters, data, final_loss, |_| {})
+}
+
+/// `finish`, with `adjust` applied to the exported model before it is
+/// measured.
+fn finish_with(
+    spec: &TrainSpec,
+    topo: &Topology,
+    masters: &[Master],
+    data: &Dataset,
+    final_loss: f32,
+    adjust: impl FnOnce(&mut Model),
+) -> Result<Trained> {
     let (params, qs) = effective(spec, topo, masters, true);
-    let model = export(spec, masters, &qs, data);
+    let mut model = export(spec, masters, &qs, data);
+    adjust(&mut model);
     let test = match spec.test_samples {
         Some(n) => data.test.head(n),
         None => data.test.clone(),
@@ -653,7 +677,6 @@ fn finish(
         .filter(|(p, l)| **p == **l as u32)
         .count();
     let test_accuracy = correct as f64 / test.len().max(1) as f64;
-    let mut model = model;
     model
         .metadata
         .insert("test_accuracy".into(), format!("{test_accuracy:.4}"));
@@ -961,6 +984,7 @@ fn export(spec: &TrainSpec, masters: &[Master], qs: &[quant::Quantized], data: &
         },
         readout: spec.readout,
         layers,
+        early_exit: None,
     }
 }
 

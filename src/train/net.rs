@@ -32,6 +32,9 @@ pub struct LayerParams {
     pub leak: f32,
     /// Whether the layer spikes (false: the membrane readout layer).
     pub spikes: bool,
+    /// An ANN layer instead: emits `max(0, v)` and keeps no state (for
+    /// ANN-to-SNN conversion; used with one timestep and no leak).
+    pub relu: bool,
     /// Gradient checking only: emit the smooth `f(v - threshold)` whose
     /// derivative is the surrogate, and do not reset, so that finite
     /// differences of the loss equal the backward pass exactly.
@@ -102,7 +105,13 @@ pub fn forward(layers: &[LayerParams], input: &[Vec<(u32, f32)>], tr: &mut Trace
             for o in 0..p.outputs {
                 let nv = p.leak * v[o] + cur[o];
                 v_pre[o] = nv;
-                if p.smooth && p.spikes {
+                if p.relu {
+                    s[o] = nv.max(0.0);
+                    v[o] = 0.0;
+                    if s[o] > 0.0 {
+                        next.push((o as u32, s[o]));
+                    }
+                } else if p.smooth && p.spikes {
                     s[o] = smooth_spike(nv, p.threshold);
                     v[o] = nv;
                     next.push((o as u32, s[o]));
@@ -185,7 +194,12 @@ pub fn backward(layers: &[LayerParams], tr: &Trace, g_logits: &[f32], grads: &mu
                     }
                 } else {
                     let gs = if last { g_logits[o] } else { g_s[t][o] };
-                    g += gs * surrogate(tr.v[l][t][o], p.threshold);
+                    g += gs
+                        * if p.relu {
+                            (tr.v[l][t][o] > 0.0) as u8 as f32
+                        } else {
+                            surrogate(tr.v[l][t][o], p.threshold)
+                        };
                 }
                 g_v[o] = g;
             }

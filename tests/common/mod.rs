@@ -52,6 +52,7 @@ pub fn check(
         );
         assert_eq!(fast.readout, want.readout, "readout, sample {i}");
         assert_eq!(fast.prediction, want.prediction);
+        assert_eq!(fast.counters.timesteps_run, want.timesteps_run as u64);
         let slow = run_sample(
             &chip,
             &stim,

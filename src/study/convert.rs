@@ -1,0 +1,514 @@
+//! `neurocycle study convert`: a ReLU ANN is trained, converted to an IF
+//! SNN (`train::convert`) at every T of a list, and each model runs on the
+//! chip; the same ANN runs on a DNN-accelerator baseline
+//! (`accelerator`), so latency, power and energy sit side by side. At one
+//! T every deployment technique is switched off in turn to measure what
+//! it buys; the early-exit rule is measured at every T.
+
+use super::{cached, claim_folder, headline_map, pct, write_csv, ChipSetup};
+use crate::accelerator::{Accelerator, AcceleratorRun};
+use crate::data::Dataset;
+use crate::error::{write_atomic, Error, Result};
+use crate::model::{EarlyExit, Readout};
+use crate::plot::sweep::{line_chart, SweepPlot, Table};
+use crate::train::convert::{
+    activation_scales, ann_spec, convert, train_ann, Ann, Norm, Techniques,
+};
+use crate::train::stage::Stages;
+use crate::train::{arch_name, skeleton, Progress, TrainSpec};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::fmt::Write as _;
+use std::path::Path;
+
+pub struct ConvertSpec {
+    /// The network, the chip's weight bits, the ANN's epochs and data.
+    pub train: TrainSpec,
+    /// Timesteps of the converted models, increasing.
+    pub timesteps: Vec<u32>,
+    /// T at which each technique is switched off in turn.
+    pub ablation_timesteps: u32,
+    /// Percentile of threshold balancing.
+    pub percentile: f64,
+    /// The early-exit rule of the `early-exit` series.
+    pub early_exit: EarlyExit,
+    /// Training images the activation scales are taken from.
+    pub calibration_samples: usize,
+    pub chip: ChipSetup,
+    pub accelerator: Accelerator,
+}
+
+impl ConvertSpec {
+    pub fn validate(&self) -> Result<()> {
+        let ok = !self.timesteps.is_empty()
+            && self.timesteps.windows(2).all(|w| w[0] < w[1])
+            && self.timesteps.iter().all(|t| (1..=4096).contains(t));
+        if !ok {
+            return Err(Error::invalid(
+                "command line",
+                "--timesteps",
+                format!("{:?}", self.timesteps),
+                "strictly increasing timesteps from 1 to 4096, e.g. 1,2,4,8",
+            ));
+        }
+        if !self.timesteps.contains(&self.ablation_timesteps) {
+            return Err(Error::invalid(
+                "command line",
+                "--ablation-timesteps",
+                self.ablation_timesteps,
+                "one of --timesteps",
+            ));
+        }
+        if !(self.percentile > 0.0 && self.percentile <= 100.0) {
+            return Err(Error::invalid(
+                "command line",
+                "--percentile",
+                self.percentile,
+                "0 < percentile <= 100",
+            ));
+        }
+        crate::error::check_range(
+            "command line",
+            "--patience",
+            self.early_exit.patience,
+            1,
+            4096,
+        )
+    }
+
+    fn techniques(&self) -> Techniques {
+        Techniques {
+            norm: Norm::Percentile(self.percentile),
+            ..Techniques::default()
+        }
+    }
+
+    /// The variants measured at `t`: (name, techniques).
+    fn variants(&self, t: u32) -> Vec<(&'static str, Techniques)> {
+        let base = self.techniques();
+        let mut v = vec![("default", base.clone())];
+        if self.early_exit.patience <= t {
+            v.push((
+                "early-exit",
+                Techniques {
+                    early_exit: Some(self.early_exit),
+                    ..base.clone()
+                },
+            ));
+        }
+        if t == self.ablation_timesteps {
+            v.extend([
+                (
+                    "no-balancing",
+                    Techniques {
+                        norm: Norm::None,
+                        ..base.clone()
+                    },
+                ),
+                (
+                    "max-balancing",
+                    Techniques {
+                        norm: Norm::Max,
+                        ..base.clone()
+                    },
+                ),
+                (
+                    "no-bias",
+                    Techniques {
+                        keep_bias: false,
+                        ..base.clone()
+                    },
+                ),
+                (
+                    "spike-count-readout",
+                    Techniques {
+                        readout: Readout::SpikeCount,
+                        ..base.clone()
+                    },
+                ),
+                (
+                    "reset-to-zero",
+                    Techniques {
+                        reset_subtract: false,
+                        ..base.clone()
+                    },
+                ),
+            ]);
+        }
+        v
+    }
+}
+
+/// One measured point: a converted model on the chip, or the baseline.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Row {
+    /// `default`, `early-exit`, an ablation, or `dnn-accelerator`.
+    pub variant: String,
+    pub timesteps: u32,
+    /// Integer test accuracy (reference executor), or the ANN's float
+    /// accuracy for the baseline.
+    pub accuracy: f64,
+    /// The chip report's headline metrics (empty for the baseline).
+    pub chip: serde_json::Map<String, Value>,
+}
+
+impl Row {
+    pub fn metric(&self, name: &str) -> Option<f64> {
+        super::metric(&self.chip, name)
+    }
+
+    pub fn energy_pj(&self) -> f64 {
+        self.metric("energy_per_inference_pj").unwrap_or(f64::NAN)
+    }
+
+    pub fn seconds(&self) -> f64 {
+        self.metric("seconds_per_inference").unwrap_or(f64::NAN)
+    }
+
+    /// Mean power over an inference.
+    pub fn power_mw(&self) -> f64 {
+        self.energy_pj() * 1e-9 / self.seconds()
+    }
+}
+
+pub struct Summary {
+    pub rows: Vec<Row>,
+    pub ann: Ann,
+    pub baseline: AcceleratorRun,
+    pub report_md: String,
+}
+
+fn config_of(spec: &ConvertSpec, data: &Dataset) -> Value {
+    let t = &spec.train;
+    serde_json::json!({
+        "study": "convert",
+        "dataset": data.name,
+        "arch": arch_name(&t.arch),
+        "bits": t.bits,
+        "epochs": t.epochs,
+        "batch": t.batch,
+        "lr": t.lr,
+        "seed": t.seed,
+        "train_samples": t.train_samples,
+        "test_samples": t.test_samples,
+        "timesteps": spec.timesteps,
+        "ablation_timesteps": spec.ablation_timesteps,
+        "percentile": spec.percentile,
+        "early_exit": spec.early_exit,
+        "calibration_samples": spec.calibration_samples,
+        "hw": spec.chip.hw,
+        "chip_samples": spec.chip.samples,
+        "accelerator": spec.accelerator,
+    })
+}
+
+/// Runs (or resumes) the study into `out`. `progress(stage, p)` reports
+/// training.
+pub fn run(
+    spec: &ConvertSpec,
+    data: &Dataset,
+    out: &Path,
+    progress: &dyn Fn(&str, &Progress),
+) -> Result<Summary> {
+    spec.validate()?;
+    spec.accelerator.validate("accelerator")?;
+    claim_folder(out, &config_of(spec, data))?;
+    let ann_train = ann_spec(&spec.train);
+    let stages = Stages::new(&ann_train, data)?;
+    let ann: Ann = cached(&out.join("state/ann.json"), || {
+        train_ann(&stages, &|p| progress("ANN", p))
+    })?;
+    let (shapes, _) = skeleton(&spec.train.arch);
+    let baseline = spec.accelerator.run(&spec.train.arch, &shapes);
+    let mut scales = std::collections::BTreeMap::new();
+    let mut rows = vec![];
+    let points: Vec<(u32, &str, Techniques)> = spec
+        .timesteps
+        .iter()
+        .flat_map(|&t| {
+            spec.variants(t)
+                .into_iter()
+                .map(move |(name, tech)| (t, name, tech))
+        })
+        .collect();
+    for (i, (t, variant, tech)) in points.iter().enumerate() {
+        let name = format!("{variant}-t{t}");
+        progress(
+            &format!("convert {}/{} {name}", i + 1, points.len()),
+            &Progress::default(),
+        );
+        let row = cached(&out.join(format!("points/{name}.json")), || {
+            let key = format!("{:?}", tech.norm);
+            if !scales.contains_key(&key) {
+                let s = activation_scales(&stages, &ann, tech.norm, spec.calibration_samples);
+                scales.insert(key.clone(), s);
+            }
+            let snn = TrainSpec {
+                timesteps: *t,
+                ..spec.train.clone()
+            };
+            let trained = convert(&stages, &ann, &scales[&key], &snn, tech)?;
+            let model_path = out.join(format!("models/{name}.ron"));
+            write_atomic(&model_path, trained.model.to_ron().as_bytes())?;
+            let report =
+                spec.chip
+                    .measure(&trained.model, &model_path.display().to_string(), data)?;
+            write_atomic(
+                &out.join(format!("reports/{name}.json")),
+                report.to_json().as_bytes(),
+            )?;
+            Ok(Row {
+                variant: variant.to_string(),
+                timesteps: *t,
+                accuracy: trained.test_accuracy,
+                chip: headline_map(&report),
+            })
+        })?;
+        rows.push(row);
+    }
+    for &t in &spec.timesteps {
+        let mut chip = serde_json::Map::new();
+        for (k, v) in [
+            ("energy_per_inference_pj", baseline.energy_pj),
+            ("seconds_per_inference", baseline.seconds),
+        ] {
+            chip.insert(k.into(), Value::String(v.to_string()));
+        }
+        rows.push(Row {
+            variant: "dnn-accelerator".into(),
+            timesteps: t,
+            accuracy: ann.accuracy,
+            chip,
+        });
+    }
+    write_atomic(
+        &out.join("baseline.json"),
+        (serde_json::to_string_pretty(&serde_json::json!({
+            "accelerator": spec.accelerator, "run": baseline, "ann_test_accuracy": ann.accuracy,
+        }))
+        .expect("json")
+            + "\n")
+            .as_bytes(),
+    )?;
+    write_outputs(out, &rows, &baseline)?;
+    let report_md = report_md(spec, data, &rows, &ann, &baseline);
+    write_atomic(&out.join("report.md"), report_md.as_bytes())?;
+    Ok(Summary {
+        rows,
+        ann,
+        baseline,
+        report_md,
+    })
+}
+
+const PLOTTED: &[(&str, bool)] = &[
+    ("accuracy", false),
+    ("energy_per_inference_pj", true),
+    ("seconds_per_inference", true),
+    ("power_mw", true),
+];
+
+fn write_outputs(out: &Path, rows: &[Row], baseline: &AcceleratorRun) -> Result<()> {
+    let mut header: Vec<String> = [
+        "variant",
+        "timesteps",
+        "log2_timesteps",
+        "accuracy",
+        "power_mw",
+        "energy_ratio_baseline_over_chip",
+        "power_ratio_baseline_over_chip",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let chip_cols: Vec<&str> = crate::report::headline::COLUMNS.to_vec();
+    header.extend(chip_cols.iter().map(|c| {
+        if *c == "accuracy" {
+            "chip_accuracy".to_string()
+        } else {
+            c.to_string()
+        }
+    }));
+    let body: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let mut v = vec![
+                r.variant.clone(),
+                r.timesteps.to_string(),
+                (r.timesteps as f64).log2().to_string(),
+                r.accuracy.to_string(),
+                r.power_mw().to_string(),
+                (baseline.energy_pj / r.energy_pj()).to_string(),
+                (baseline.power_mw / r.power_mw()).to_string(),
+            ];
+            v.extend(chip_cols.iter().map(|c| {
+                r.chip
+                    .get(*c)
+                    .and_then(|x| x.as_str())
+                    .unwrap_or_default()
+                    .to_string()
+            }));
+            v
+        })
+        .collect();
+    let csv_path = out.join("results.csv");
+    write_csv(&csv_path, &header, &body)?;
+    let t = Table::read(&csv_path)?;
+    for (y, log_y) in PLOTTED {
+        let mut chart = line_chart(
+            &t,
+            &SweepPlot {
+                x: "log2_timesteps".into(),
+                y: y.to_string(),
+                series: vec!["variant".into()],
+                filters: vec![],
+                log_y: *log_y,
+            },
+        )?;
+        // Ablations are single points at one T: the table shows them.
+        chart
+            .series
+            .retain(|s| ["default", "early-exit", "dnn-accelerator"].contains(&s.name.as_str()));
+        chart.title = format!(
+            "{}: converted SNN on the chip and the DNN accelerator",
+            chart.y_label
+        );
+        chart.x_label = "log2 of timesteps T".into();
+        crate::plot::write(&chart, &out.join(format!("plots/{y}-vs-timesteps")))?;
+    }
+    Ok(())
+}
+
+fn report_md(
+    spec: &ConvertSpec,
+    data: &Dataset,
+    rows: &[Row],
+    ann: &Ann,
+    b: &AcceleratorRun,
+) -> String {
+    let t = &spec.train;
+    let get = |v: &str, ts: u32| rows.iter().find(|r| r.variant == v && r.timesteps == ts);
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "# ANN-to-SNN conversion on the chip, against a DNN accelerator\n"
+    );
+    let _ = writeln!(
+        s,
+        "Network {} on {} ({} training, {} test samples): a ReLU ANN trained {} epochs reaches {} (float). Converted to IF neurons with reset by subtraction, threshold balancing at the {}th percentile of {} training images' activations, biases as currents, membrane readout, direct (graded) input, {}-bit weights. Chip: {} ({}), {} test samples per model; accuracy of the integer model on {} test samples (reference executor). Early exit: stop once one output has led for {} timesteps in a row (after at least {}).\n",
+        arch_name(&t.arch),
+        data.name,
+        t.train_samples.unwrap_or(data.train.len()),
+        t.test_samples.unwrap_or(data.test.len()),
+        t.epochs,
+        pct(ann.accuracy),
+        spec.percentile,
+        spec.calibration_samples,
+        t.bits_of(0),
+        spec.chip.hw.name,
+        spec.chip.source(),
+        spec.chip.samples,
+        ann.test_samples,
+        spec.early_exit.patience,
+        spec.early_exit.min_timesteps,
+    );
+    let _ = writeln!(
+        s,
+        "Baseline: {} ({} MACs at {} MHz, {:.0}% utilization): {} MACs per inference, {:.2} us, {:.1} nJ, {:.0} mW (MACs {:.1} nJ, buffer {:.1} nJ, DRAM {:.1} nJ, static {:.1} nJ). Its numbers and their sources: `src/accelerator.rs` and `baseline.json`.\n",
+        spec.accelerator.name,
+        spec.accelerator.macs,
+        spec.accelerator.clock_mhz,
+        spec.accelerator.utilization * 100.0,
+        b.macs,
+        b.seconds * 1e6,
+        b.energy_pj / 1e3,
+        b.power_mw,
+        b.energy_mac_pj / 1e3,
+        b.energy_buffer_pj / 1e3,
+        b.energy_dram_pj / 1e3,
+        b.energy_static_pj / 1e3,
+    );
+    let within = spec
+        .timesteps
+        .iter()
+        .filter_map(|&ts| get("default", ts))
+        .find(|r| r.accuracy >= ann.accuracy - 0.01);
+    match within {
+        Some(r) => {
+            let _ = writeln!(
+                s,
+                "Headline: the converted SNN comes within 1 point of the ANN at T = {} ({}); there the chip takes {:.2} us and {:.1} nJ at {:.1} mW per inference: {:.1}x less power and {:.1}x less energy than the baseline (latency {:.1}x the baseline's).\n",
+                r.timesteps,
+                pct(r.accuracy),
+                r.seconds() * 1e6,
+                r.energy_pj() / 1e3,
+                r.power_mw(),
+                b.power_mw / r.power_mw(),
+                b.energy_pj / r.energy_pj(),
+                r.seconds() / b.seconds,
+            );
+        }
+        None => {
+            let _ = writeln!(
+                s,
+                "Headline: no T of the list brings the converted SNN within 1 point of the ANN.\n"
+            );
+        }
+    }
+    let _ = writeln!(s, "| T | accuracy | early exit: accuracy | mean T run | chip latency (us) | chip power (mW) | chip energy (nJ) | early exit: energy (nJ) | power ratio (baseline / chip) | energy ratio (baseline / chip) |");
+    let _ = writeln!(
+        s,
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+    );
+    for &ts in &spec.timesteps {
+        let Some(d) = get("default", ts) else {
+            continue;
+        };
+        let ee = get("early-exit", ts);
+        let _ = writeln!(
+            s,
+            "| {ts} | {} | {} | {} | {:.2} | {:.1} | {:.1} | {} | {:.1} | {:.2} |",
+            pct(d.accuracy),
+            ee.map_or("-".into(), |e| pct(e.accuracy)),
+            ee.map_or("-".into(), |e| format!(
+                "{:.1}",
+                e.metric("timesteps_per_inference").unwrap_or(f64::NAN)
+            )),
+            d.seconds() * 1e6,
+            d.power_mw(),
+            d.energy_pj() / 1e3,
+            ee.map_or("-".into(), |e| format!("{:.1}", e.energy_pj() / 1e3)),
+            b.power_mw / d.power_mw(),
+            b.energy_pj / d.energy_pj(),
+        );
+    }
+    let at = spec.ablation_timesteps;
+    let _ = writeln!(s, "\n## Each technique switched off, at T = {at}\n");
+    let _ = writeln!(
+        s,
+        "| variant | accuracy | chip energy (nJ) | chip latency (us) | spikes / inference |"
+    );
+    let _ = writeln!(s, "| --- | --- | --- | --- | --- |");
+    for v in [
+        "default",
+        "early-exit",
+        "no-balancing",
+        "max-balancing",
+        "no-bias",
+        "spike-count-readout",
+        "reset-to-zero",
+    ] {
+        if let Some(r) = get(v, at) {
+            let _ = writeln!(
+                s,
+                "| {v} | {} | {:.1} | {:.2} | {:.0} |",
+                pct(r.accuracy),
+                r.energy_pj() / 1e3,
+                r.seconds() * 1e6,
+                r.metric("spikes_per_inference").unwrap_or(f64::NAN),
+            );
+        }
+    }
+    let _ = writeln!(s, "\nFiles: `results.csv`, `baseline.json`, `plots/{{accuracy,energy_per_inference_pj,seconds_per_inference,power_mw}}-vs-timesteps.svg|png`, `models/`, `reports/`, `state/ann.json`.");
+    s
+}

@@ -1,0 +1,351 @@
+//! `neurocycle study timesteps`: iterative initialization and retraining
+//! (IIR) down to few timesteps. An SNN with direct (graded) input is
+//! trained at the first T of the schedule; each later stage retrains at the
+//! next, smaller T starting from the previous stage's weights. For
+//! comparison the same network is trained from scratch at every T, for as
+//! many epochs as the IIR chain spent to reach that T (same budget). Each
+//! model runs on the chip with `layer_serial` semantics, where T = 1 is a
+//! single pass through the layers.
+
+use super::{cached, claim_folder, headline_map, pct, write_csv, ChipSetup};
+use crate::data::Dataset;
+use crate::error::{write_atomic, Error, Result};
+use crate::model::Model;
+use crate::plot::sweep::{line_chart, SweepPlot, Table};
+use crate::train::stage::{Stages, State};
+use crate::train::{arch_name, Progress, TrainSpec};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::fmt::Write as _;
+use std::path::Path;
+
+pub struct TimestepsSpec {
+    /// The network; `timesteps` is ignored (the schedule gives them) and
+    /// `epochs` is the length of the first stage.
+    pub train: TrainSpec,
+    /// Timesteps of the stages, strictly decreasing (e.g. 5, 4, 3, 2, 1).
+    pub schedule: Vec<u32>,
+    /// Epochs of every IIR stage after the first.
+    pub stage_epochs: u32,
+    pub chip: ChipSetup,
+}
+
+impl TimestepsSpec {
+    pub fn validate(&self) -> Result<()> {
+        let ok = !self.schedule.is_empty()
+            && self.schedule.windows(2).all(|w| w[0] > w[1])
+            && self.schedule.iter().all(|t| (1..=256).contains(t));
+        if !ok {
+            return Err(Error::invalid(
+                "command line",
+                "--schedule",
+                format!("{:?}", self.schedule),
+                "strictly decreasing timesteps from 256 down to 1, e.g. 5,4,3,2,1",
+            ));
+        }
+        crate::error::check_range("command line", "--stage-epochs", self.stage_epochs, 1, 1000)
+    }
+
+    fn at(&self, timesteps: u32, epochs: u32) -> TrainSpec {
+        TrainSpec {
+            timesteps,
+            epochs,
+            ..self.train.clone()
+        }
+    }
+}
+
+/// A trained network of one stage.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Step {
+    state: State,
+    /// Integer test accuracy (reference executor, the trainer's test set).
+    accuracy: f64,
+    model: Model,
+}
+
+/// One measured point.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Row {
+    /// `iir` or `scratch`.
+    pub method: String,
+    pub timesteps: u32,
+    /// Epochs of this stage, and of every stage that led to it.
+    pub epochs: u32,
+    pub total_epochs: u32,
+    pub accuracy: f64,
+    /// The chip report's headline metrics (text, as in sweep CSVs).
+    pub chip: serde_json::Map<String, Value>,
+}
+
+impl Row {
+    pub fn metric(&self, name: &str) -> Option<f64> {
+        super::metric(&self.chip, name)
+    }
+}
+
+pub type Summary = super::Summary<Row>;
+
+fn config_of(spec: &TimestepsSpec, data: &Dataset) -> Value {
+    let t = &spec.train;
+    serde_json::json!({
+        "study": "timesteps",
+        "dataset": data.name,
+        "arch": arch_name(&t.arch),
+        "encoding": format!("{:?}", t.encoding),
+        "readout": format!("{:?}", t.readout),
+        "bits": t.bits,
+        "epochs": t.epochs,
+        "batch": t.batch,
+        "lr": t.lr,
+        "seed": t.seed,
+        "train_samples": t.train_samples,
+        "test_samples": t.test_samples,
+        "schedule": spec.schedule,
+        "stage_epochs": spec.stage_epochs,
+        "hw": spec.chip.hw,
+        "chip_samples": spec.chip.samples,
+    })
+}
+
+/// Runs (or resumes) the study into `out`. `progress(stage, p)` reports
+/// training.
+pub fn run(
+    spec: &TimestepsSpec,
+    data: &Dataset,
+    out: &Path,
+    progress: &dyn Fn(&str, &Progress),
+) -> Result<Summary> {
+    spec.validate()?;
+    claim_folder(out, &config_of(spec, data))?;
+    let first = spec.at(spec.schedule[0], spec.train.epochs);
+    let stages = Stages::new(&first, data)?;
+    let n = spec.schedule.len();
+    let mut rows = vec![];
+    let mut prev: Option<Step> = None;
+    let mut total = 0;
+    // The IIR chain; its first stage is also the from-scratch run at that T.
+    for (i, &t) in spec.schedule.iter().enumerate() {
+        let epochs = if i == 0 {
+            spec.train.epochs
+        } else {
+            spec.stage_epochs
+        };
+        total += epochs;
+        let name = format!("iir-t{t}");
+        let label = format!("IIR T={t} ({}/{n})", i + 1);
+        let step = cached(&out.join(format!("state/{name}.json")), || {
+            train_step(&stages, &spec.at(t, epochs), prev.as_ref(), i, &|p| {
+                progress(&label, p)
+            })
+        })?;
+        rows.push(measure(
+            spec, data, out, &name, "iir", t, epochs, total, &step,
+        )?);
+        if i == 0 {
+            let mut scratch = rows[0].clone();
+            scratch.method = "scratch".into();
+            rows.push(scratch);
+        }
+        prev = Some(step);
+    }
+    for (i, &t) in spec.schedule.iter().enumerate().skip(1) {
+        let name = format!("scratch-t{t}");
+        let label = format!("scratch T={t} ({i}/{})", n - 1);
+        let e = spec.train.epochs + i as u32 * spec.stage_epochs;
+        let step = cached(&out.join(format!("state/{name}.json")), || {
+            train_step(&stages, &spec.at(t, e), None, 100 + i, &|p| {
+                progress(&label, p)
+            })
+        })?;
+        rows.push(measure(spec, data, out, &name, "scratch", t, e, e, &step)?);
+    }
+    rows.sort_by(|a, b| (&a.method, b.timesteps).cmp(&(&b.method, a.timesteps)));
+    write_outputs(out, &rows)?;
+    let report_md = report_md(spec, data, &rows);
+    write_atomic(&out.join("report.md"), report_md.as_bytes())?;
+    Ok(Summary { rows, report_md })
+}
+
+fn train_step(
+    stages: &Stages,
+    spec: &TrainSpec,
+    init: Option<&Step>,
+    stage: usize,
+    progress: &dyn Fn(&Progress),
+) -> Result<Step> {
+    let (state, trained) = stages.run(spec, init.map(|s| &s.state), stage as u64, progress)?;
+    Ok(Step {
+        state,
+        accuracy: trained.test_accuracy,
+        model: trained.model,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn measure(
+    spec: &TimestepsSpec,
+    data: &Dataset,
+    out: &Path,
+    name: &str,
+    method: &str,
+    timesteps: u32,
+    epochs: u32,
+    total_epochs: u32,
+    step: &Step,
+) -> Result<Row> {
+    let model_path = out.join(format!("models/{name}.ron"));
+    if !model_path.exists() {
+        write_atomic(&model_path, step.model.to_ron().as_bytes())?;
+    }
+    cached(&out.join(format!("points/{name}.json")), || {
+        let report = spec
+            .chip
+            .measure(&step.model, &model_path.display().to_string(), data)?;
+        write_atomic(
+            &out.join(format!("reports/{name}.json")),
+            report.to_json().as_bytes(),
+        )?;
+        Ok(Row {
+            method: method.into(),
+            timesteps,
+            epochs,
+            total_epochs,
+            accuracy: step.accuracy,
+            chip: headline_map(&report),
+        })
+    })
+}
+
+const PLOTTED: &[&str] = &[
+    "accuracy",
+    "cycles_per_inference",
+    "energy_per_inference_pj",
+    "spikes_per_inference",
+];
+
+fn write_outputs(out: &Path, rows: &[Row]) -> Result<()> {
+    let mut header: Vec<String> = ["method", "timesteps", "epochs", "total_epochs", "accuracy"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let chip_cols: Vec<&str> = crate::report::headline::COLUMNS.to_vec();
+    header.extend(chip_cols.iter().map(|c| {
+        if *c == "accuracy" {
+            "chip_accuracy".to_string()
+        } else {
+            c.to_string()
+        }
+    }));
+    let body: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let mut v = vec![
+                r.method.clone(),
+                r.timesteps.to_string(),
+                r.epochs.to_string(),
+                r.total_epochs.to_string(),
+                r.accuracy.to_string(),
+            ];
+            v.extend(chip_cols.iter().map(|c| {
+                r.chip
+                    .get(*c)
+                    .and_then(|x| x.as_str())
+                    .unwrap_or_default()
+                    .to_string()
+            }));
+            v
+        })
+        .collect();
+    let csv_path = out.join("results.csv");
+    write_csv(&csv_path, &header, &body)?;
+    let t = Table::read(&csv_path)?;
+    for y in PLOTTED {
+        let mut chart = line_chart(
+            &t,
+            &SweepPlot {
+                x: "timesteps".into(),
+                y: y.to_string(),
+                series: vec!["method".into()],
+                ..SweepPlot::default()
+            },
+        )?;
+        chart.title = format!("{}: IIR and training from scratch", chart.y_label);
+        chart.x_label = "timesteps T".into();
+        crate::plot::write(&chart, &out.join(format!("plots/{y}-vs-timesteps")))?;
+    }
+    Ok(())
+}
+
+fn report_md(spec: &TimestepsSpec, data: &Dataset, rows: &[Row]) -> String {
+    let t = &spec.train;
+    let get = |m: &str, ts: u32| rows.iter().find(|r| r.method == m && r.timesteps == ts);
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "# Fewer timesteps: iterative initialization and retraining (IIR)\n"
+    );
+    let _ = writeln!(
+        s,
+        "Network {} on {} ({} training, {} test samples), direct (graded) input, {}-bit weights, {:?} readout. IIR: {} epochs at T = {}, then {} epochs at each of T = {}, each stage starting from the previous one's weights. From scratch: at each T, as many epochs as IIR spent to reach it. Chip: {} ({}), `layer_serial` semantics, {} test samples per model.\n",
+        arch_name(&t.arch),
+        data.name,
+        t.train_samples.unwrap_or(data.train.len()),
+        t.test_samples.unwrap_or(data.test.len()),
+        t.bits_of(0),
+        t.readout,
+        t.epochs,
+        spec.schedule[0],
+        spec.stage_epochs,
+        spec.schedule[1..]
+            .iter()
+            .map(|x| x.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        spec.chip.hw.name,
+        spec.chip.source(),
+        spec.chip.samples,
+    );
+    let (hi, lo) = (spec.schedule[0], *spec.schedule.last().expect("validated"));
+    if let (Some(top), Some(iir), Some(scratch)) =
+        (get("iir", hi), get("iir", lo), get("scratch", lo))
+    {
+        let m = |r: &Row, k: &str| r.metric(k).unwrap_or(f64::NAN);
+        let _ = writeln!(
+            s,
+            "Headline: at T = {lo}, IIR reaches {} against {} from scratch ({:+.1} points); T = {hi} reaches {} ({:+.1} points from it to IIR at T = {lo}). From T = {hi} to T = {lo} the chip's latency falls from {:.0} to {:.0} cycles per inference ({:.1}x) and its energy from {:.1} to {:.1} nJ ({:.1}x).\n",
+            pct(iir.accuracy),
+            pct(scratch.accuracy),
+            100.0 * (iir.accuracy - scratch.accuracy),
+            pct(top.accuracy),
+            100.0 * (iir.accuracy - top.accuracy),
+            m(top, "cycles_per_inference"),
+            m(iir, "cycles_per_inference"),
+            m(top, "cycles_per_inference") / m(iir, "cycles_per_inference"),
+            m(top, "energy_per_inference_pj") / 1e3,
+            m(iir, "energy_per_inference_pj") / 1e3,
+            m(top, "energy_per_inference_pj") / m(iir, "energy_per_inference_pj"),
+        );
+    }
+    let _ = writeln!(s, "| T | IIR accuracy | from-scratch accuracy | epochs (IIR total = scratch) | cycles / inference | latency (us) | spikes / inference | energy / inference (nJ) |");
+    let _ = writeln!(s, "| --- | --- | --- | --- | --- | --- | --- | --- |");
+    for &ts in &spec.schedule {
+        let (Some(i), Some(sc)) = (get("iir", ts), get("scratch", ts)) else {
+            continue;
+        };
+        let m = |k: &str| i.metric(k).unwrap_or(f64::NAN);
+        let _ = writeln!(
+            s,
+            "| {ts} | {} | {} | {} | {:.0} | {:.2} | {:.0} | {:.1} |",
+            pct(i.accuracy),
+            pct(sc.accuracy),
+            i.total_epochs,
+            m("cycles_per_inference"),
+            m("seconds_per_inference") * 1e6,
+            m("spikes_per_inference"),
+            m("energy_per_inference_pj") / 1e3,
+        );
+    }
+    let _ = writeln!(s, "\nChip figures are those of the IIR model at each T; the from-scratch models' are in `results.csv`.\n\nFiles: `results.csv`, `plots/{{accuracy,cycles_per_inference,energy_per_inference_pj,spikes_per_inference}}-vs-timesteps.svg|png`, `models/`, `reports/`, `state/` (weights per stage, for resuming).");
+    s
+}
