@@ -176,10 +176,10 @@ pub struct ConvertArgs {
     #[arg(long, default_value_t = 99.9)]
     pub percentile: f64,
     /// Early exit: timesteps the leading output must lead in a row.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 8)]
     pub patience: u32,
     /// Early exit: timesteps run before the rule may stop an inference.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 4)]
     pub min_timesteps: u32,
     /// Training images the activation scales are taken from.
     #[arg(long, default_value_t = 1000)]

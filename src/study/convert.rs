@@ -437,7 +437,7 @@ fn report_md(
         Some(r) => {
             let _ = writeln!(
                 s,
-                "Headline: the converted SNN comes within 1 point of the ANN at T = {} ({}); there the chip takes {:.2} us and {:.1} nJ at {:.1} mW per inference: {:.1}x less power and {:.1}x less energy than the baseline (latency {:.1}x the baseline's).\n",
+                "Headline: the converted SNN comes within 1 point of the ANN at T = {} ({}); there the chip takes {:.2} us and {:.1} nJ at {:.1} mW per inference. Baseline over chip: power {:.1}x, energy {:.2}x, latency {:.3}x.\n",
                 r.timesteps,
                 pct(r.accuracy),
                 r.seconds() * 1e6,
@@ -445,7 +445,7 @@ fn report_md(
                 r.power_mw(),
                 b.power_mw / r.power_mw(),
                 b.energy_pj / r.energy_pj(),
-                r.seconds() / b.seconds,
+                b.seconds / r.seconds(),
             );
         }
         None => {
@@ -454,6 +454,19 @@ fn report_md(
                 "Headline: no T of the list brings the converted SNN within 1 point of the ANN.\n"
             );
         }
+    }
+    let last = *spec.timesteps.last().expect("validated");
+    if let Some(e) = get("early-exit", last) {
+        let _ = writeln!(
+            s,
+            "With early exit at T = {last}: {} accuracy after {:.1} timesteps on average, {:.2} us and {:.1} nJ per inference. Baseline over chip: power {:.1}x, energy {:.2}x.\n",
+            pct(e.accuracy),
+            e.metric("timesteps_per_inference").unwrap_or(f64::NAN),
+            e.seconds() * 1e6,
+            e.energy_pj() / 1e3,
+            b.power_mw / e.power_mw(),
+            b.energy_pj / e.energy_pj(),
+        );
     }
     let _ = writeln!(s, "| T | accuracy | early exit: accuracy | mean T run | chip latency (us) | chip power (mW) | chip energy (nJ) | early exit: energy (nJ) | power ratio (baseline / chip) | energy ratio (baseline / chip) |");
     let _ = writeln!(
