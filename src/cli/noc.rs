@@ -243,6 +243,7 @@ pub fn main(a: &NocArgs) -> Result<i32> {
             .filter(|s| s.above.is_some())
             .map(|s| (s.estimate(), format!("saturation {:.3}", s.estimate())))
             .collect(),
+        fit_y: false,
     };
     let files = [
         ("noc_curve.csv", curve.to_csv()),

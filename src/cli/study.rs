@@ -286,7 +286,7 @@ fn run_study(
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
         indicatif::ProgressStyle::with_template(
-            "{msg:28} {bar:30} {pos}/{len} samples  {per_sec}  eta {eta}",
+            "{msg:32} {bar:30} {pos}/{len}  {per_sec}  eta {eta}",
         )
         .expect("valid template"),
     );

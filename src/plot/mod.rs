@@ -118,6 +118,9 @@ pub struct LineChart {
     pub log_y: bool,
     /// Vertical marker lines: (x, label).
     pub markers: Vec<(f64, String)>,
+    /// Fit the linear y axis to the data instead of starting it at zero
+    /// (for small differences, such as accuracies close together).
+    pub fit_y: bool,
 }
 
 /// Series colours (matplotlib's tab10).
@@ -220,7 +223,7 @@ impl Figure for LineChart {
         let (y0, y1) = if c.log_y {
             (y0.floor(), y1.ceil().max(y0.floor() + 1.0))
         } else {
-            let (a, b) = pad(y0.min(0.0), y1);
+            let (a, b) = pad(if c.fit_y { y0 } else { y0.min(0.0) }, y1);
             (a, b)
         };
         {

@@ -197,6 +197,7 @@ pub fn line_chart(t: &Table, p: &SweepPlot) -> Result<LineChart> {
         series,
         log_y: p.log_y,
         markers: vec![],
+        fit_y: false,
     })
 }
 

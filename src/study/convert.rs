@@ -233,9 +233,14 @@ pub fn run(
         .collect();
     for (i, (t, variant, tech)) in points.iter().enumerate() {
         let name = format!("{variant}-t{t}");
+        // Conversions have no epochs: the bar counts points.
         progress(
-            &format!("convert {}/{} {name}", i + 1, points.len()),
-            &Progress::default(),
+            &format!("converted models ({name})"),
+            &Progress {
+                samples_done: i as u64,
+                samples_total: points.len() as u64,
+                ..Progress::default()
+            },
         );
         let row = cached(&out.join(format!("points/{name}.json")), || {
             let key = format!("{:?}", tech.norm);

@@ -271,6 +271,7 @@ fn write_outputs(out: &Path, rows: &[Row]) -> Result<()> {
             },
         )?;
         chart.title = format!("{}: IIR and training from scratch", chart.y_label);
+        chart.fit_y = *y == "accuracy";
         chart.x_label = "timesteps T".into();
         crate::plot::write(&chart, &out.join(format!("plots/{y}-vs-timesteps")))?;
     }
