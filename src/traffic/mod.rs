@@ -296,17 +296,98 @@ fn node_rng(seed: u64, node: u32) -> ChaCha8Rng {
     ChaCha8Rng::seed_from_u64(z ^ (z >> 31))
 }
 
-/// Cycles until the next success of a Bernoulli(rate) process, at least 1
-/// (geometric), so idle cycles cost no draws.
-fn gap(rate: f64, rng: &mut ChaCha8Rng) -> u64 {
-    if rate >= 1.0 {
-        return 1;
+/// Inter-arrival gaps of a Bernoulli(rate) process: cycles until the next
+/// success, at least 1 (geometric), so idle cycles cost no draws.
+#[derive(Clone, Copy)]
+struct Gaps {
+    rate: f64,
+    /// `ln(1 - rate)`, computed once.
+    log_miss: f64,
+}
+
+impl Gaps {
+    fn new(rate: f64) -> Gaps {
+        Gaps {
+            rate,
+            log_miss: (-rate).ln_1p(),
+        }
     }
-    if rate <= 0.0 {
-        return u64::MAX;
+
+    fn draw(&self, rng: &mut ChaCha8Rng) -> u64 {
+        if self.rate >= 1.0 {
+            return 1;
+        }
+        if self.rate <= 0.0 {
+            return u64::MAX;
+        }
+        let u = 1.0 - rng.random::<f64>(); // in (0, 1]
+        1 + (u.ln() / self.log_miss) as u64
     }
-    let u = 1.0 - rng.random::<f64>(); // in (0, 1]
-    1 + (u.ln() / (-rate).ln_1p()) as u64
+}
+
+/// Pending arrivals, one per source: a timing wheel of one bucket per cycle
+/// for the next `WHEEL` cycles, and a heap for later ones (rare at useful
+/// rates). Arrivals of one cycle come out in node order, as from a heap of
+/// (cycle, node).
+struct Arrivals {
+    buckets: Vec<Vec<u32>>,
+    later: BinaryHeap<Reverse<(u64, u32)>>,
+    /// Arrivals in the wheel.
+    in_wheel: usize,
+    /// No arrival in the wheel is earlier than this.
+    cursor: u64,
+}
+
+const WHEEL: u64 = 256;
+
+impl Arrivals {
+    fn new() -> Arrivals {
+        Arrivals {
+            buckets: vec![vec![]; WHEEL as usize],
+            later: BinaryHeap::new(),
+            in_wheel: 0,
+            cursor: 0,
+        }
+    }
+
+    /// Adds an arrival at `t`, not earlier than the last `take_due`.
+    fn push(&mut self, t: u64, node: u32) {
+        if t < self.cursor + WHEEL {
+            self.buckets[(t % WHEEL) as usize].push(node);
+            self.in_wheel += 1;
+        } else {
+            self.later.push(Reverse((t, node)));
+        }
+    }
+
+    /// Moves the arrivals due at `now` into `out`, in node order.
+    fn take_due(&mut self, now: u64, out: &mut Vec<u32>) {
+        out.clear();
+        self.cursor = now;
+        while let Some(&Reverse((t, n))) = self.later.peek() {
+            if t >= now + WHEEL {
+                break;
+            }
+            self.later.pop();
+            self.buckets[(t % WHEEL) as usize].push(n);
+            self.in_wheel += 1;
+        }
+        let b = &mut self.buckets[(now % WHEEL) as usize];
+        std::mem::swap(b, out);
+        self.in_wheel -= out.len();
+        out.sort_unstable();
+    }
+
+    /// The earliest pending arrival after `now`, if any.
+    fn next_after(&self, now: u64) -> Option<u64> {
+        if self.in_wheel > 0 {
+            (now + 1..now + WHEEL)
+                .find(|t| !self.buckets[(t % WHEEL) as usize].is_empty())
+                .or_else(|| self.later.peek().map(|r| r.0 .0))
+        } else {
+            self.later.peek().map(|r| r.0 .0)
+        }
+    }
 }
 
 /// Runs `spec` on a mesh of parameters `p` (validated by the caller).
@@ -325,13 +406,15 @@ pub fn simulate_observed<O: TrafficObserver>(
     let mut mesh = Mesh::new(p);
     let window = (spec.warmup_cycles, spec.warmup_cycles + spec.measure_cycles);
     let mut rngs: Vec<ChaCha8Rng> = (0..nodes).map(|n| node_rng(spec.seed, n)).collect();
-    let mut arrivals = BinaryHeap::with_capacity(nodes as usize);
+    let gaps = Gaps::new(spec.rate);
+    let mut arrivals = Arrivals::new();
     for (n, rng) in rngs.iter_mut().enumerate() {
-        let first = gap(spec.rate, rng);
+        let first = gaps.draw(rng);
         if first != u64::MAX {
-            arrivals.push(Reverse((first - 1, n as u32)));
+            arrivals.push(first - 1, n as u32);
         }
     }
+    let mut due: Vec<u32> = Vec::with_capacity(nodes as usize);
     let mut queues: Vec<VecDeque<(u64, u32)>> = vec![VecDeque::new(); nodes as usize];
     let mut pending: Vec<u32> = Vec::with_capacity(nodes as usize);
     let mut sink = Deliveries {
@@ -379,11 +462,8 @@ pub fn simulate_observed<O: TrafficObserver>(
             }
         }
         mesh.step(now, &mut sink, false);
-        while let Some(&Reverse((t, n))) = arrivals.peek() {
-            if t > now {
-                break;
-            }
-            arrivals.pop();
+        arrivals.take_due(now, &mut due);
+        for &n in &due {
             let rng = &mut rngs[n as usize];
             let dest = spec.pattern.destination(n, p.x, p.y, rng);
             sink.observer.created(n, now, dest);
@@ -396,9 +476,9 @@ pub fn simulate_observed<O: TrafficObserver>(
             if sink.in_window(now) {
                 created_measured += 1;
             }
-            let g = gap(spec.rate, rng);
+            let g = gaps.draw(rng);
             if g != u64::MAX {
-                arrivals.push(Reverse((now + g, n)));
+                arrivals.push(now + g, n);
             }
         }
         // One flit per node per cycle into its injection buffer, if it has room.
@@ -419,7 +499,7 @@ pub fn simulate_observed<O: TrafficObserver>(
             i += 1;
         }
         let mut next = mesh.next_wake();
-        if let Some(&Reverse((t, _))) = arrivals.peek() {
+        if let Some(t) = arrivals.next_after(now) {
             next = next.min(t);
         }
         if !pending.is_empty() {
@@ -481,5 +561,52 @@ pub fn simulate_observed<O: TrafficObserver>(
         flits_delivered: sink.delivered_total,
         queued_end: queues.iter().map(|q| q.len() as u64).sum(),
         in_network_end: mesh.in_flight(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The wheel hands out arrivals exactly as a heap of (cycle, node)
+    /// would, near and far ones alike.
+    #[test]
+    fn arrivals_come_out_in_heap_order() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let mut wheel = Arrivals::new();
+        let mut heap = BinaryHeap::new();
+        for n in 0..40u32 {
+            let t = rng.random_range(0..600u64);
+            wheel.push(t, n);
+            heap.push(Reverse((t, n)));
+        }
+        let mut now = 0;
+        let mut due = vec![];
+        while let Some(&Reverse((t, _))) = heap.peek() {
+            now = t;
+            wheel.take_due(now, &mut due);
+            let mut want = vec![];
+            while let Some(&Reverse((t2, n))) = heap.peek() {
+                if t2 != now {
+                    break;
+                }
+                heap.pop();
+                want.push(n);
+            }
+            assert_eq!(due, want, "cycle {now}");
+            // Each source draws its next arrival, sometimes far ahead.
+            for &n in &want {
+                let g = if n % 3 == 0 { 700 } else { 1 + n as u64 % 5 };
+                if now < 2000 {
+                    wheel.push(now + g, n);
+                    heap.push(Reverse((now + g, n)));
+                }
+            }
+            if heap.is_empty() {
+                break;
+            }
+            assert_eq!(wheel.next_after(now), heap.peek().map(|r| r.0 .0));
+        }
+        assert_eq!(wheel.next_after(now), None);
     }
 }
