@@ -509,8 +509,6 @@ impl Mesh {
                 outs &= outs - 1;
             }
         }
-        // Input ports whose head left this cycle.
-        let mut moved = 0u32;
         let mut blocked = 0u32;
         while wanted != 0 {
             let out = wanted.trailing_zeros() as usize;
@@ -565,8 +563,8 @@ impl Mesh {
             // copy; later outputs of this cycle never name it, as they are
             // visited in order and it requested none of them.
             if copy.out_mask == 0 {
-                self.depart(r, winner, copy.ready_cycle, now);
-                moved |= 1 << winner;
+                // The port's next head may leave from the next cycle on.
+                wake = wake.min(self.depart(r, winner, copy.ready_cycle, now));
             }
             sink.hop(r, winner, out, now, copy.out_mask == 0);
             if out < LOCAL {
@@ -599,24 +597,16 @@ impl Mesh {
                 sink.accept(core, copy, now);
             }
         }
-        // A port that sent may send its next head from the next cycle on.
-        while moved != 0 {
-            let port = moved.trailing_zeros() as usize;
-            moved &= moved - 1;
-            let ip = self.inp[base + port];
-            if ip.len > 0 {
-                let f = &self.slots[(base + port) * depth + ip.head as usize];
-                wake = wake.min(f.ready_cycle.max(now + 1));
-            }
-        }
         self.wake[r] = wake;
         self.blocked[r] = blocked;
     }
 
     /// Removes the head of input `port` of router `r` (ready since
     /// `ready_cycle`) at `now`, returning its slot's credit upstream.
+    /// Returns the earliest cycle the port's next head may leave (`u64::MAX`
+    /// when the port is now empty).
     #[inline]
-    fn depart(&mut self, r: usize, port: usize, ready_cycle: u64, now: u64) {
+    fn depart(&mut self, r: usize, port: usize, ready_cycle: u64, now: u64) -> u64 {
         let iq = r * self.ports + port;
         let ip = &mut self.inp[iq];
         // Stalled from when it was a ready head until now.
@@ -627,9 +617,14 @@ impl Mesh {
             ip.head = 0;
         }
         ip.len -= 1;
-        if ip.len == 0 {
+        let next_head = if ip.len == 0 {
             self.nonempty[r] &= !(1 << port);
-        }
+            u64::MAX
+        } else {
+            self.slots[iq * self.depth + ip.head as usize]
+                .ready_cycle
+                .max(now + 1)
+        };
         self.in_flight -= 1;
         self.flits_in_router[r] -= 1;
         if self.flits_in_router[r] == 0 {
@@ -640,6 +635,7 @@ impl Mesh {
             let up = self.neighbor(r, port);
             self.return_credit(up, opposite(port), now + self.p.link_latency as u64);
         }
+        next_head
     }
 
     /// Describes the first blocked flit, for deadlock reports.
