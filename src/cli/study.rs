@@ -77,6 +77,43 @@ impl Common {
     }
 }
 
+impl Common {
+    /// The training spec shared by the timestep studies: `arch` or the
+    /// default conv net (an MLP for --quick or other image sizes), direct
+    /// 8-bit input, `bits`-bit weights, `epochs` (or 6; --quick 2), and
+    /// --quick's data subsets.
+    fn direct_input_spec(
+        &self,
+        data: &neurocycle::data::Dataset,
+        arch: Option<&str>,
+        bits: u8,
+        epochs: Option<u32>,
+        threads: usize,
+    ) -> Result<TrainSpec> {
+        let q = self.quick;
+        let (ch, h, w) = data.shape;
+        let arch = arch.map(str::to_string).unwrap_or_else(|| {
+            if q || (h, w) != (28, 28) {
+                format!("{}-48-10", ch * h * w)
+            } else {
+                format!("{ch}x28x28:c8k5s2p2,c16k3s2p1,d{}", data.classes)
+            }
+        });
+        neurocycle::error::check_range("command line", "--bits", bits, 1, 16)?;
+        Ok(TrainSpec {
+            arch: parse_arch(&arch)?,
+            encoding: InputEncoding::Graded { bits: 8 },
+            bits: vec![bits],
+            epochs: epochs.unwrap_or(if q { 2 } else { 6 }),
+            seed: self.seed,
+            threads,
+            train_samples: q.then_some(1000),
+            test_samples: q.then_some(200),
+            ..TrainSpec::default()
+        })
+    }
+}
+
 #[derive(Args)]
 pub struct PruneQuantArgs {
     #[command(flatten)]
@@ -194,15 +231,7 @@ fn convert_main(a: &ConvertArgs) -> Result<i32> {
     let c = &a.common;
     let (chip, data) = c.setup()?;
     let q = c.quick;
-    let (ch, h, w) = data.shape;
-    let arch = a.arch.clone().unwrap_or_else(|| {
-        if q || (h, w) != (28, 28) {
-            format!("{}-48-10", ch * h * w)
-        } else {
-            format!("{ch}x28x28:c8k5s2p2,c16k3s2p1,d{}", data.classes)
-        }
-    });
-    neurocycle::error::check_range("command line", "--bits", a.bits, 1, 16)?;
+    let train = c.direct_input_spec(&data, a.arch.as_deref(), a.bits, a.epochs, chip.threads)?;
     let timesteps = a.timesteps.clone().unwrap_or(if q {
         vec![1, 4, 16]
     } else {
@@ -214,15 +243,9 @@ fn convert_main(a: &ConvertArgs) -> Result<i32> {
     };
     let spec = ConvertSpec {
         train: TrainSpec {
-            arch: parse_arch(&arch)?,
-            encoding: InputEncoding::Graded { bits: 8 },
-            bits: vec![a.bits],
-            epochs: a.epochs.unwrap_or(if q { 2 } else { 6 }),
-            seed: c.seed,
-            threads: chip.threads,
-            train_samples: q.then_some(1000),
+            // Accuracy of each conversion on 1,000 test images (--quick 200).
             test_samples: Some(if q { 200 } else { 1000 }),
-            ..TrainSpec::default()
+            ..train
         },
         ablation_timesteps: a.ablation_timesteps.unwrap_or(if q { 16 } else { 32 }),
         timesteps,
@@ -245,31 +268,14 @@ fn timesteps_main(a: &TimestepsArgs) -> Result<i32> {
     use neurocycle::study::timesteps::{self, TimestepsSpec};
     let c = &a.common;
     let (chip, data) = c.setup()?;
-    let q = c.quick;
-    let (ch, h, w) = data.shape;
-    let arch = a.arch.clone().unwrap_or_else(|| {
-        if q || (h, w) != (28, 28) {
-            format!("{}-48-10", ch * h * w)
-        } else {
-            format!("{ch}x28x28:c8k5s2p2,c16k3s2p1,d{}", data.classes)
-        }
-    });
-    neurocycle::error::check_range("command line", "--bits", a.bits, 1, 16)?;
+    let train = c.direct_input_spec(&data, a.arch.as_deref(), a.bits, a.epochs, chip.threads)?;
     let spec = TimestepsSpec {
         train: TrainSpec {
-            arch: parse_arch(&arch)?,
             timesteps: a.schedule.first().copied().unwrap_or(1),
-            encoding: InputEncoding::Graded { bits: 8 },
-            bits: vec![a.bits],
-            epochs: a.epochs.unwrap_or(if q { 2 } else { 6 }),
-            seed: c.seed,
-            threads: chip.threads,
-            train_samples: q.then_some(1000),
-            test_samples: q.then_some(200),
-            ..TrainSpec::default()
+            ..train
         },
         schedule: a.schedule.clone(),
-        stage_epochs: a.stage_epochs.unwrap_or(if q { 1 } else { 3 }),
+        stage_epochs: a.stage_epochs.unwrap_or(if c.quick { 1 } else { 3 }),
         chip,
     };
     spec.validate()?;

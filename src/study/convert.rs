@@ -5,7 +5,9 @@
 //! T every deployment technique is switched off in turn to measure what
 //! it buys; the early-exit rule is measured at every T.
 
-use super::{cached, claim_folder, headline_map, pct, write_csv, ChipSetup};
+use super::{
+    cached, claim_folder, headline_map, pct, results_header, results_row, write_csv, ChipSetup,
+};
 use crate::accelerator::{Accelerator, AcceleratorRun};
 use crate::data::Dataset;
 use crate::error::{write_atomic, Error, Result};
@@ -314,7 +316,7 @@ const PLOTTED: &[(&str, bool)] = &[
 ];
 
 fn write_outputs(out: &Path, rows: &[Row], baseline: &AcceleratorRun) -> Result<()> {
-    let mut header: Vec<String> = [
+    let header = results_header(&[
         "variant",
         "timesteps",
         "log2_timesteps",
@@ -322,22 +324,11 @@ fn write_outputs(out: &Path, rows: &[Row], baseline: &AcceleratorRun) -> Result<
         "power_mw",
         "energy_ratio_baseline_over_chip",
         "power_ratio_baseline_over_chip",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let chip_cols: Vec<&str> = crate::report::headline::COLUMNS.to_vec();
-    header.extend(chip_cols.iter().map(|c| {
-        if *c == "accuracy" {
-            "chip_accuracy".to_string()
-        } else {
-            c.to_string()
-        }
-    }));
+    ]);
     let body: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
-            let mut v = vec![
+            let cells = vec![
                 r.variant.clone(),
                 r.timesteps.to_string(),
                 (r.timesteps as f64).log2().to_string(),
@@ -346,14 +337,7 @@ fn write_outputs(out: &Path, rows: &[Row], baseline: &AcceleratorRun) -> Result<
                 (baseline.energy_pj / r.energy_pj()).to_string(),
                 (baseline.power_mw / r.power_mw()).to_string(),
             ];
-            v.extend(chip_cols.iter().map(|c| {
-                r.chip
-                    .get(*c)
-                    .and_then(|x| x.as_str())
-                    .unwrap_or_default()
-                    .to_string()
-            }));
-            v
+            results_row(cells, &r.chip)
         })
         .collect();
     let csv_path = out.join("results.csv");

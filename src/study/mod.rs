@@ -112,6 +112,37 @@ pub fn cached<T: Serialize + DeserializeOwned>(
     Ok(value)
 }
 
+/// Header of a results CSV: `columns`, then every headline chip metric
+/// (the chip's own accuracy as `chip_accuracy`, apart from the study's).
+pub fn results_header(columns: &[&str]) -> Vec<String> {
+    columns
+        .iter()
+        .map(|c| c.to_string())
+        .chain(headline::COLUMNS.iter().map(|c| {
+            if *c == "accuracy" {
+                "chip_accuracy".to_string()
+            } else {
+                c.to_string()
+            }
+        }))
+        .collect()
+}
+
+/// A row of a results CSV: `cells`, then the chip's headline metrics in
+/// `results_header` order (empty where the chip has none).
+pub fn results_row(
+    mut cells: Vec<String>,
+    chip: &serde_json::Map<String, serde_json::Value>,
+) -> Vec<String> {
+    cells.extend(headline::COLUMNS.iter().map(|c| {
+        chip.get(*c)
+            .and_then(|x| x.as_str())
+            .unwrap_or_default()
+            .to_string()
+    }));
+    cells
+}
+
 /// Writes a CSV of rows of text cells.
 pub fn write_csv(path: &Path, header: &[String], rows: &[Vec<String>]) -> Result<()> {
     let mut w = csv::Writer::from_writer(vec![]);

@@ -4,7 +4,9 @@
 //! chip; plots against sparsity; `report.md` with the table and the
 //! headline reductions.
 
-use super::{cached, claim_folder, headline_map, pct, write_csv, ChipSetup};
+use super::{
+    cached, claim_folder, headline_map, pct, results_header, results_row, write_csv, ChipSetup,
+};
 use crate::data::Dataset;
 use crate::error::{write_atomic, Result};
 use crate::model::Model;
@@ -168,36 +170,18 @@ const PLOTTED: &[&str] = &[
 ];
 
 fn write_outputs(out: &Path, rows: &[Row]) -> Result<()> {
-    let mut header: Vec<String> = ["method", "round", "target_sparsity", "sparsity", "accuracy"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    let chip_cols: Vec<&str> = crate::report::headline::COLUMNS.to_vec();
-    header.extend(chip_cols.iter().map(|c| {
-        if *c == "accuracy" {
-            "chip_accuracy".to_string()
-        } else {
-            c.to_string()
-        }
-    }));
+    let header = results_header(&["method", "round", "target_sparsity", "sparsity", "accuracy"]);
     let body: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
-            let mut v = vec![
+            let cells = vec![
                 r.method.clone(),
                 r.round.to_string(),
                 r.target_sparsity.to_string(),
                 r.sparsity.to_string(),
                 r.accuracy.to_string(),
             ];
-            v.extend(chip_cols.iter().map(|c| {
-                r.chip
-                    .get(*c)
-                    .and_then(|x| x.as_str())
-                    .unwrap_or_default()
-                    .to_string()
-            }));
-            v
+            results_row(cells, &r.chip)
         })
         .collect();
     let csv_path = out.join("results.csv");

@@ -17,7 +17,7 @@
 //! weights across rows and are pruned by magnitude only.
 
 use super::stage::{Stages, State};
-use super::{effective, finish, prune, Progress, TrainSpec, Trained};
+use super::{effective, prune, Progress, TrainSpec, Trained};
 use crate::config::HwConfig;
 use crate::data::Dataset;
 use crate::engine::chip::pe_of;
@@ -96,13 +96,7 @@ impl<'a> Lottery<'a> {
                     rewind = Some(State::of(m));
                 }
             });
-        let trained = finish(
-            &self.spec.train,
-            &self.stages.topo,
-            &masters,
-            self.stages.data,
-            loss,
-        )?;
+        let trained = self.stages.finish(&self.spec.train, &masters, loss)?;
         Ok((
             State::of(&masters),
             rewind.expect("the rewind epoch is within the run"),
@@ -143,13 +137,7 @@ impl<'a> Lottery<'a> {
             progress,
             |_, _| {},
         );
-        let trained = finish(
-            &self.spec.train,
-            &self.stages.topo,
-            &masters,
-            self.stages.data,
-            loss,
-        )?;
+        let trained = self.stages.finish(&self.spec.train, &masters, loss)?;
         Ok((State::of(&masters), trained))
     }
 

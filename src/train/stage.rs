@@ -157,7 +157,17 @@ impl<'a> Stages<'a> {
             None => self.fresh(),
         };
         let loss = self.train(spec, &mut masters, stage, progress, |_, _| {});
-        let trained = finish(spec, &self.topo, &masters, self.data, loss)?;
+        let trained = self.finish(spec, &masters, loss)?;
         Ok((State::of(&masters), trained))
+    }
+
+    /// Exports `masters` under `spec` and measures the integer model.
+    pub(super) fn finish(
+        &self,
+        spec: &TrainSpec,
+        masters: &[Master],
+        loss: f32,
+    ) -> Result<Trained> {
+        finish(spec, &self.topo, masters, self.data, loss)
     }
 }
