@@ -6,13 +6,13 @@
 //! it buys; the early-exit rule is measured at every T.
 
 use super::{
-    cached, claim_folder, headline_map, pct, results_header, results_row, write_csv, ChipSetup,
+    cached, claim_folder, headline_map, pct, results_header, results_row, write_results, ChipSetup,
+    MetricPlots,
 };
 use crate::accelerator::{Accelerator, AcceleratorRun};
 use crate::data::Dataset;
 use crate::error::{write_atomic, Error, Result};
 use crate::model::{EarlyExit, Readout};
-use crate::plot::sweep::{line_chart, SweepPlot, Table};
 use crate::train::convert::{
     activation_scales, ann_spec, convert, train_ann, Ann, Norm, Techniques,
 };
@@ -340,31 +340,18 @@ fn write_outputs(out: &Path, rows: &[Row], baseline: &AcceleratorRun) -> Result<
             results_row(cells, &r.chip)
         })
         .collect();
-    let csv_path = out.join("results.csv");
-    write_csv(&csv_path, &header, &body)?;
-    let t = Table::read(&csv_path)?;
-    for (y, log_y) in PLOTTED {
-        let mut chart = line_chart(
-            &t,
-            &SweepPlot {
-                x: "log2_timesteps".into(),
-                y: y.to_string(),
-                series: vec!["variant".into()],
-                filters: vec![],
-                log_y: *log_y,
-            },
-        )?;
-        // Ablations are single points at one T: the table shows them.
-        chart
-            .series
-            .retain(|s| ["default", "early-exit", "dnn-accelerator"].contains(&s.name.as_str()));
-        chart.title = format!(
-            "{}: converted SNN on the chip and the DNN accelerator",
-            chart.y_label
-        );
-        chart.x_label = "log2 of timesteps T".into();
-        crate::plot::write(&chart, &out.join(format!("plots/{y}-vs-timesteps")))?;
+    let t = write_results(out, &header, &body)?;
+    MetricPlots {
+        x: "log2_timesteps",
+        x_label: "log2 of timesteps T",
+        file_x: "timesteps",
+        series: "variant",
+        title: "converted SNN on the chip and the DNN accelerator",
+        // Ablations are single points at one T: the report's table shows them.
+        keep: &["default", "early-exit", "dnn-accelerator"],
+        fit_accuracy: false,
     }
+    .write(&t, out, PLOTTED)?;
     Ok(())
 }
 

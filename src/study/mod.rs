@@ -143,6 +143,65 @@ pub fn results_row(
     cells
 }
 
+/// Writes `results.csv` into `out` and reads it back as a table, for plots.
+pub fn write_results(
+    out: &Path,
+    header: &[String],
+    rows: &[Vec<String>],
+) -> Result<crate::plot::sweep::Table> {
+    let path = out.join("results.csv");
+    write_csv(&path, header, rows)?;
+    crate::plot::sweep::Table::read(&path)
+}
+
+/// Line charts of a study's metrics against one column, one series per
+/// value of `series`, written to `plots/{metric}-vs-{file_x}` (SVG, PNG).
+pub struct MetricPlots<'a> {
+    pub x: &'a str,
+    pub x_label: &'a str,
+    pub file_x: &'a str,
+    pub series: &'a str,
+    /// Title after the metric's name.
+    pub title: &'a str,
+    /// Series drawn (all when empty).
+    pub keep: &'a [&'a str],
+    /// Fit the accuracy chart's y axis to its data.
+    pub fit_accuracy: bool,
+}
+
+impl MetricPlots<'_> {
+    /// One chart per `(metric, log_y)`.
+    pub fn write(
+        &self,
+        t: &crate::plot::sweep::Table,
+        out: &Path,
+        metrics: &[(&str, bool)],
+    ) -> Result<()> {
+        for (y, log_y) in metrics {
+            let mut chart = crate::plot::sweep::line_chart(
+                t,
+                &crate::plot::sweep::SweepPlot {
+                    x: self.x.into(),
+                    y: y.to_string(),
+                    series: vec![self.series.into()],
+                    filters: vec![],
+                    log_y: *log_y,
+                },
+            )?;
+            if !self.keep.is_empty() {
+                chart
+                    .series
+                    .retain(|s| self.keep.contains(&s.name.as_str()));
+            }
+            chart.title = format!("{}: {}", chart.y_label, self.title);
+            chart.x_label = self.x_label.into();
+            chart.fit_y = self.fit_accuracy && *y == "accuracy";
+            crate::plot::write(&chart, &out.join(format!("plots/{y}-vs-{}", self.file_x)))?;
+        }
+        Ok(())
+    }
+}
+
 /// Writes a CSV of rows of text cells.
 pub fn write_csv(path: &Path, header: &[String], rows: &[Vec<String>]) -> Result<()> {
     let mut w = csv::Writer::from_writer(vec![]);

@@ -2,10 +2,10 @@
 //! one after the other (both orders) and jointly, each point trained,
 //! exported and measured on a chip; the accuracy-energy Pareto front.
 
-use super::{cached, claim_folder, headline_map, pct, write_csv, ChipSetup};
+use super::{cached, claim_folder, headline_map, pct, write_results, ChipSetup};
 use crate::data::Dataset;
 use crate::error::{write_atomic, Result};
-use crate::plot::sweep::{pareto_chart, Table};
+use crate::plot::sweep::pareto_chart;
 use crate::train::{arch_name, train, Order, Progress, TrainSpec};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -264,9 +264,7 @@ fn write_outputs(out: &Path, rows: &[Row]) -> Result<()> {
             v
         })
         .collect();
-    let path = out.join("results.csv");
-    write_csv(&path, &header, &body)?;
-    let t = Table::read(&path)?;
+    let t = write_results(out, &header, &body)?;
     let regime = ["regime".to_string()];
     let mut chart = pareto_chart(
         &t,

@@ -8,12 +8,12 @@
 //! single pass through the layers.
 
 use super::{
-    cached, claim_folder, headline_map, pct, results_header, results_row, write_csv, ChipSetup,
+    cached, claim_folder, headline_map, pct, results_header, results_row, write_results, ChipSetup,
+    MetricPlots,
 };
 use crate::data::Dataset;
 use crate::error::{write_atomic, Error, Result};
 use crate::model::Model;
-use crate::plot::sweep::{line_chart, SweepPlot, Table};
 use crate::train::stage::{Stages, State};
 use crate::train::{arch_name, Progress, TrainSpec};
 use serde::{Deserialize, Serialize};
@@ -219,11 +219,11 @@ fn measure(
     })
 }
 
-const PLOTTED: &[&str] = &[
-    "accuracy",
-    "cycles_per_inference",
-    "energy_per_inference_pj",
-    "spikes_per_inference",
+const PLOTTED: &[(&str, bool)] = &[
+    ("accuracy", false),
+    ("cycles_per_inference", false),
+    ("energy_per_inference_pj", false),
+    ("spikes_per_inference", false),
 ];
 
 fn write_outputs(out: &Path, rows: &[Row]) -> Result<()> {
@@ -241,24 +241,17 @@ fn write_outputs(out: &Path, rows: &[Row]) -> Result<()> {
             results_row(cells, &r.chip)
         })
         .collect();
-    let csv_path = out.join("results.csv");
-    write_csv(&csv_path, &header, &body)?;
-    let t = Table::read(&csv_path)?;
-    for y in PLOTTED {
-        let mut chart = line_chart(
-            &t,
-            &SweepPlot {
-                x: "timesteps".into(),
-                y: y.to_string(),
-                series: vec!["method".into()],
-                ..SweepPlot::default()
-            },
-        )?;
-        chart.title = format!("{}: IIR and training from scratch", chart.y_label);
-        chart.fit_y = *y == "accuracy";
-        chart.x_label = "timesteps T".into();
-        crate::plot::write(&chart, &out.join(format!("plots/{y}-vs-timesteps")))?;
+    let t = write_results(out, &header, &body)?;
+    MetricPlots {
+        x: "timesteps",
+        x_label: "timesteps T",
+        file_x: "timesteps",
+        series: "method",
+        title: "IIR and training from scratch",
+        keep: &[],
+        fit_accuracy: true,
     }
+    .write(&t, out, PLOTTED)?;
     Ok(())
 }
 

@@ -5,12 +5,12 @@
 //! headline reductions.
 
 use super::{
-    cached, claim_folder, headline_map, pct, results_header, results_row, write_csv, ChipSetup,
+    cached, claim_folder, headline_map, pct, results_header, results_row, write_results, ChipSetup,
+    MetricPlots,
 };
 use crate::data::Dataset;
 use crate::error::{write_atomic, Result};
 use crate::model::Model;
-use crate::plot::sweep::{line_chart, SweepPlot, Table};
 use crate::train::lottery::{Lottery, LotterySpec, Method};
 use crate::train::stage::State;
 use crate::train::{arch_name, Progress};
@@ -161,12 +161,12 @@ pub fn run(
     Ok(Summary { rows, report_md })
 }
 
-const PLOTTED: &[&str] = &[
-    "pe_utilization",
-    "cycles_per_inference",
-    "energy_per_inference_pj",
-    "imbalance",
-    "accuracy",
+const PLOTTED: &[(&str, bool)] = &[
+    ("pe_utilization", false),
+    ("cycles_per_inference", false),
+    ("energy_per_inference_pj", false),
+    ("imbalance", false),
+    ("accuracy", false),
 ];
 
 fn write_outputs(out: &Path, rows: &[Row]) -> Result<()> {
@@ -184,23 +184,17 @@ fn write_outputs(out: &Path, rows: &[Row]) -> Result<()> {
             results_row(cells, &r.chip)
         })
         .collect();
-    let csv_path = out.join("results.csv");
-    write_csv(&csv_path, &header, &body)?;
-    let t = Table::read(&csv_path)?;
-    for y in PLOTTED {
-        let mut chart = line_chart(
-            &t,
-            &SweepPlot {
-                x: "sparsity".into(),
-                y: y.to_string(),
-                series: vec!["method".into()],
-                ..SweepPlot::default()
-            },
-        )?;
-        chart.title = format!("{}: LTH and u-Ticket", chart.y_label);
-        chart.x_label = "weight sparsity (fraction of zero weights)".into();
-        crate::plot::write(&chart, &out.join(format!("plots/{y}-vs-sparsity")))?;
+    let t = write_results(out, &header, &body)?;
+    MetricPlots {
+        x: "sparsity",
+        x_label: "weight sparsity (fraction of zero weights)",
+        file_x: "sparsity",
+        series: "method",
+        title: "LTH and u-Ticket",
+        keep: &[],
+        fit_accuracy: false,
     }
+    .write(&t, out, PLOTTED)?;
     Ok(())
 }
 
