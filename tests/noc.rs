@@ -152,15 +152,29 @@ proptest! {
         let mut ledger = Ledger::default();
         let r = simulate_observed(p, &spec, &mut ledger);
         prop_assert!(r.measured > 0);
-        let mut seen = 0;
+        // Packets are rare but random: the odd pair that is in flight at the
+        // same time may meet and only then be slower than the formula.
+        let mut lives: Vec<(u64, u64)> = ledger.packets.iter()
+            .flat_map(|(&(_, created), (_, got))| got.iter().map(move |&(_, _, now)| (created, now)))
+            .collect();
+        lives.sort_unstable();
+        let alone = |c: u64, n: u64| lives.iter().filter(|&&(c2, n2)| c2 <= n && c <= n2).count() == 1;
+        let (mut seen, mut exact) = (0, 0);
         for (&(src, created), (dest, got)) in &ledger.packets {
             for &(_, injected, now) in got {
-                prop_assert_eq!(injected, created, "no source queueing at zero load");
-                prop_assert_eq!(now - created, zero_load(&p, hops(src, *dest, &p)),
-                    "{}x{} rl {} ll {} fc {}: {} hops", x, y, rl, ll, fc, hops(src, *dest, &p));
+                let formula = zero_load(&p, hops(src, *dest, &p));
                 seen += 1;
+                if alone(created, now) {
+                    prop_assert_eq!(injected, created, "no source queueing at zero load");
+                    prop_assert_eq!(now - created, formula,
+                        "{}x{} rl {} ll {} fc {}: {} hops", x, y, rl, ll, fc, hops(src, *dest, &p));
+                    exact += 1;
+                } else {
+                    prop_assert!(now - created >= formula, "faster than the zero-load formula");
+                }
             }
         }
+        prop_assert!(exact * 2 >= seen, "only {} of {} packets were alone in the mesh", exact, seen);
         prop_assert_eq!(seen, r.flits_delivered);
     }
 }
