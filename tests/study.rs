@@ -443,3 +443,84 @@ fn quick_convert_study_approaches_the_ann_and_prices_the_baseline() {
     .unwrap();
     assert_eq!(again.report_md, s.report_md);
 }
+
+#[test]
+fn quick_topspark_study_learns_on_chip_and_saves_with_fewer_timesteps() {
+    use neurocycle::study::topspark::{chosen, run, TopSparkSpec};
+    use neurocycle::train::stdp::StdpNet;
+    let hw = HwConfig::preset("default")
+        .unwrap()
+        .with_overrides("test", &["membrane_sram.state_bits=48".to_string()])
+        .unwrap();
+    let mut chip = quick_spec(&hw).chip;
+    chip.samples = 60;
+    let spec = TopSparkSpec {
+        net: StdpNet::new(20, 16),
+        candidates: vec![16, 8, 4],
+        train_samples: 300,
+        label_samples: 200,
+        test_samples: 60,
+        tolerance: 2.0,
+        factors: vec![1.0, 0.5],
+        seed: 1,
+        chip,
+    };
+    let data = neurocycle::data::load("mnist", None).unwrap();
+    let out = tmp("topspark");
+    let s = run(&spec, &data, &out, &|_, _| {}).unwrap();
+    assert_eq!(s.rows.len(), 6);
+    for method in ["adjusted", "unadjusted"] {
+        let rows: Vec<_> = s.rows.iter().filter(|r| r.method == method).collect();
+        assert_eq!(
+            rows.iter().map(|r| r.timesteps).collect::<Vec<_>>(),
+            [16, 8, 4]
+        );
+        for w in rows.windows(2) {
+            assert!(
+                w[1].inference.cycles < w[0].inference.cycles,
+                "{method}: inference latency falls with T"
+            );
+            assert!(
+                w[1].training.learning_cycles < w[0].training.learning_cycles
+                    || w[1].training.spikes < w[0].training.spikes,
+                "{method}: less learning work at shorter T"
+            );
+        }
+        for r in rows {
+            // Learning energy only where the chip learned.
+            assert!(r.training.learning_energy_pj > 0.0);
+            assert!(r.training.synapse_word_writes > 0.0);
+            assert_eq!(r.inference.learning_energy_pj, 0.0);
+            assert!(r.training.energy_pj > r.inference.energy_pj);
+        }
+    }
+    let full = &s
+        .rows
+        .iter()
+        .find(|r| r.method == "adjusted" && r.timesteps == 16)
+        .unwrap();
+    // The chip learned something: well above chance (10%) on 60 images.
+    assert!(full.accuracy > 0.3, "accuracy {}", full.accuracy);
+    let pick = chosen(&s.rows, 16, 2.0).unwrap();
+    assert!(100.0 * (full.validation_accuracy - pick.validation_accuracy) <= 2.0 + 1e-9);
+    assert!(s.report_md.contains("chosen T ="));
+    for f in [
+        "results.csv",
+        "report.md",
+        "plots/accuracy-vs-timesteps.png",
+        "models/adjusted-t8-x0.5.ron",
+        "models/unadjusted-t8.ron",
+    ] {
+        assert!(out.join(f).exists(), "{f}");
+    }
+    // Resumes: a rerun loads every point (JSON keeps floats to ~1e-15).
+    let again = run(&spec, &data, &out, &|_, _| {}).unwrap();
+    assert_eq!(again.rows.len(), 6);
+    for (a, b) in s.rows.iter().zip(&again.rows) {
+        assert_eq!(
+            (&a.method, a.timesteps, a.accuracy),
+            (&b.method, b.timesteps, b.accuracy)
+        );
+        assert!((a.training.energy_pj - b.training.energy_pj).abs() <= 1e-9 * a.training.energy_pj);
+    }
+}

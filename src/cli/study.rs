@@ -27,6 +27,94 @@ pub enum Study {
     Convert(ConvertArgs),
     /// IIR: retrain at fewer timesteps (5 to 1) from the previous stage, against training from scratch at each T.
     Timesteps(TimestepsArgs),
+    /// TopSpark: the chip learns with STDP at shorter T, parameters adjusted; pick T within a tolerance.
+    Topspark(TopSparkArgs),
+}
+
+#[derive(Args)]
+pub struct TopSparkArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Excitatory neurons (default 100; --quick 20).
+    #[arg(long)]
+    pub neurons: Option<usize>,
+    /// Candidate timesteps, strictly decreasing; the first is the full T
+    /// (default 32,24,16,12,8,6,4; --quick 16,8,4).
+    #[arg(long, value_delimiter = ',')]
+    pub candidates: Option<Vec<u32>>,
+    /// Training images the chip learns from (default 3000; --quick 200).
+    #[arg(long)]
+    pub train_samples: Option<usize>,
+    /// Training images that label the neurons (default 1000; --quick 100).
+    #[arg(long)]
+    pub label_samples: Option<usize>,
+    /// Accuracy loss allowed at the chosen T, in points.
+    #[arg(long, default_value_t = 2.0)]
+    pub tolerance: f64,
+    /// Firing threshold at the full T.
+    #[arg(long)]
+    pub threshold: Option<i32>,
+    /// Potentiation and depression rates (a_plus, a_minus).
+    #[arg(long)]
+    pub a_plus: Option<i32>,
+    #[arg(long)]
+    pub a_minus: Option<i32>,
+    /// Threshold increase per spike at the full T.
+    #[arg(long)]
+    pub adaptation: Option<i32>,
+    /// Lateral inhibition weight at the full T.
+    #[arg(long)]
+    pub inhibition: Option<i32>,
+    /// Threshold scale factors tried at every shorter T.
+    #[arg(long, value_delimiter = ',', default_value = "1,0.75,0.5")]
+    pub factors: Vec<f64>,
+    /// Pixels are divided by this before rate coding.
+    #[arg(long)]
+    pub input_divisor: Option<u8>,
+    /// Potentiation offset: pre traces below it depress on a post spike.
+    #[arg(long)]
+    pub pre_target: Option<i32>,
+}
+
+fn topspark_main(a: &TopSparkArgs) -> Result<i32> {
+    use neurocycle::study::topspark::{self, TopSparkSpec};
+    use neurocycle::train::stdp::StdpNet;
+    let c = &a.common;
+    let q = c.quick;
+    let (chip, data) = c.setup()?;
+    let candidates = a.candidates.clone().unwrap_or_else(|| {
+        if q {
+            vec![16, 8, 4]
+        } else {
+            vec![32, 24, 16, 12, 8, 6, 4]
+        }
+    });
+    let mut net = StdpNet::new(
+        a.neurons.unwrap_or(if q { 20 } else { 100 }),
+        candidates.first().copied().unwrap_or(1),
+    );
+    net.threshold = a.threshold.unwrap_or(net.threshold);
+    net.inhibition = a.inhibition.unwrap_or(net.inhibition);
+    net.a_plus = a.a_plus.unwrap_or(net.a_plus);
+    net.a_minus = a.a_minus.unwrap_or(net.a_minus);
+    net.adaptation = a.adaptation.unwrap_or(net.adaptation);
+    net.input_divisor = a.input_divisor.unwrap_or(net.input_divisor);
+    net.pre_target = a.pre_target.unwrap_or(net.pre_target);
+    let spec = TopSparkSpec {
+        net,
+        candidates,
+        train_samples: a.train_samples.unwrap_or(if q { 200 } else { 3000 }),
+        label_samples: a.label_samples.unwrap_or(if q { 100 } else { 1000 }),
+        test_samples: chip.samples as usize,
+        tolerance: a.tolerance,
+        factors: a.factors.clone(),
+        seed: c.seed,
+        chip,
+    };
+    spec.validate()?;
+    run_study(&c.out, |progress| {
+        Ok(topspark::run(&spec, &data, &c.out, progress)?.report_md)
+    })
 }
 
 /// Flags every study takes.
@@ -187,6 +275,7 @@ pub fn main(a: &StudyArgs) -> Result<i32> {
         Study::PruneQuant(p) => prune_quant_main(p),
         Study::Timesteps(t) => timesteps_main(t),
         Study::Convert(c) => convert_main(c),
+        Study::Topspark(t) => topspark_main(t),
     }
 }
 

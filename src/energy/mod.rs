@@ -18,6 +18,9 @@ pub struct Breakdown {
     pub neuron_updates: f64,
     pub routers: f64,
     pub links: f64,
+    /// On-chip learning: synapse words read for columns and written back,
+    /// weight updates (priced as synops), trace accesses.
+    pub learning: f64,
     #[serde(rename = "static")]
     pub static_: f64,
 }
@@ -31,6 +34,7 @@ impl Breakdown {
             + self.neuron_updates
             + self.routers
             + self.links
+            + self.learning
             + self.static_
     }
 }
@@ -85,6 +89,17 @@ pub fn breakdown(c: &Counters, hw: &HwConfig) -> Breakdown {
         routing_table_bytes(hw),
         false,
     );
+    let syn_word_wr = sram_word_pj(
+        hw,
+        hw.synapse_memory.word_bits,
+        hw.synapse_memory.bytes as f64,
+        true,
+    );
+    // 8-bit traces, in an array the size of the membrane SRAM; half of the
+    // accesses are reads, half writes.
+    let trace = (sram_word_pj(hw, 8, membrane_sram_bytes(hw), false)
+        + sram_word_pj(hw, 8, membrane_sram_bytes(hw), true))
+        / 2.0;
     let static_mw =
         hw.n_cores() as f64 * e.static_mw_per_core + hw.n_tiles() as f64 * e.static_mw_per_router;
     Breakdown {
@@ -96,6 +111,10 @@ pub fn breakdown(c: &Counters, hw: &HwConfig) -> Breakdown {
         neuron_updates: c.total(|k| k.neuron_updates) as f64 * e.neuron_update_pj,
         routers: c.noc.router_traversals as f64 * e.router_pj_per_flit,
         links: c.noc.hops as f64 * e.link_pj_per_flit,
+        learning: c.total(|k| k.learn_synapse_word_reads) as f64 * syn_word
+            + c.total(|k| k.synapse_word_writes) as f64 * syn_word_wr
+            + c.total(|k| k.weight_updates) as f64 * e.synop_pj
+            + c.total(|k| k.trace_accesses) as f64 * trace,
         // mW x s = mJ = 1e9 pJ.
         static_: static_mw * seconds(hw, c.cycles) * 1e9,
     }

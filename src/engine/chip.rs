@@ -5,7 +5,7 @@
 use crate::config::{HwConfig, Multicast, PeAssignment};
 use crate::mapping::{decode_row, Mapping, Routes};
 use crate::model::neuron::LifConsts;
-use crate::model::Model;
+use crate::model::{Model, Stdp};
 
 use super::noc::{Groups, MeshParams};
 
@@ -27,6 +27,13 @@ pub struct CoreTables {
     pub membrane_words: u32,
     pub threshold: Vec<i32>,
     pub bias: Vec<i32>,
+    /// The layer's STDP rule: then rows `0..input_rows` hold every target
+    /// `0..n` in order (zeros too) and learning may rewrite them.
+    pub stdp: Option<Stdp>,
+    pub input_rows: u32,
+    /// Cycles of an event whose row is also written back (learning):
+    /// max(2 x words, busiest PE), one single-ported synapse memory.
+    pub learn_row_cost: Vec<u32>,
 }
 
 #[derive(Clone, Debug)]
@@ -111,19 +118,38 @@ impl<'a> Chip<'a> {
                     membrane_words: n.div_ceil(hw.neurons_per_membrane_word().max(1)),
                     threshold: vec![],
                     bias: vec![],
+                    stdp: model.layers[cm.layer as usize].stdp,
+                    input_rows: cm.input_rows,
+                    learn_row_cost: vec![],
                 };
+                let plastic = t.stdp.is_some();
                 let mut load = vec![0u32; pes as usize];
                 for axon in 0..cm.rows.len() as u32 {
                     load.iter_mut().for_each(|l| *l = 0);
-                    for (target, w) in decode_row(cm, axon, word_bits) {
-                        t.targets.push(target as u16);
-                        t.weights.push(w as i16);
-                        load[pe_of(target, n, pes, hw.core.pe_assignment) as usize] += 1;
+                    let decoded = decode_row(cm, axon, word_bits);
+                    if plastic && axon < cm.input_rows {
+                        let mut full = vec![0i32; n as usize];
+                        for (target, w) in decoded {
+                            full[target as usize] = w;
+                        }
+                        for (target, w) in full.into_iter().enumerate() {
+                            t.targets.push(target as u16);
+                            t.weights.push(w as i16);
+                            load[pe_of(target as u32, n, pes, hw.core.pe_assignment) as usize] += 1;
+                        }
+                    } else {
+                        for (target, w) in decoded {
+                            t.targets.push(target as u16);
+                            t.weights.push(w as i16);
+                            load[pe_of(target, n, pes, hw.core.pe_assignment) as usize] += 1;
+                        }
                     }
                     t.row_start.push(t.targets.len() as u32);
                     let words = cm.rows[axon as usize].bits.div_ceil(word_bits);
+                    let busiest = *load.iter().max().unwrap_or(&0);
                     t.row_words.push(words);
-                    t.row_cost.push(words.max(*load.iter().max().unwrap_or(&0)));
+                    t.row_cost.push(words.max(busiest));
+                    t.learn_row_cost.push((2 * words).max(busiest));
                 }
                 for k in 0..t.update_cycles {
                     for p in 0..pes {

@@ -20,7 +20,9 @@ use super::chip::CoreTables;
 use super::counters::CoreCounters;
 use super::noc::{Flit, Mesh};
 use crate::mapping::Routes;
-use crate::model::neuron::{step, LifConsts};
+use crate::model::neuron::{
+    adapt, depress, effective_threshold, potentiate, step, trace_bump, trace_step, LifConsts,
+};
 
 /// Start cycles of the events in a work queue: a fixed-capacity FIFO.
 #[derive(Clone, Debug)]
@@ -84,6 +86,8 @@ pub struct PhaseCtx {
     /// Bank (tag) of the flits this phase's updates emit.
     pub emit_bank: u32,
     pub read_latency: u64,
+    /// STDP layers learn (otherwise their weights are only read).
+    pub learn: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -108,6 +112,14 @@ pub struct CoreState {
     pub next_send_at: u64,
     pub wake: u64,
     pub cnt: CoreCounters,
+    /// Adaptive thresholds (zeros without adaptation).
+    pub theta: Vec<i32>,
+    /// A plastic core's own weights (the tables' are the initial ones);
+    /// empty otherwise.
+    pub weights: Vec<i16>,
+    /// STDP traces: one per input row, one per neuron.
+    pub pre_trace: Vec<i32>,
+    pub post_trace: Vec<i32>,
 }
 
 impl CoreState {
@@ -133,6 +145,21 @@ impl CoreState {
                 busy_cycles_by_phase: vec![0; n_phases],
                 ..CoreCounters::default()
             },
+            theta: vec![0; n],
+            weights: if t.stdp.is_some() {
+                t.weights.clone()
+            } else {
+                vec![]
+            },
+            pre_trace: vec![
+                0;
+                if t.stdp.is_some() {
+                    t.input_rows as usize
+                } else {
+                    0
+                }
+            ],
+            post_trace: vec![0; if t.stdp.is_some() { n } else { 0 }],
         }
     }
 
@@ -177,11 +204,30 @@ impl CoreState {
         let n = tb.n_neurons as usize;
         let acc = &mut self.acc[bank as usize * n..(bank as usize + 1) * n];
         let payload = payload as i32;
-        for (t, w) in tb.targets[lo..hi].iter().zip(&tb.weights[lo..hi]) {
+        let weights = if self.weights.is_empty() {
+            &tb.weights[lo..hi]
+        } else {
+            &self.weights[lo..hi]
+        };
+        for (t, w) in tb.targets[lo..hi].iter().zip(weights) {
             let slot = &mut acc[*t as usize];
             *slot = slot.wrapping_add((*w as i32).wrapping_mul(payload));
         }
-        let cost = tb.row_cost[a] as u64;
+        let mut cost = tb.row_cost[a] as u64;
+        if let (true, Some(rule)) = (ctx.learn, &tb.stdp) {
+            if axon < tb.input_rows {
+                // Depression by the post traces of the step before, written
+                // back word by word after the accumulates.
+                trace_bump(&mut self.pre_trace[a], rule.pre_increment);
+                for (w, y) in self.weights[lo..hi].iter_mut().zip(&self.post_trace) {
+                    *w = depress(rule, *w as i32, *y) as i16;
+                }
+                cost = tb.learn_row_cost[a] as u64;
+                self.cnt.synapse_word_writes += tb.row_words[a] as u64;
+                self.cnt.weight_updates += (hi - lo) as u64;
+                self.cnt.trace_accesses += 2 + (hi - lo) as u64;
+            }
+        }
         self.integ_free_at = start + cost;
         self.drain_at = start + ctx.read_latency + cost;
         self.cnt.events += 1;
@@ -202,6 +248,7 @@ pub struct StepEnv<'a> {
     /// Host input events of this phase for this core: (axon, payload).
     pub host: &'a [(u32, u32)],
     pub is_last_layer: bool,
+    pub pes: u32,
     /// Tree multicast: the group of this core's neuron n is `base + global
     /// index of n`. `None`: one flit per destination.
     pub group_base: Option<u32>,
@@ -218,6 +265,8 @@ pub trait CoreEvents {
     fn event(&mut self, core: u32, arrival: u64, start: u64, cycles: u64);
     /// The update walk ran from `start` for `cycles`.
     fn update(&mut self, core: u32, start: u64, cycles: u64);
+    /// Learning (column updates, trace walk) ran from `start` for `cycles`.
+    fn learn(&mut self, core: u32, start: u64, cycles: u64);
     /// A flit entered the core's injection buffer at `cycle`.
     fn injected(&mut self, core: u32, cycle: u64);
 }
@@ -252,17 +301,27 @@ pub fn step_core(
     if s.must_update && !s.updated && now >= s.drain_at && now >= s.update_end {
         let n = tb.n_neurons as usize;
         let base = ctx.update_bank as usize * n;
+        let adaptive = env.consts.adaptation.is_some();
         for &(neuron, k) in &tb.walk {
             let i = neuron as usize;
             let input = std::mem::take(&mut s.acc[base + i]) as i64;
-            if step(
+            let threshold = if adaptive {
+                effective_threshold(env.consts, tb.threshold[i], s.theta[i])
+            } else {
+                tb.threshold[i]
+            };
+            let fired = step(
                 env.consts,
                 &mut s.u[i],
                 &mut s.v[i],
                 input,
-                tb.threshold[i],
+                threshold,
                 tb.bias[i],
-            ) {
+            );
+            if adaptive {
+                adapt(env.consts, &mut s.theta[i], fired);
+            }
+            if fired {
                 let at = now + k as u64 + 1;
                 s.out.push((at, neuron));
                 events.spike(ctx.t, tb.layer, tb.first_neuron + neuron, env.core, at);
@@ -280,6 +339,13 @@ pub fn step_core(
         s.cnt.neuron_updates += n as u64;
         s.cnt.membrane_word_reads += tb.membrane_words as u64;
         s.cnt.membrane_word_writes += tb.membrane_words as u64;
+        if let (true, Some(rule)) = (ctx.learn, &tb.stdp) {
+            let cycles = learn(s, tb, rule, env.pes);
+            events.learn(env.core, s.update_end, cycles);
+            s.update_end += cycles;
+            s.cnt.learning_cycles += cycles;
+            s.cnt.busy_cycles_by_phase[ctx.phase] += cycles;
+        }
     }
 
     // Sending: one flit per cycle, one routing-table read per flit. With
@@ -323,6 +389,38 @@ pub fn step_core(
     }
 
     s.wake = next_wake(s, now);
+}
+
+/// The learning step after an update: each spike of the update
+/// potentiates its column (one word read and written per input row), then
+/// the PEs walk the traces (decay; the post traces of spiking neurons also
+/// step up). Returns its cycles.
+fn learn(s: &mut CoreState, tb: &CoreTables, rule: &crate::model::Stdp, pes: u32) -> u64 {
+    let n = tb.n_neurons as usize;
+    let rows = tb.input_rows as usize;
+    for &(_, j) in &s.out {
+        let j = j as usize;
+        for (a, x) in s.pre_trace.iter().enumerate() {
+            // Plastic rows hold every target 0..n in order.
+            let k = tb.row_start[a] as usize + j;
+            s.weights[k] = potentiate(rule, s.weights[k] as i32, *x) as i16;
+        }
+    }
+    for y in s.post_trace.iter_mut() {
+        trace_step(y, rule.post_decay, 0, false);
+    }
+    for &(_, j) in &s.out {
+        trace_bump(&mut s.post_trace[j as usize], rule.post_increment);
+    }
+    for x in s.pre_trace.iter_mut() {
+        trace_step(x, rule.pre_decay, 0, false);
+    }
+    let spikes = s.out.len() as u64;
+    s.cnt.learn_synapse_word_reads += spikes * rows as u64;
+    s.cnt.synapse_word_writes += spikes * rows as u64;
+    s.cnt.weight_updates += spikes * rows as u64;
+    s.cnt.trace_accesses += 2 * (rows + n) as u64 + spikes * (rows as u64 + 2);
+    spikes * 2 * rows as u64 + (rows + n).div_ceil(pes as usize) as u64
 }
 
 /// The next cycle at which this core can start anything (conservative:

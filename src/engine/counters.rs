@@ -24,11 +24,22 @@ pub struct CoreCounters {
     pub routing_table_reads: u64,
     /// Input events the host wrote into this core's work queue.
     pub host_events: u64,
+    /// On-chip learning (STDP): cycles of column updates and trace walks
+    /// (row write-backs lengthen events instead and count as integration).
+    pub learning_cycles: u64,
+    /// Synapse words read for learning (columns of postsynaptic spikes).
+    pub learn_synapse_word_reads: u64,
+    /// Synapse words written back by learning.
+    pub synapse_word_writes: u64,
+    /// Synapses whose weight a learning rule recomputed.
+    pub weight_updates: u64,
+    /// 8-bit trace reads and writes.
+    pub trace_accesses: u64,
 }
 
 impl CoreCounters {
     pub fn busy_cycles(&self) -> u64 {
-        self.integration_cycles + self.update_cycles
+        self.integration_cycles + self.update_cycles + self.learning_cycles
     }
 
     pub fn merge(&mut self, o: &CoreCounters) {
@@ -54,6 +65,11 @@ impl CoreCounters {
         self.membrane_word_writes += o.membrane_word_writes;
         self.routing_table_reads += o.routing_table_reads;
         self.host_events += o.host_events;
+        self.learning_cycles += o.learning_cycles;
+        self.learn_synapse_word_reads += o.learn_synapse_word_reads;
+        self.synapse_word_writes += o.synapse_word_writes;
+        self.weight_updates += o.weight_updates;
+        self.trace_accesses += o.trace_accesses;
     }
 }
 

@@ -53,6 +53,8 @@ pub enum Activity {
     Integrate,
     /// The update walk over the core's neurons.
     Update,
+    /// On-chip learning after an update (column updates, trace walk).
+    Learn,
 }
 
 /// Observes the run (traces build on this). Every method has an empty
@@ -112,6 +114,10 @@ impl<O: Observer> CoreEvents for Recorder<'_, O> {
         self.inner.busy(core, Activity::Update, start, cycles);
     }
     #[inline]
+    fn learn(&mut self, core: u32, start: u64, cycles: u64) {
+        self.inner.busy(core, Activity::Learn, start, cycles);
+    }
+    #[inline]
     fn injected(&mut self, core: u32, cycle: u64) {
         self.inner.injected(core, cycle);
     }
@@ -144,15 +150,16 @@ impl<E: CoreEvents + RouterEvents> Sink for Queues<'_, E> {
         self.cores[core as usize].queue.room_at(now)
     }
     fn accept(&mut self, core: u32, flit: Flit, now: u64) {
+        let tables = &self.tables[core as usize];
+        // Lateral inhibition (a layer's spikes back to its own cores) acts
+        // one timestep later, whatever the semantics.
+        let bank = if tables.layer == self.tables[flit.src_core as usize].layer {
+            1 - self.ctx.t % 2
+        } else {
+            flit.tag as u32
+        };
         let c = &mut self.cores[core as usize];
-        let (start, cycles) = c.admit(
-            &self.tables[core as usize],
-            flit.axon,
-            flit.payload as u32,
-            flit.tag as u32,
-            now,
-            &self.ctx,
-        );
+        let (start, cycles) = c.admit(tables, flit.axon, flit.payload as u32, bank, now, &self.ctx);
         self.events.event(core, now, start, cycles);
         // A core that still has to update does so when this event drains.
         if c.must_update && !c.updated {
@@ -189,12 +196,128 @@ fn readout_of(
     }
 }
 
+/// What persists from sample to sample while the chip learns: the
+/// weights of plastic cores and every core's adaptive thresholds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChipLearner {
+    /// Per core; empty for cores without STDP.
+    pub weights: Vec<Vec<i16>>,
+    pub theta: Vec<Vec<i32>>,
+}
+
+impl ChipLearner {
+    pub fn new(chip: &Chip) -> ChipLearner {
+        ChipLearner {
+            weights: chip
+                .cores
+                .iter()
+                .map(|t| {
+                    if t.stdp.is_some() {
+                        t.weights.clone()
+                    } else {
+                        vec![]
+                    }
+                })
+                .collect(),
+            theta: chip
+                .cores
+                .iter()
+                .map(|t| vec![0; t.n_neurons as usize])
+                .collect(),
+        }
+    }
+
+    /// The learned weights in the IR's layout (`[outputs][inputs]` per
+    /// Dense layer), for the layers with STDP; empty for the others.
+    pub fn layer_weights(&self, chip: &Chip) -> Vec<Vec<i32>> {
+        let mut out: Vec<Vec<i32>> = chip
+            .model
+            .layers
+            .iter()
+            .map(|l| {
+                if l.stdp.is_some() {
+                    vec![0; l.weights.len()]
+                } else {
+                    vec![]
+                }
+            })
+            .collect();
+        let shapes = chip.model.shapes();
+        for (c, t) in chip.cores.iter().enumerate() {
+            if t.stdp.is_none() {
+                continue;
+            }
+            let inputs = shapes[t.layer as usize].input.len();
+            let cm = &chip.mapping.cores[c];
+            for a in 0..t.input_rows as usize {
+                let src = cm.rows[a].source as usize;
+                for (j, w) in self.weights[c][t.row_start[a] as usize..t.row_start[a + 1] as usize]
+                    .iter()
+                    .enumerate()
+                {
+                    out[t.layer as usize][(t.first_neuron as usize + j) * inputs + src] = *w as i32;
+                }
+            }
+        }
+        out
+    }
+
+    /// Swaps the carried-over state into the cores at a sample's start and
+    /// back at its end (no copies).
+    fn exchange(&mut self, cores: &mut [CoreState]) {
+        for (c, s) in cores.iter_mut().enumerate() {
+            std::mem::swap(&mut s.theta, &mut self.theta[c]);
+            if !s.weights.is_empty() {
+                std::mem::swap(&mut s.weights, &mut self.weights[c]);
+            }
+        }
+    }
+
+    /// Adaptive thresholds per layer, in neuron order.
+    pub fn layer_theta(&self, chip: &Chip) -> Vec<Vec<i32>> {
+        let mut out: Vec<Vec<i32>> = chip
+            .model
+            .shapes()
+            .iter()
+            .map(|s| vec![0; s.output.len()])
+            .collect();
+        for (c, t) in chip.cores.iter().enumerate() {
+            let f = t.first_neuron as usize;
+            out[t.layer as usize][f..f + t.n_neurons as usize].copy_from_slice(&self.theta[c]);
+        }
+        out
+    }
+}
+
 /// Runs one inference.
 pub fn run_sample<O: Observer>(
     chip: &Chip,
     stimulus: &Stimulus,
     opts: EngineOptions,
     observer: &mut O,
+) -> Result<SampleRun> {
+    run(chip, stimulus, opts, observer, None)
+}
+
+/// Runs one sample with learning on: STDP layers rewrite `learner`'s
+/// weights (their cost is counted and timed), and adaptive thresholds
+/// carry over from sample to sample.
+pub fn run_sample_learning<O: Observer>(
+    chip: &Chip,
+    stimulus: &Stimulus,
+    opts: EngineOptions,
+    observer: &mut O,
+    learner: &mut ChipLearner,
+) -> Result<SampleRun> {
+    run(chip, stimulus, opts, observer, Some(learner))
+}
+
+fn run<O: Observer>(
+    chip: &Chip,
+    stimulus: &Stimulus,
+    opts: EngineOptions,
+    observer: &mut O,
+    mut learner: Option<&mut ChipLearner>,
 ) -> Result<SampleRun> {
     let model = chip.model;
     let hw = chip.hw;
@@ -209,6 +332,9 @@ pub fn run_sample<O: Observer>(
         .iter()
         .map(|t| CoreState::new(t, hw.core.queue_depth, n_phases))
         .collect();
+    if let Some(l) = learner.as_deref_mut() {
+        l.exchange(&mut cores);
+    }
     let mut mesh = match &chip.groups {
         Some(g) => Mesh::with_groups(chip.mesh, g.clone()),
         None => Mesh::new(chip.mesh),
@@ -259,6 +385,7 @@ pub fn run_sample<O: Observer>(
                     Semantics::Pipelined => 1 - parity,
                 },
                 read_latency: hw.synapse_memory.read_latency_cycles as u64,
+                learn: learner.is_some(),
             };
             for (c, s) in cores.iter_mut().enumerate() {
                 let layer = chip.cores[c].layer as usize;
@@ -291,6 +418,7 @@ pub fn run_sample<O: Observer>(
                             routes: chip.routes_of_layer(tables.layer),
                             host: &host[c],
                             is_last_layer: tables.layer as usize + 1 == n_layers,
+                            pes: hw.core.pes,
                             group_base: chip
                                 .groups
                                 .as_ref()
@@ -348,6 +476,9 @@ pub fn run_sample<O: Observer>(
         counters.spikes_per_layer[chip.cores[c].layer as usize] += s.cnt.spikes;
     }
     let readout = readout_of(model, chip, &cores, &out_counts);
+    if let Some(l) = learner {
+        l.exchange(&mut cores);
+    }
     counters.cores = cores.into_iter().map(|s| s.cnt).collect();
     let mut spikes = rec.spikes;
     spikes.sort_unstable();

@@ -43,6 +43,9 @@ pub struct Row {
     pub word_offset: u32,
     pub bits: u32,
     pub nnz: u32,
+    /// A lateral-inhibition row: no synapse memory, every local neuron but
+    /// the source gets the core's `inhibition` weight.
+    pub implicit: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -60,6 +63,10 @@ pub struct CoreMapping {
     pub words_used: u32,
     /// Routing-table entries of the neurons on this core.
     pub routing_entries: u32,
+    /// Weight of the implicit lateral-inhibition rows (negative), 0 if none.
+    pub inhibition: i32,
+    /// Rows of the layer's input (the inhibition rows follow them).
+    pub input_rows: u32,
 }
 
 #[derive(Clone, Debug)]
@@ -125,16 +132,15 @@ pub fn map(model: &Model, hw: &HwConfig, file: &str) -> Result<Mapping> {
     for (l, s) in shapes.iter().enumerate() {
         let n = s.output.len() as u32;
         let layer = &model.layers[l];
-        let bits_needed = if layer.neuron.du == 4096 {
-            layer.neuron.state_bits as u32
-        } else {
-            2 * layer.neuron.state_bits as u32
-        };
+        let words_of_state =
+            1 + (layer.neuron.du != 4096) as u32 + layer.neuron.adaptation.is_some() as u32;
+        let bits_needed = words_of_state * layer.neuron.state_bits as u32;
         if bits_needed > hw.membrane_sram.state_bits {
             return Err(fit(format!(
-                "layer {l} needs {bits_needed} bits of neuron state (state_bits {} for v{}), membrane_sram.state_bits is {}",
+                "layer {l} needs {bits_needed} bits of neuron state (state_bits {} for v{}{}), membrane_sram.state_bits is {}",
                 layer.neuron.state_bits,
-                if layer.neuron.du == 4096 { "" } else { " and u" },
+                if layer.neuron.du == 4096 { "" } else { ", u" },
+                if layer.neuron.adaptation.is_some() { ", theta" } else { "" },
                 hw.membrane_sram.state_bits
             )));
         }
@@ -156,6 +162,8 @@ pub fn map(model: &Model, hw: &HwConfig, file: &str) -> Result<Mapping> {
                 memory: BitVec::new(),
                 words_used: 0,
                 routing_entries: 0,
+                inhibition: -layer.lateral_inhibition,
+                input_rows: 0,
             });
         }
     }
@@ -166,7 +174,15 @@ pub fn map(model: &Model, hw: &HwConfig, file: &str) -> Result<Mapping> {
     for (l, s) in shapes.iter().enumerate() {
         let layer = &model.layers[l];
         let mut per_src: Vec<Vec<(u32, i32)>> = vec![vec![]; s.input.len()];
-        for_each_synapse(layer, s, |src, dst, w| per_src[src].push((dst as u32, w)));
+        if layer.stdp.is_some() {
+            // Learning may turn any synapse on: every one is stored, zeros too.
+            let n_out = s.output.len();
+            for (src, syn) in per_src.iter_mut().enumerate() {
+                syn.extend((0..n_out).map(|o| (o as u32, layer.weights[o * s.input.len() + src])));
+            }
+        } else {
+            for_each_synapse(layer, s, |src, dst, w| per_src[src].push((dst as u32, w)));
+        }
         let mut r = Routes {
             offsets: vec![0],
             dests: vec![],
@@ -189,6 +205,7 @@ pub fn map(model: &Model, hw: &HwConfig, file: &str) -> Result<Mapping> {
                     word_offset: 0,
                     bits: 0,
                     nnz: entries.len() as u32,
+                    implicit: false,
                 });
                 row_entries[core as usize].push(entries);
                 r.dests.push(Dest { core, axon });
@@ -209,13 +226,56 @@ pub fn map(model: &Model, hw: &HwConfig, file: &str) -> Result<Mapping> {
         offsets: vec![0; shapes.last().map(|s| s.output.len() + 1).unwrap_or(1)],
         dests: vec![],
     });
+    for core in cores.iter_mut() {
+        core.input_rows = core.rows.len() as u32;
+    }
+
+    // Lateral inhibition: each neuron's spike also goes to every core of
+    // its own layer, to an implicit row of its own.
+    for (l, s) in shapes.iter().enumerate() {
+        if model.layers[l].lateral_inhibition == 0 {
+            continue;
+        }
+        let n = s.output.len();
+        let layer_cores = layer_first_core[l]..layer_first_core[l] + layer_n_cores[l];
+        let old = std::mem::take(&mut routes[l + 1]);
+        let mut r = Routes {
+            offsets: vec![0],
+            dests: vec![],
+        };
+        for src in 0..n {
+            r.dests.extend_from_slice(old.of(src));
+            for core in layer_cores.clone() {
+                let cm = &mut cores[core as usize];
+                let own = place_raw(&layer_first_core, chunk, l, src as u32).0 == core;
+                cm.rows.push(Row {
+                    source: src as u32,
+                    word_offset: 0,
+                    bits: 0,
+                    nnz: cm.n_neurons - own as u32,
+                    implicit: true,
+                });
+                r.dests.push(Dest {
+                    core,
+                    axon: cm.input_rows + src as u32,
+                });
+                row_entries[core as usize].push(vec![]);
+            }
+            let (src_core, _) = place_raw(&layer_first_core, chunk, l, src as u32);
+            cores[src_core as usize].routing_entries += layer_n_cores[l];
+            r.offsets.push(r.dests.len() as u32);
+        }
+        routes[l + 1] = r;
+    }
 
     // Encode every core with its chosen encoding.
     let word_bits = hw.synapse_memory.word_bits;
     for (c, core) in cores.iter_mut().enumerate() {
         let layer = &model.layers[core.layer as usize];
         let entries = &row_entries[c];
+        let plastic = layer.stdp.is_some();
         let candidates: &[Encoding] = match hw.synapse_memory.encoding {
+            _ if plastic => &[Encoding::Dense],
             Encoding::Auto => &[Encoding::Csr, Encoding::Bitmask, Encoding::Dense],
             Encoding::Dense => &[Encoding::Dense],
             Encoding::Bitmask => &[Encoding::Bitmask],
@@ -231,7 +291,9 @@ pub fn map(model: &Model, hw: &HwConfig, file: &str) -> Result<Mapping> {
             let code = RowCode::new(enc, layer.weight_bits, core.n_neurons);
             let words: u64 = entries
                 .iter()
-                .map(|e| code.row_bits(e.len() as u32).div_ceil(word_bits) as u64)
+                .zip(&core.rows)
+                .filter(|(_, r)| !r.implicit)
+                .map(|(e, _)| code.row_bits(e.len() as u32).div_ceil(word_bits) as u64)
                 .sum();
             if best.is_none_or(|(w, _)| words < w) {
                 best = Some((words, enc));
@@ -257,6 +319,9 @@ pub fn map(model: &Model, hw: &HwConfig, file: &str) -> Result<Mapping> {
         core.memory = bitvec![u64, Lsb0; 0; (words * word_bits as u64) as usize];
         let mut word = 0u32;
         for (row, e) in core.rows.iter_mut().zip(entries) {
+            if row.implicit {
+                continue;
+            }
             row.word_offset = word;
             row.bits = core.code.row_bits(e.len() as u32);
             let start = word as usize * word_bits as usize;
@@ -290,6 +355,13 @@ fn place_raw(first: &[u32], chunk: u32, layer: usize, neuron: u32) -> (u32, u32)
 /// (local target, weight) pairs in target order.
 pub fn decode_row(core: &CoreMapping, axon: u32, word_bits: u32) -> Vec<(u32, i32)> {
     let row = core.rows[axon as usize];
+    if row.implicit {
+        let own = row.source.checked_sub(core.first_neuron);
+        return (0..core.n_neurons)
+            .filter(|t| Some(*t) != own)
+            .map(|t| (t, core.inhibition))
+            .collect();
+    }
     let start = row.word_offset as usize * word_bits as usize;
     core.code
         .decode(&core.memory[start..start + row.bits as usize], row.nnz)

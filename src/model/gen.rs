@@ -200,7 +200,10 @@ pub fn generate(spec: &GenSpec) -> Model {
             kind: *kind,
             weight_bits: spec.weight_bits,
             weights,
+            stdp: None,
+            lateral_inhibition: 0,
             neuron: Neuron {
+                adaptation: None,
                 threshold: Param::Scalar(threshold),
                 bias: Param::Scalar(0),
                 du: spec.du,

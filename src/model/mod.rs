@@ -131,6 +131,55 @@ pub struct Layer {
     #[serde(default)]
     pub weights: Vec<i32>,
     pub neuron: Neuron,
+    /// On-chip learning of this layer's weights (Dense, `layer_serial`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stdp: Option<Stdp>,
+    /// Winner-take-all: each spike of a neuron of this layer adds
+    /// `-lateral_inhibition` to the input of every other neuron of the layer
+    /// in the next timestep (spikes travel the mesh back to the layer).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub lateral_inhibition: i32,
+}
+
+fn is_zero(x: &i32) -> bool {
+    *x == 0
+}
+
+/// Pair-based STDP with 8-bit traces (0..=255), all integer:
+/// - each timestep a trace decays, `x = decay(x, d)`, and a spike adds its
+///   increment (saturating at 255);
+/// - a presynaptic spike depresses its row:
+///   `w -= (a_minus * y_post) >> 8` with the post traces of the step before;
+/// - a postsynaptic spike potentiates its column:
+///   `w += (a_plus * (x_pre - pre_target)) >> 8` (arithmetic shift), with the
+///   pre traces including this timestep's spikes;
+/// - weights stay within `w_min ..= w_max`.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Stdp {
+    pub a_plus: i32,
+    pub a_minus: i32,
+    #[serde(default)]
+    pub pre_target: i32,
+    pub pre_increment: i32,
+    pub post_increment: i32,
+    /// 12-bit trace decays (as `du`, `dv`).
+    pub pre_decay: u16,
+    pub post_decay: u16,
+    pub w_min: i32,
+    pub w_max: i32,
+}
+
+/// Largest value of an STDP trace.
+pub const TRACE_MAX: i32 = 255;
+
+/// Adaptive threshold: the neuron fires when `v > threshold + theta`; each
+/// timestep `theta = decay(theta, decay) + increment * spiked`.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Adaptation {
+    pub increment: i32,
+    pub decay: u16,
 }
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -216,6 +265,9 @@ pub struct Neuron {
     /// Width of `u` and `v` (u wraps, v saturates).
     #[serde(default = "default_state_bits")]
     pub state_bits: u8,
+    /// An adaptive threshold (one more state word per neuron).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adaptation: Option<Adaptation>,
 }
 
 fn full_decay() -> u16 {
@@ -415,6 +467,7 @@ impl Model {
                 ));
             }
             validate_neuron(file, l, &layer.neuron, shape.output.len())?;
+            validate_learning(file, l, layer, self)?;
             prev = shape.output;
         }
         Ok(())
@@ -451,6 +504,87 @@ fn validate_neuron(file: &str, l: usize, n: &Neuron, size: usize) -> Result<()> 
                 ));
             }
         }
+    }
+    Ok(())
+}
+
+fn validate_learning(file: &str, l: usize, layer: &Layer, model: &Model) -> Result<()> {
+    let f = |field: &str| format!("layers[{l}].{field}");
+    let dense = matches!(layer.kind, LayerKind::Dense { .. });
+    let hi = (1i32 << (layer.neuron.state_bits - 1)) - 1;
+    if layer.lateral_inhibition != 0 {
+        if !dense {
+            return Err(Error::invalid(
+                file,
+                f("lateral_inhibition"),
+                layer.lateral_inhibition,
+                "0 on a layer that is not Dense",
+            ));
+        }
+        check_range(
+            file,
+            &f("lateral_inhibition"),
+            layer.lateral_inhibition,
+            0,
+            hi,
+        )?;
+    }
+    if let Some(a) = &layer.neuron.adaptation {
+        check_range(file, &f("neuron.adaptation.increment"), a.increment, 0, hi)?;
+        check_range(file, &f("neuron.adaptation.decay"), a.decay, 0, 4096)?;
+    }
+    let Some(s) = &layer.stdp else { return Ok(()) };
+    if !dense {
+        return Err(Error::invalid(
+            file,
+            f("stdp"),
+            "Some(..)",
+            "None on a layer that is not Dense",
+        ));
+    }
+    if model.semantics != Semantics::LayerSerial {
+        return Err(Error::invalid(
+            file,
+            f("stdp"),
+            "Some(..)",
+            "None unless semantics is layer_serial",
+        ));
+    }
+    check_range(file, &f("weight_bits"), layer.weight_bits, 3, 16)?;
+    let wmax = weight_max(layer.weight_bits);
+    check_range(file, &f("stdp.w_max"), s.w_max, -wmax, wmax)?;
+    check_range(file, &f("stdp.w_min"), s.w_min, -wmax, s.w_max)?;
+    check_range(file, &f("stdp.a_plus"), s.a_plus, 0, 1 << 16)?;
+    check_range(file, &f("stdp.a_minus"), s.a_minus, 0, 1 << 16)?;
+    check_range(file, &f("stdp.pre_target"), s.pre_target, 0, TRACE_MAX)?;
+    check_range(
+        file,
+        &f("stdp.pre_increment"),
+        s.pre_increment,
+        0,
+        TRACE_MAX,
+    )?;
+    check_range(
+        file,
+        &f("stdp.post_increment"),
+        s.post_increment,
+        0,
+        TRACE_MAX,
+    )?;
+    check_range(file, &f("stdp.pre_decay"), s.pre_decay, 0, 4096)?;
+    check_range(file, &f("stdp.post_decay"), s.post_decay, 0, 4096)?;
+    if let Some((i, w)) = layer
+        .weights
+        .iter()
+        .enumerate()
+        .find(|(_, w)| **w < s.w_min || **w > s.w_max)
+    {
+        return Err(Error::invalid(
+            file,
+            format!("layers[{l}].weights[{i}]"),
+            w,
+            format!("{} ..= {} (stdp.w_min ..= stdp.w_max)", s.w_min, s.w_max),
+        ));
     }
     Ok(())
 }
@@ -656,6 +790,8 @@ mod tests {
     fn conv_synapses_match_a_direct_convolution() {
         let layer = Layer {
             name: String::new(),
+            stdp: None,
+            lateral_inhibition: 0,
             kind: LayerKind::Conv2d {
                 in_ch: 1,
                 out_ch: 1,

@@ -3,7 +3,7 @@
 //! (Davies et al. 2018): 12-bit decay constants, current `u` that wraps and
 //! voltage `v` that saturates at `state_bits`, strict threshold.
 
-use super::{Neuron, Reset};
+use super::{Adaptation, Neuron, Reset, Stdp, TRACE_MAX};
 
 /// Full scale of the 12-bit decay constants `du`, `dv`.
 pub const DECAY_ONE: i64 = 4096;
@@ -36,6 +36,7 @@ pub struct LifConsts {
     pub reset: Reset,
     pub input_shift: u8,
     pub state_bits: u8,
+    pub adaptation: Option<Adaptation>,
 }
 
 impl LifConsts {
@@ -47,6 +48,7 @@ impl LifConsts {
             reset: n.reset,
             input_shift: n.input_shift,
             state_bits: n.state_bits,
+            adaptation: n.adaptation,
         }
     }
 }
@@ -79,6 +81,48 @@ pub fn step(
     }
 }
 
+/// The threshold a neuron with adaptation `theta` compares against.
+#[inline]
+pub fn effective_threshold(c: &LifConsts, threshold: i32, theta: i32) -> i32 {
+    saturate(threshold as i64 + theta as i64, c.state_bits)
+}
+
+/// The adaptive threshold's end-of-timestep update.
+#[inline]
+pub fn adapt(c: &LifConsts, theta: &mut i32, fired: bool) {
+    if let Some(a) = c.adaptation {
+        let inc = if fired { a.increment as i64 } else { 0 };
+        *theta = saturate(decay(*theta, a.decay) + inc, c.state_bits);
+    }
+}
+
+/// An STDP trace at the end of a timestep: decay, plus the increment when
+/// its neuron spiked, saturating at `TRACE_MAX`.
+#[inline]
+pub fn trace_step(x: &mut i32, d: u16, increment: i32, spiked: bool) {
+    let inc = if spiked { increment as i64 } else { 0 };
+    *x = (decay(*x, d) + inc).min(TRACE_MAX as i64) as i32;
+}
+
+/// A presynaptic trace when its neuron spikes (before the decay at the
+/// end of the timestep, which a spike does not skip).
+#[inline]
+pub fn trace_bump(x: &mut i32, increment: i32) {
+    *x = (*x + increment).min(TRACE_MAX);
+}
+
+/// Depression of one synapse by a presynaptic spike.
+#[inline]
+pub fn depress(s: &Stdp, w: i32, post_trace: i32) -> i32 {
+    (w - ((s.a_minus * post_trace) >> 8)).clamp(s.w_min, s.w_max)
+}
+
+/// Potentiation of one synapse by a postsynaptic spike.
+#[inline]
+pub fn potentiate(s: &Stdp, w: i32, pre_trace: i32) -> i32 {
+    (w + ((s.a_plus * (pre_trace - s.pre_target)) >> 8)).clamp(s.w_min, s.w_max)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,7 +135,55 @@ mod tests {
             reset,
             input_shift: 0,
             state_bits: 16,
+            adaptation: None,
         }
+    }
+
+    #[test]
+    fn traces_decay_bump_and_saturate() {
+        let mut x = 0;
+        trace_bump(&mut x, 200);
+        trace_bump(&mut x, 200);
+        assert_eq!(x, TRACE_MAX);
+        trace_step(&mut x, 2048, 0, false);
+        assert_eq!(x, 127);
+        trace_step(&mut x, 2048, 100, true);
+        assert_eq!(x, 163); // 63 + 100
+    }
+
+    #[test]
+    fn stdp_updates_by_hand_and_clamped() {
+        let s = Stdp {
+            a_plus: 64,
+            a_minus: 32,
+            pre_target: 40,
+            pre_increment: 255,
+            post_increment: 255,
+            pre_decay: 0,
+            post_decay: 0,
+            w_min: 0,
+            w_max: 100,
+        };
+        assert_eq!(potentiate(&s, 10, 200), 10 + ((64 * 160) >> 8)); // +40
+        assert_eq!(potentiate(&s, 10, 0), 10 - 10); // (64 * -40) >> 8 = -10
+        assert_eq!(potentiate(&s, 99, 255), 100);
+        assert_eq!(depress(&s, 50, 255), 50 - 31);
+        assert_eq!(depress(&s, 3, 255), 0);
+    }
+
+    #[test]
+    fn adaptive_threshold_rises_on_spikes_and_decays() {
+        let mut c = consts(4096, 0, Reset::ToValue);
+        c.adaptation = Some(Adaptation {
+            increment: 8,
+            decay: 2048,
+        });
+        let mut theta = 0;
+        adapt(&c, &mut theta, true);
+        assert_eq!(theta, 8);
+        adapt(&c, &mut theta, false);
+        assert_eq!(theta, 4);
+        assert_eq!(effective_threshold(&c, 32760, 100), 32767);
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! encoded synapse rows), so agreement between the two proves the mapper,
 //! the encodings and the engine, not a shared loop.
 
-use crate::model::neuron::{step, LifConsts};
+use crate::model::neuron::{
+    adapt, depress, effective_threshold, potentiate, step, trace_bump, trace_step, LifConsts,
+};
 use crate::model::stimulus::Stimulus;
 use crate::model::{LayerKind, LayerShape, Model, Readout, Semantics};
 
@@ -39,8 +41,61 @@ pub fn argmax(values: &[i64]) -> u32 {
     best as u32
 }
 
-/// Runs one sample through the model.
+/// What persists from sample to sample while a model learns: the weights
+/// of its STDP layers and every neuron's adaptive threshold.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Learner {
+    /// Per layer, in the IR's order; empty for layers without STDP.
+    pub weights: Vec<Vec<i32>>,
+    pub theta: Vec<Vec<i32>>,
+}
+
+impl Learner {
+    pub fn new(model: &Model) -> Learner {
+        Learner {
+            weights: model
+                .layers
+                .iter()
+                .map(|l| {
+                    if l.stdp.is_some() {
+                        l.weights.clone()
+                    } else {
+                        vec![]
+                    }
+                })
+                .collect(),
+            theta: model
+                .shapes()
+                .iter()
+                .map(|s| vec![0; s.output.len()])
+                .collect(),
+        }
+    }
+
+    /// The model with the learned weights (thresholds stay as they are).
+    pub fn weights_into(&self, model: &mut Model) {
+        for (layer, w) in model.layers.iter_mut().zip(&self.weights) {
+            if layer.stdp.is_some() {
+                layer.weights.clone_from(w);
+            }
+        }
+    }
+}
+
+/// Runs one sample through the model (no learning; adaptive thresholds
+/// start from zero).
 pub fn run(model: &Model, stimulus: &Stimulus) -> Outcome {
+    let mut fresh = Learner::new(model);
+    execute(model, stimulus, &mut fresh, false)
+}
+
+/// Runs one sample with learning on: STDP layers update `learner`'s
+/// weights, and adaptive thresholds carry over between samples.
+pub fn run_learning(model: &Model, stimulus: &Stimulus, learner: &mut Learner) -> Outcome {
+    execute(model, stimulus, learner, true)
+}
+
+fn execute(model: &Model, stimulus: &Stimulus, learner: &mut Learner, learn: bool) -> Outcome {
     let shapes = model.shapes();
     let n_layers = model.layers.len();
     let consts: Vec<LifConsts> = model
@@ -50,6 +105,8 @@ pub fn run(model: &Model, stimulus: &Stimulus) -> Outcome {
         .collect();
     let mut u: Vec<Vec<i32>> = shapes.iter().map(|s| vec![0; s.output.len()]).collect();
     let mut v = u.clone();
+    let mut post_trace = u.clone();
+    let mut pre_trace: Vec<Vec<i32>> = shapes.iter().map(|s| vec![0; s.input.len()]).collect();
     // Activity of each layer's input in the current timestep (payloads;
     // 0 = silent); index 0 is the stimulus, l + 1 the output of layer l.
     let mut act: Vec<Vec<i64>> = std::iter::once(model.input.size)
@@ -80,17 +137,32 @@ pub fn run(model: &Model, stimulus: &Stimulus) -> Outcome {
         };
         for l in order {
             let layer = &model.layers[l];
-            let input = weighted_input(layer, &shapes[l], &act[l]);
-            let out = &mut act[l + 1];
+            let weights = if layer.stdp.is_some() {
+                &learner.weights[l]
+            } else {
+                &layer.weights
+            };
+            let mut input = weighted_input(layer, weights, &shapes[l], &act[l]);
+            if layer.lateral_inhibition != 0 {
+                // act[l + 1] still holds the layer's spikes of the step before.
+                let fired: i64 = act[l + 1].iter().sum();
+                for (x, own) in input.iter_mut().zip(&act[l + 1]) {
+                    *x -= layer.lateral_inhibition as i64 * (fired - own);
+                }
+            }
+            let (before, after) = act.split_at_mut(l + 1);
+            let (pre, out) = (&before[l], &mut after[0]);
             for n in 0..out.len() {
+                let theta = &mut learner.theta[l][n];
                 let fired = step(
                     &consts[l],
                     &mut u[l][n],
                     &mut v[l][n],
                     input[n],
-                    layer.neuron.threshold.at(n),
+                    effective_threshold(&consts[l], layer.neuron.threshold.at(n), *theta),
                     layer.neuron.bias.at(n),
                 );
+                adapt(&consts[l], theta, fired);
                 out[n] = fired as i64;
                 if fired {
                     spikes.push(SpikeRecord {
@@ -101,6 +173,33 @@ pub fn run(model: &Model, stimulus: &Stimulus) -> Outcome {
                     if l + 1 == n_layers {
                         counts[n] += 1;
                     }
+                }
+            }
+            if let (true, Some(rule)) = (learn, &layer.stdp) {
+                let w = &mut learner.weights[l];
+                let inputs = pre.len();
+                for (i, &a) in pre.iter().enumerate() {
+                    if a != 0 {
+                        trace_bump(&mut pre_trace[l][i], rule.pre_increment);
+                        for (j, y) in post_trace[l].iter().enumerate() {
+                            let k = j * inputs + i;
+                            w[k] = depress(rule, w[k], *y);
+                        }
+                    }
+                }
+                for (j, &z) in out.iter().enumerate() {
+                    if z != 0 {
+                        for (i, x) in pre_trace[l].iter().enumerate() {
+                            let k = j * inputs + i;
+                            w[k] = potentiate(rule, w[k], *x);
+                        }
+                    }
+                }
+                for (y, &z) in post_trace[l].iter_mut().zip(out.iter()) {
+                    trace_step(y, rule.post_decay, rule.post_increment, z != 0);
+                }
+                for x in pre_trace[l].iter_mut() {
+                    trace_step(x, rule.pre_decay, 0, false);
                 }
             }
         }
@@ -122,13 +221,18 @@ pub fn run(model: &Model, stimulus: &Stimulus) -> Outcome {
 }
 
 /// Weighted input of every neuron of a layer, by gathering.
-fn weighted_input(layer: &crate::model::Layer, shape: &LayerShape, x: &[i64]) -> Vec<i64> {
+fn weighted_input(
+    layer: &crate::model::Layer,
+    weights: &[i32],
+    shape: &LayerShape,
+    x: &[i64],
+) -> Vec<i64> {
     let (is, os) = (shape.input, shape.output);
     let mut out = vec![0i64; os.len()];
     match layer.kind {
         LayerKind::Dense { inputs, .. } => {
             for (o, acc) in out.iter_mut().enumerate() {
-                let row = &layer.weights[o * inputs..(o + 1) * inputs];
+                let row = &weights[o * inputs..(o + 1) * inputs];
                 *acc = row.iter().zip(x).map(|(w, a)| *w as i64 * a).sum();
             }
         }
@@ -154,8 +258,8 @@ fn weighted_input(layer: &crate::model::Layer, shape: &LayerShape, x: &[i64]) ->
                                     if ix < 0 || ix >= is.w as isize {
                                         continue;
                                     }
-                                    let w = layer.weights
-                                        [((oc * in_ch + ic) * kernel + ky) * kernel + kx];
+                                    let w =
+                                        weights[((oc * in_ch + ic) * kernel + ky) * kernel + kx];
                                     acc += w as i64 * x[is.index(ic, iy as usize, ix as usize)];
                                 }
                             }

@@ -109,6 +109,17 @@ pub struct Memory {
     pub membrane_write_bits: u64,
     pub routing_table_reads: u64,
     pub routing_table_read_bits: u64,
+    /// On-chip learning (all zero unless the chip learned).
+    pub learning: Learning,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Learning {
+    pub cycles: u64,
+    pub synapse_word_reads: u64,
+    pub synapse_word_writes: u64,
+    pub weight_updates: u64,
+    pub trace_accesses: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -304,6 +315,13 @@ pub fn build(chip: &Chip, summary: &RunSummary, src: &Source) -> Report {
             routing_table_reads: c.total(|k| k.routing_table_reads),
             routing_table_read_bits: c.total(|k| k.routing_table_reads)
                 * hw.routing_table.entry_bits as u64,
+            learning: Learning {
+                cycles: c.total(|k| k.learning_cycles),
+                synapse_word_reads: c.total(|k| k.learn_synapse_word_reads),
+                synapse_word_writes: c.total(|k| k.synapse_word_writes),
+                weight_updates: c.total(|k| k.weight_updates),
+                trace_accesses: c.total(|k| k.trace_accesses),
+            },
         },
         noc: Noc {
             flit_bits: chip.flit_bits,
@@ -480,6 +498,7 @@ impl Report {
             ("neuron updates", b.neuron_updates),
             ("routers", b.routers),
             ("links", b.links),
+            ("learning", b.learning),
             ("static", b.static_),
         ] {
             let _ = writeln!(

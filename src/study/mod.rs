@@ -6,6 +6,7 @@
 pub mod convert;
 pub mod prune_quant;
 pub mod timesteps;
+pub mod topspark;
 pub mod utilization;
 
 use crate::config::HwConfig;

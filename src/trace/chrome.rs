@@ -72,6 +72,7 @@ pub fn write(v: &View, flits: bool) -> String {
                 json!({"start_cycle": a, "cycles": b - a, "events": events}),
             ),
             Activity::Update => ("update", json!({"start_cycle": a, "cycles": b - a})),
+            Activity::Learn => ("learn", json!({"start_cycle": a, "cycles": b - a})),
         };
         ev.push(json!({
             "name": name, "ph": "X", "pid": 1, "tid": core,

@@ -137,7 +137,8 @@ pub fn write(v: &View) -> String {
         sigs[s].changes.extend([(start, 1, 0), (end, -1, 0)]);
         let (a, b) = match act {
             Activity::Integrate => (1, 0),
-            Activity::Update => (0, 1),
+            // Learning follows the update walk and shows as part of it.
+            Activity::Update | Activity::Learn => (0, 1),
         };
         sigs[s + 1].changes.extend([(start, a, b), (end, -a, -b)]);
     }

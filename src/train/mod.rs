@@ -10,6 +10,7 @@ pub mod lottery;
 pub mod net;
 pub mod quant;
 pub mod stage;
+pub mod stdp;
 
 use crate::data::{Dataset, Split};
 use crate::error::{Error, Result};
@@ -230,7 +231,10 @@ pub fn skeleton(arch: &[LayerKind]) -> (Vec<LayerShape>, Vec<Option<Arc<Fanout>>
                 LayerKind::SumPool2d { .. } => vec![],
                 _ => (1..=k.n_weights() as i32).collect(),
             },
+            stdp: None,
+            lateral_inhibition: 0,
             neuron: Neuron {
+                adaptation: None,
                 threshold: Param::Scalar(1),
                 bias: Param::Scalar(0),
                 du: 4096,
@@ -896,7 +900,10 @@ fn export(spec: &TrainSpec, masters: &[Master], qs: &[quant::Quantized], data: &
                 weight_bits: 1,
                 weights: vec![],
                 // Fires when any input spiked this timestep (v forgets).
+                stdp: None,
+                lateral_inhibition: 0,
                 neuron: Neuron {
+                    adaptation: None,
                     threshold: Param::Scalar(0),
                     bias: Param::Scalar(0),
                     du: 4096,
@@ -935,7 +942,10 @@ fn export(spec: &TrainSpec, masters: &[Master], qs: &[quant::Quantized], data: &
             kind,
             weight_bits: spec.bits_of(l),
             weights,
+            stdp: None,
+            lateral_inhibition: 0,
             neuron: Neuron {
+                adaptation: None,
                 threshold: Param::Scalar(if membrane_out { never } else { threshold } as i32),
                 bias: Param::PerNeuron(
                     bias.iter()

@@ -1,0 +1,474 @@
+//! Unsupervised learning on the chip itself (Diehl & Cook 2015, in the
+//! chip's integer arithmetic): rate-coded input, one excitatory Dense layer
+//! with adaptive thresholds, lateral inhibition and pair-based STDP. The
+//! chip learns sample after sample (`engine::run_sample_learning`); then
+//! learning is switched off, thresholds are frozen (`threshold + theta`),
+//! each neuron is labelled with the class it answers most, and a test
+//! sample's class is the one whose neurons fire most on average.
+//!
+//! Time constants are given in timesteps and turned into the chip's 12-bit
+//! decays, so that `scaled` (TopSpark) can shorten them with T.
+
+use crate::data::{Dataset, Split};
+use crate::engine::{
+    run_sample, run_sample_learning, Chip, ChipLearner, Counters, EngineOptions, Quiet,
+};
+use crate::error::{check_range, Result};
+use crate::model::stimulus::from_image;
+use crate::model::{
+    Adaptation, Input, InputEncoding, Layer, LayerKind, Model, Neuron, Param, Readout, Reset,
+    Semantics, Stdp,
+};
+use crate::train::Progress;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// The network and its learning rule, at one timestep count.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StdpNet {
+    pub neurons: usize,
+    pub timesteps: u32,
+    /// Firing threshold, and the weight each spike of a rival subtracts.
+    pub threshold: i32,
+    pub inhibition: i32,
+    /// Threshold increase per spike (the adaptive threshold, which never
+    /// decays within training: homeostasis over samples).
+    pub adaptation: i32,
+    /// Membrane and trace time constants, in timesteps.
+    pub tau_v: f64,
+    pub tau_pre: f64,
+    pub tau_post: f64,
+    pub a_plus: i32,
+    pub a_minus: i32,
+    pub pre_increment: i32,
+    pub post_increment: i32,
+    pub pre_target: i32,
+    /// Weights are 8-bit, 0..=w_max, drawn uniformly in 0..=init_max.
+    pub w_max: i32,
+    pub init_max: i32,
+    /// Pixels are divided by this before rate coding (Diehl & Cook use 4:
+    /// at most one spike every 4 timesteps per input).
+    pub input_divisor: u8,
+}
+
+impl StdpNet {
+    /// The defaults, for `timesteps` (the full T).
+    pub fn new(neurons: usize, timesteps: u32) -> StdpNet {
+        StdpNet {
+            neurons,
+            timesteps,
+            threshold: 1500,
+            inhibition: 6000,
+            adaptation: 60,
+            tau_v: 8.0,
+            tau_pre: 4.0,
+            tau_post: 4.0,
+            a_plus: 16,
+            a_minus: 2,
+            pre_increment: 128,
+            post_increment: 128,
+            pre_target: 40,
+            w_max: 127,
+            init_max: 40,
+            input_divisor: 4,
+        }
+    }
+
+    /// TopSpark's adjustment for `timesteps` < the full T: the input rate
+    /// per timestep is unchanged (so are the time constants of the
+    /// membrane and of the traces), but a sample has fewer timesteps to
+    /// reach the threshold; the threshold, and with it the inhibition and
+    /// the threshold adaptation, scale by `factor` (the study tries
+    /// several and keeps the best on held-out training images).
+    pub fn scaled(&self, timesteps: u32, factor: f64) -> StdpNet {
+        let s = |x: i32| ((x as f64 * factor).round() as i32).max(1);
+        StdpNet {
+            timesteps,
+            threshold: s(self.threshold),
+            inhibition: s(self.inhibition),
+            adaptation: s(self.adaptation),
+            ..self.clone()
+        }
+    }
+
+    /// The same parameters at another T, unadjusted.
+    pub fn at(&self, timesteps: u32) -> StdpNet {
+        StdpNet {
+            timesteps,
+            ..self.clone()
+        }
+    }
+}
+
+/// A time constant in timesteps as a 12-bit decay: `4096 (1 - e^(-1/tau))`.
+pub fn decay_of(tau: f64) -> u16 {
+    (4096.0 * (1.0 - (-1.0 / tau).exp()))
+        .round()
+        .clamp(0.0, 4096.0) as u16
+}
+
+/// The learning model: random initial weights from `seed`.
+pub fn learning_model(net: &StdpNet, inputs: usize, seed: u64) -> Model {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let weights = (0..inputs * net.neurons)
+        .map(|_| rng.random_range(0..=net.init_max))
+        .collect();
+    Model {
+        name: format!("stdp-{}-T{}", net.neurons, net.timesteps),
+        metadata: [(
+            "input_divisor".to_string(),
+            format!("pixels / {} before rate coding", net.input_divisor),
+        )]
+        .into(),
+        timesteps: net.timesteps,
+        semantics: Semantics::LayerSerial,
+        input: Input {
+            size: inputs,
+            encoding: InputEncoding::Spikes,
+            rate: 0.2,
+        },
+        readout: Readout::SpikeCount,
+        layers: vec![Layer {
+            name: "excitatory".into(),
+            kind: LayerKind::Dense {
+                inputs,
+                outputs: net.neurons,
+            },
+            weight_bits: 8,
+            weights,
+            neuron: Neuron {
+                threshold: Param::Scalar(net.threshold),
+                bias: Param::Scalar(0),
+                du: 4096,
+                dv: decay_of(net.tau_v),
+                v_reset: 0,
+                reset: Reset::ToValue,
+                input_shift: 0,
+                // Inhibition from many rivals at once must not wrap `u`.
+                state_bits: 24,
+                adaptation: Some(Adaptation {
+                    increment: net.adaptation,
+                    decay: 0,
+                }),
+            },
+            stdp: Some(Stdp {
+                a_plus: net.a_plus,
+                a_minus: net.a_minus,
+                pre_target: net.pre_target,
+                pre_increment: net.pre_increment,
+                post_increment: net.post_increment,
+                pre_decay: decay_of(net.tau_pre),
+                post_decay: decay_of(net.tau_post),
+                w_min: 0,
+                w_max: net.w_max,
+            }),
+            lateral_inhibition: net.inhibition,
+        }],
+        early_exit: None,
+    }
+}
+
+/// The inference model after learning: the learned weights, thresholds
+/// frozen at `threshold + theta`, no learning rule.
+pub fn frozen(model: &Model, weights: Vec<i32>, theta: &[i32]) -> Model {
+    let mut m = model.clone();
+    let layer = &mut m.layers[0];
+    let base = layer.neuron.threshold.at(0) as i64;
+    let hi = (1i64 << (layer.neuron.state_bits - 1)) - 1;
+    layer.neuron.threshold = Param::PerNeuron(
+        theta
+            .iter()
+            .map(|t| (base + *t as i64).min(hi) as i32)
+            .collect(),
+    );
+    layer.neuron.adaptation = None;
+    layer.stdp = None;
+    layer.weights = weights;
+    m
+}
+
+/// The rate-coded stimulus of an image, pixels divided by `divisor`.
+pub fn stimulus(
+    model: &Model,
+    image: &[u8],
+    divisor: u8,
+    seed: u64,
+    sample: u64,
+    label: Option<u32>,
+) -> crate::model::stimulus::Stimulus {
+    let dim: Vec<u8> = image.iter().map(|p| p / divisor.max(1)).collect();
+    from_image(model, &dim, seed, sample, label)
+}
+
+/// What learning on the chip cost and produced.
+pub struct Learned {
+    pub model: Model,
+    /// Counters summed over the training samples.
+    pub counters: Counters,
+    pub samples: u64,
+}
+
+/// Trains on the chip: the first `samples` training images, one after the
+/// other, learning on. The stimulus seed is `seed`.
+pub fn learn_on_chip(
+    chip: &Chip,
+    divisor: u8,
+    train: &Split,
+    samples: usize,
+    seed: u64,
+    progress: &dyn Fn(&Progress),
+) -> Result<Learned> {
+    let model = chip.model;
+    let mut learner = ChipLearner::new(chip);
+    let mut counters = Counters::default();
+    let n = samples.min(train.len());
+    for i in 0..n {
+        let stim = stimulus(
+            model,
+            train.sample(i),
+            divisor,
+            seed,
+            i as u64,
+            Some(train.labels[i] as u32),
+        );
+        let r = run_sample_learning(
+            chip,
+            &stim,
+            EngineOptions::default(),
+            &mut Quiet,
+            &mut learner,
+        )?;
+        counters.merge(&r.counters);
+        if i % 16 == 15 || i + 1 == n {
+            progress(&Progress {
+                epoch: 0,
+                samples_done: i as u64 + 1,
+                samples_total: n as u64,
+                loss: 0.0,
+                train_accuracy: 0.0,
+            });
+        }
+    }
+    let weights = learner.layer_weights(chip).swap_remove(0);
+    let theta = learner.layer_theta(chip).swap_remove(0);
+    Ok(Learned {
+        model: frozen(model, weights, &theta),
+        counters,
+        samples: n as u64,
+    })
+}
+
+/// Spike counts of every output neuron for `samples` images of `split`
+/// (learning off), on `threads` threads, and the counters summed.
+pub fn responses(
+    chip: &Chip,
+    divisor: u8,
+    split: &Split,
+    samples: usize,
+    seed: u64,
+    threads: usize,
+) -> Result<(Vec<Vec<i64>>, Counters)> {
+    let n = samples.min(split.len());
+    let threads = threads.clamp(1, n.max(1));
+    let chunk = n.div_ceil(threads).max(1);
+    let parts: Vec<Result<(Vec<Vec<i64>>, Counters)>> = crossbeam::scope(|s| {
+        let handles: Vec<_> = (0..n)
+            .step_by(chunk)
+            .map(|lo| {
+                s.spawn(move |_| {
+                    let mut out = vec![];
+                    let mut counters = Counters::default();
+                    for i in lo..(lo + chunk).min(n) {
+                        let stim =
+                            stimulus(chip.model, split.sample(i), divisor, seed, i as u64, None);
+                        let r = run_sample(chip, &stim, EngineOptions::default(), &mut Quiet)?;
+                        counters.merge(&r.counters);
+                        out.push(r.readout);
+                    }
+                    Ok((out, counters))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("worker"))
+            .collect()
+    })
+    .expect("worker threads");
+    let mut all = vec![];
+    let mut counters = Counters::default();
+    for p in parts {
+        let (r, c) = p?;
+        all.extend(r);
+        counters.merge(&c);
+    }
+    Ok((all, counters))
+}
+
+/// Each neuron's class: the one with the highest mean response (ties and
+/// silent neurons: the lowest class).
+pub fn assign_labels(responses: &[Vec<i64>], labels: &[u8], classes: usize) -> Vec<usize> {
+    let neurons = responses.first().map_or(0, |r| r.len());
+    let mut sum = vec![vec![0f64; classes]; neurons];
+    let mut count = vec![0f64; classes];
+    for (r, &l) in responses.iter().zip(labels) {
+        count[l as usize] += 1.0;
+        for (j, &x) in r.iter().enumerate() {
+            sum[j][l as usize] += x as f64;
+        }
+    }
+    sum.iter()
+        .map(|s| {
+            let mut best = 0;
+            for c in 0..classes {
+                let mean = |c: usize| s[c] / count[c].max(1.0);
+                if mean(c) > mean(best) {
+                    best = c;
+                }
+            }
+            best
+        })
+        .collect()
+}
+
+/// The class whose neurons fire most on average (no spikes: class 0, so a
+/// silent network is not rewarded).
+pub fn classify(response: &[i64], assignment: &[usize], classes: usize) -> usize {
+    let mut sum = vec![0f64; classes];
+    let mut n = vec![0f64; classes];
+    for (x, &c) in response.iter().zip(assignment) {
+        sum[c] += *x as f64;
+        n[c] += 1.0;
+    }
+    let mut best = 0;
+    for c in 0..classes {
+        let mean = |c: usize| if n[c] > 0.0 { sum[c] / n[c] } else { 0.0 };
+        if mean(c) > mean(best) {
+            best = c;
+        }
+    }
+    best
+}
+
+/// How a learned network classifies.
+pub struct Evaluation {
+    pub accuracy: f64,
+    /// Neurons labelled on the first half of the label images, scored on
+    /// the second half: the held-out score parameters are chosen by.
+    pub validation_accuracy: f64,
+    /// Counters of the test inferences, summed.
+    pub counters: Counters,
+    pub samples: u64,
+}
+
+/// Labels the neurons on `label_samples` training images (the ones after
+/// the `skip` used for learning), then classifies `test_samples` test
+/// images; all inferences on the chip, learning off.
+#[allow(clippy::too_many_arguments)]
+pub fn evaluate(
+    chip: &Chip,
+    divisor: u8,
+    data: &Dataset,
+    skip: usize,
+    label_samples: usize,
+    test_samples: usize,
+    seed: u64,
+    threads: usize,
+) -> Result<Evaluation> {
+    let lo = skip.min(data.train.len());
+    let hi = (skip + label_samples).min(data.train.len());
+    let label_split = Split {
+        samples: data.train.samples[lo * data.train.sample_len..hi * data.train.sample_len]
+            .to_vec(),
+        labels: data.train.labels[lo..hi].to_vec(),
+        sample_len: data.train.sample_len,
+    };
+    let (resp, _) = responses(
+        chip,
+        divisor,
+        &label_split,
+        hi - lo,
+        seed ^ 0x1abe1,
+        threads,
+    )?;
+    let assignment = assign_labels(&resp, &label_split.labels, data.classes);
+    let half = resp.len() / 2;
+    let first = assign_labels(&resp[..half], &label_split.labels[..half], data.classes);
+    let held_out = resp[half..]
+        .iter()
+        .zip(&label_split.labels[half..])
+        .filter(|(r, &l)| classify(r, &first, data.classes) == l as usize)
+        .count();
+    let (test, counters) = responses(
+        chip,
+        divisor,
+        &data.test,
+        test_samples,
+        seed ^ 0x7e57,
+        threads,
+    )?;
+    let correct = test
+        .iter()
+        .zip(&data.test.labels)
+        .filter(|(r, &l)| classify(r, &assignment, data.classes) == l as usize)
+        .count();
+    Ok(Evaluation {
+        accuracy: correct as f64 / test.len().max(1) as f64,
+        validation_accuracy: held_out as f64 / (resp.len() - half).max(1) as f64,
+        counters,
+        samples: test.len() as u64,
+    })
+}
+
+/// Checks a net's parameters (command-line values).
+pub fn validate(net: &StdpNet) -> Result<()> {
+    let f = "command line";
+    check_range(f, "--neurons", net.neurons, 1, 4096)?;
+    check_range(f, "--timesteps", net.timesteps, 1, 1024)?;
+    check_range(f, "--threshold", net.threshold, 1, (1 << 23) - 1)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_follow_the_strongest_mean_response() {
+        // Neuron 0 answers class 1, neuron 1 class 0; class 0 is more
+        // frequent, so means (not sums) decide.
+        let resp = vec![vec![1, 3], vec![1, 3], vec![4, 0]];
+        let labels = [0u8, 0, 1];
+        let a = assign_labels(&resp, &labels, 2);
+        assert_eq!(a, vec![1, 0]);
+        assert_eq!(classify(&[5, 0], &a, 2), 1);
+        assert_eq!(classify(&[0, 2], &a, 2), 0);
+    }
+
+    #[test]
+    fn scaling_shrinks_threshold_inhibition_and_adaptation() {
+        let full = StdpNet::new(10, 32);
+        let s = full.scaled(8, 0.5);
+        assert_eq!(s.timesteps, 8);
+        assert_eq!(s.threshold, full.threshold / 2);
+        assert_eq!(s.inhibition, full.inhibition / 2);
+        assert_eq!(s.adaptation, full.adaptation / 2);
+        assert_eq!(s.tau_v, full.tau_v);
+        assert_eq!(decay_of(1e12), 0);
+        assert_eq!(decay_of(1.0), 2589);
+    }
+
+    #[test]
+    fn frozen_thresholds_add_theta_and_drop_learning() {
+        let net = StdpNet::new(3, 4);
+        let m = learning_model(&net, 5, 1);
+        let f = frozen(&m, vec![1; 15], &[0, 10, 34000]);
+        assert_eq!(
+            f.layers[0].neuron.threshold,
+            Param::PerNeuron(vec![1500, 1510, 35500])
+        );
+        assert!(f.layers[0].stdp.is_none() && f.layers[0].neuron.adaptation.is_none());
+        f.validate("f").unwrap();
+    }
+}
