@@ -217,6 +217,24 @@ pub fn write_csv(path: &Path, header: &[String], rows: &[Vec<String>]) -> Result
     write_atomic(path, &bytes)
 }
 
+/// Checks a command-line list of timesteps: non-empty, strictly
+/// decreasing, each in `1..=max`; `expected` describes it in the error.
+pub fn check_decreasing(flag: &str, timesteps: &[u32], max: u32, expected: &str) -> Result<()> {
+    let ok = !timesteps.is_empty()
+        && timesteps.windows(2).all(|w| w[0] > w[1])
+        && timesteps.iter().all(|t| (1..=max).contains(t));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "command line",
+            flag,
+            format!("{timesteps:?}"),
+            expected,
+        ))
+    }
+}
+
 /// Checks that `dir` holds no study of another configuration: the first
 /// run writes `study.json` with `config`; later runs must match it.
 pub fn claim_folder(dir: &Path, config: &serde_json::Value) -> Result<()> {

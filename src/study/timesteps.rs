@@ -12,7 +12,7 @@ use super::{
     MetricPlots,
 };
 use crate::data::Dataset;
-use crate::error::{write_atomic, Error, Result};
+use crate::error::{write_atomic, Result};
 use crate::model::Model;
 use crate::train::stage::{Stages, State};
 use crate::train::{arch_name, Progress, TrainSpec};
@@ -34,17 +34,12 @@ pub struct TimestepsSpec {
 
 impl TimestepsSpec {
     pub fn validate(&self) -> Result<()> {
-        let ok = !self.schedule.is_empty()
-            && self.schedule.windows(2).all(|w| w[0] > w[1])
-            && self.schedule.iter().all(|t| (1..=256).contains(t));
-        if !ok {
-            return Err(Error::invalid(
-                "command line",
-                "--schedule",
-                format!("{:?}", self.schedule),
-                "strictly decreasing timesteps from 256 down to 1, e.g. 5,4,3,2,1",
-            ));
-        }
+        super::check_decreasing(
+            "--schedule",
+            &self.schedule,
+            256,
+            "strictly decreasing timesteps from 256 down to 1, e.g. 5,4,3,2,1",
+        )?;
         crate::error::check_range("command line", "--stage-epochs", self.stage_epochs, 1, 1000)
     }
 

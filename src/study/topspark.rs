@@ -42,16 +42,15 @@ pub struct TopSparkSpec {
 
 impl TopSparkSpec {
     pub fn validate(&self) -> Result<()> {
-        let ok = !self.candidates.is_empty()
-            && self.candidates.windows(2).all(|w| w[0] > w[1])
-            && self.candidates.iter().all(|t| (1..=1024).contains(t))
-            && self.candidates[0] == self.net.timesteps;
-        if !ok {
+        let expected =
+            "strictly decreasing timesteps from 1024 down to 1, the first one the full T";
+        super::check_decreasing("--candidates", &self.candidates, 1024, expected)?;
+        if self.candidates[0] != self.net.timesteps {
             return Err(Error::invalid(
                 "command line",
                 "--candidates",
                 format!("{:?}", self.candidates),
-                "strictly decreasing timesteps from 1024 down to 1, the first one the full T",
+                expected,
             ));
         }
         if !(0.0..=100.0).contains(&self.tolerance) {
