@@ -55,7 +55,7 @@ fn destination(t: Traffic, src: u32, k: u32, p: &MeshParams, rng: &mut u64) -> u
     match t {
         Traffic::Uniform => (*rng % cores as u64) as u32,
         Traffic::Hotspot => {
-            if k % 2 == 0 {
+            if k.is_multiple_of(2) {
                 cores / 2
             } else {
                 (*rng % cores as u64) as u32
@@ -119,7 +119,7 @@ fn drive(
                 mesh.inject(q.pop_front().unwrap(), now);
             }
         }
-        if now % sink.drain_every == 0 {
+        if now.is_multiple_of(sink.drain_every) {
             for q in sink.queues.iter_mut() {
                 q.pop_front();
             }

@@ -18,6 +18,7 @@ pub mod chip;
 pub mod core;
 pub mod counters;
 pub mod noc;
+mod wheel;
 
 use self::core::{step_core, CoreEvents, CoreState, PhaseCtx, StepEnv};
 use crate::error::{Error, Result};

@@ -34,14 +34,19 @@
 //! Stall cycles are counted at departure from timestamps, so sleeping
 //! counts them exactly as visiting every cycle would.
 
+use std::hint::select_unpredictable;
+
+use super::wheel::Wheel;
+
 pub const NORTH: usize = 0;
 pub const EAST: usize = 1;
 pub const SOUTH: usize = 2;
 pub const WEST: usize = 3;
 pub const LOCAL: usize = 4;
 
+/// N (0) and S (2), E (1) and W (3) differ in bit 1.
 fn opposite(dir: usize) -> usize {
-    (dir + 2) % 4
+    dir ^ 2
 }
 
 /// `Flit::group` of a unicast flit.
@@ -187,26 +192,45 @@ impl MeshParams {
 /// Most ports a router may have: four mesh directions and up to 16 cores.
 pub const MAX_PORTS: usize = LOCAL + 16;
 
-/// An input port: a FIFO of `buffer_depth` flits in `Mesh::slots`.
+/// An input port: a FIFO of `buffer_depth` flits in `Mesh::slots`. The
+/// head's timing and outputs are kept here, so that scanning a router's
+/// ports reads one small array and no flit.
 #[derive(Clone, Copy, Debug, Default)]
 struct InPort {
-    head: u32,
-    len: u32,
-    /// Cycle of the last departure (the next head may leave a cycle later).
-    last_depart: u64,
+    /// Earliest cycle the head may leave: its ready cycle, and the cycle
+    /// after the previous departure. While the port is empty: the cycle
+    /// after its last departure.
+    head_at: u64,
+    /// Outputs the head still has to be sent to.
+    head_outs: u32,
+    head: u16,
+    len: u16,
 }
 
-/// An output port. For mesh directions, `credits` are the downstream slots
-/// known to be free; credits on their way back wait in `Mesh::returns`.
+/// What the scheduler keeps per router.
+#[derive(Clone, Copy, Debug, Default)]
+struct RouterState {
+    /// Earliest cycle at which the router may act.
+    wake: u64,
+    /// Input ports holding flits (bitmask).
+    nonempty: u32,
+    /// Mesh outputs a ready head waits on for a credit not yet sent back;
+    /// only a departure downstream of those wakes the router.
+    blocked: u32,
+    flits: u32,
+    /// The router's position, for routing without a division.
+    x: u32,
+    y: u32,
+}
+
+/// An output port: its link and its round-robin pointer. Its credits are
+/// the free-slot times of the downstream input buffer (`Mesh::slot_free`).
 #[derive(Clone, Copy, Debug, Default)]
 struct OutPort {
     /// The link is busy serializing a flit until this cycle.
     free_at: u64,
-    credits: u32,
     /// Round-robin pointer: the input port served first next time.
     rr: u32,
-    ret_head: u32,
-    ret_len: u32,
 }
 
 #[derive(Clone, Debug)]
@@ -216,27 +240,25 @@ pub struct Mesh {
     depth: usize,
     /// Buffer slots, `depth` per (router, input port).
     slots: Vec<Flit>,
+    /// Per buffer slot (as `slots`): the cycle its credit reaches the
+    /// upstream router, i.e. its last departure plus the link latency.
+    /// The upstream router fills a buffer's slots in FIFO order, so it has
+    /// a credit exactly when the slot after the tail is free and its credit
+    /// has arrived: the oldest freed slot.
+    slot_free: Vec<u64>,
     inp: Vec<InPort>,
     out: Vec<OutPort>,
-    /// Credit-return times, a ring of `depth` per (router, mesh direction).
-    returns: Vec<u64>,
-    flits_in_router: Vec<u32>,
-    /// Per router: bitmask of input ports holding flits.
-    nonempty: Vec<u32>,
-    /// Per router: mesh outputs a ready head waits on for a credit not yet
-    /// sent back; only a credit return on those wakes the router.
-    blocked: Vec<u32>,
+    routers: Vec<RouterState>,
     /// Per core: its tile's (x, y) and its ejection port, so routing
     /// needs no division in the hot loop.
     core_at: Vec<(u32, u32, u32)>,
     groups: std::sync::Arc<Groups>,
     /// Router index step to the neighbor in each mesh direction.
     step_of: [usize; 4],
-    wake: Vec<u64>,
-    active: Vec<u32>,
-    is_active: Vec<bool>,
-    /// Some router emptied this cycle: the active list needs pruning.
-    emptied: bool,
+    /// Routers by wake cycle.
+    wheel: Wheel,
+    /// Routers taken from the wheel for the current cycle.
+    due: Vec<u32>,
     in_flight: u64,
     pub stats: NocStats,
 }
@@ -260,18 +282,17 @@ impl Mesh {
             ports,
             depth,
             slots: vec![Flit::default(); routers * ports * depth],
+            slot_free: vec![0; routers * ports * depth],
             inp: vec![InPort::default(); routers * ports],
-            out: vec![
-                OutPort {
-                    credits: p.buffer_depth,
-                    ..OutPort::default()
-                };
-                routers * ports
-            ],
-            returns: vec![0; routers * 4 * depth],
-            flits_in_router: vec![0; routers],
-            nonempty: vec![0; routers],
-            blocked: vec![0; routers],
+            out: vec![OutPort::default(); routers * ports],
+            routers: (0..routers as u32)
+                .map(|r| RouterState {
+                    wake: u64::MAX,
+                    x: r % p.x,
+                    y: r / p.x,
+                    ..RouterState::default()
+                })
+                .collect(),
             core_at: (0..routers as u32 * p.cores_per_router)
                 .map(|c| {
                     let t = c / p.cores_per_router;
@@ -280,10 +301,8 @@ impl Mesh {
                 .collect(),
             groups,
             step_of: [(p.x as usize).wrapping_neg(), 1, p.x as usize, usize::MAX],
-            wake: vec![u64::MAX; routers],
-            active: Vec::with_capacity(routers),
-            is_active: vec![false; routers],
-            emptied: false,
+            wheel: Wheel::default(),
+            due: Vec::with_capacity(routers),
             in_flight: 0,
             stats: NocStats {
                 per_link: vec![0; routers * 4],
@@ -310,13 +329,14 @@ impl Mesh {
         self.in_flight
     }
 
-    /// Earliest cycle at which some router can act.
+    /// Earliest cycle at which some router may act (a cycle in which none
+    /// does is possible: a router's wake-up that was moved earlier leaves
+    /// its old entry behind).
     pub fn next_wake(&self) -> u64 {
-        self.active
-            .iter()
-            .map(|r| self.wake[*r as usize])
-            .min()
-            .unwrap_or(u64::MAX)
+        if self.in_flight == 0 {
+            return u64::MAX;
+        }
+        self.wheel.next()
     }
 
     pub fn can_inject(&self, core: u32) -> bool {
@@ -327,7 +347,7 @@ impl Mesh {
     #[inline]
     pub fn injection_room(&self, core: u32) -> u32 {
         let q = self.router_of(core) * self.ports + self.core_at[core as usize].2 as usize;
-        self.p.buffer_depth - self.inp[q].len
+        self.p.buffer_depth - self.inp[q].len as u32
     }
 
     /// Puts a flit into the injection port of its source core, entering at
@@ -343,7 +363,7 @@ impl Mesh {
         self.stats.injected += 1;
     }
 
-    #[inline]
+    #[inline(always)]
     fn push(&mut self, r: usize, port: usize, mut flit: Flit) {
         flit.out_mask = if flit.group == UNICAST {
             1 << self.route(r, flit.dest_core)
@@ -358,30 +378,35 @@ impl Mesh {
         if slot >= self.depth {
             slot -= self.depth;
         }
+        let rs = &mut self.routers[r];
+        // Selects, not branches: whether the port was empty is data.
+        let was_empty = ip.len == 0;
+        ip.head_at = select_unpredictable(was_empty, flit.ready_cycle.max(ip.head_at), ip.head_at);
+        ip.head_outs = select_unpredictable(was_empty, flit.out_mask, ip.head_outs);
+        rs.nonempty |= 1 << port;
         ip.len += 1;
-        self.slots[q * self.depth + slot] = flit;
-        self.flits_in_router[r] += 1;
-        self.nonempty[r] |= 1 << port;
-        self.wake[r] = self.wake[r].min(flit.ready_cycle);
-        if !self.is_active[r] {
-            self.is_active[r] = true;
-            self.active.push(r as u32);
+        rs.flits += 1;
+        if flit.ready_cycle < rs.wake {
+            rs.wake = flit.ready_cycle;
+            self.wheel.insert(flit.ready_cycle, r as u32);
         }
+        self.slots[q * self.depth + slot] = flit;
     }
 
     #[inline]
     fn route(&self, r: usize, dest_core: u32) -> usize {
-        // The router's own position is that of its first core.
-        let (x, y, _) = self.core_at[r * self.p.cores_per_router as usize];
+        let (x, y) = (self.routers[r].x, self.routers[r].y);
         let (dx, dy, eject) = self.core_at[dest_core as usize];
         // XY order as a table lookup on the signs of the offsets: the
         // direction is data-dependent, and a chain of compares mispredicts.
+        // LOCAL stands for the destination's ejection port, selected
+        // arithmetically for the same reason.
         const XY: [u8; 9] = [
             WEST as u8,
             WEST as u8,
             WEST as u8,
             NORTH as u8,
-            u8::MAX,
+            LOCAL as u8,
             SOUTH as u8,
             EAST as u8,
             EAST as u8,
@@ -389,12 +414,8 @@ impl Mesh {
         ];
         let sx = (dx > x) as usize + (dx >= x) as usize;
         let sy = (dy > y) as usize + (dy >= y) as usize;
-        let dir = XY[sx * 3 + sy];
-        if dir == u8::MAX {
-            eject as usize
-        } else {
-            dir as usize
-        }
+        let dir = XY[sx * 3 + sy] as usize;
+        dir + (dir == LOCAL) as usize * (eject as usize - LOCAL)
     }
 
     /// Outputs of router `r` on the XY tree of a multicast flit: for every
@@ -422,92 +443,83 @@ impl Mesh {
         r.wrapping_add(self.step_of[dir])
     }
 
-    /// Whether mesh output `dir` of router `r` has a credit, collecting the
-    /// credits that have come back by `now` only when none is at hand.
+    /// When mesh output `dir` of router `r` next has a credit: a cycle
+    /// (`now` or earlier when it has one), or `None` while the downstream
+    /// buffer is full (a departure there will tell).
     #[inline]
-    fn has_credit(&mut self, r: usize, dir: usize, now: u64) -> bool {
-        let oq = r * self.ports + dir;
-        if self.out[oq].credits > 0 {
-            return true;
+    fn credit_at(&self, r: usize, dir: usize) -> Option<u64> {
+        let q = self.neighbor(r, dir) * self.ports + opposite(dir);
+        let ip = &self.inp[q];
+        if ip.len as usize == self.depth {
+            return None;
         }
-        let ring = (r * 4 + dir) * self.depth;
-        let o = &mut self.out[oq];
-        while o.ret_len > 0 && self.returns[ring + o.ret_head as usize] <= now {
-            o.ret_head += 1;
-            if o.ret_head as usize == self.depth {
-                o.ret_head = 0;
-            }
-            o.ret_len -= 1;
-            o.credits += 1;
+        let mut tail = (ip.head + ip.len) as usize;
+        if tail >= self.depth {
+            tail -= self.depth;
         }
-        o.credits > 0
-    }
-
-    fn next_credit_return(&self, r: usize, dir: usize) -> Option<u64> {
-        let o = &self.out[r * self.ports + dir];
-        (o.ret_len > 0).then(|| self.returns[(r * 4 + dir) * self.depth + o.ret_head as usize])
-    }
-
-    fn return_credit(&mut self, r: usize, dir: usize, at: u64) {
-        let oq = r * self.ports + dir;
-        let o = &mut self.out[oq];
-        let mut slot = (o.ret_head + o.ret_len) as usize;
-        if slot >= self.depth {
-            slot -= self.depth;
-        }
-        o.ret_len += 1;
-        self.returns[(r * 4 + dir) * self.depth + slot] = at;
-        if self.blocked[r] & (1 << dir) != 0 {
-            self.wake[r] = self.wake[r].min(at);
-        }
+        Some(self.slot_free[q * self.depth + tail])
     }
 
     /// Advances every router that can act at `now` (all routers holding
     /// flits when `every_cycle`, to check that skipping changes nothing).
+    /// The order in which routers are stepped never matters (see the top).
     pub fn step(&mut self, now: u64, sink: &mut impl Sink, every_cycle: bool) {
-        let n = self.active.len();
-        for i in 0..n {
-            let r = self.active[i] as usize;
-            if every_cycle || self.wake[r] <= now {
-                self.step_router(r, now, sink);
+        let mut due = std::mem::take(&mut self.due);
+        self.wheel.take(now, &mut due);
+        if every_cycle {
+            for r in 0..self.n_routers() {
+                if self.routers[r].flits > 0 {
+                    self.step_router(r, now, sink);
+                }
+            }
+        } else {
+            for &r in &due {
+                // Entries left behind when a wake-up moved earlier do not match.
+                if self.routers[r as usize].wake == now {
+                    self.step_router(r as usize, now, sink);
+                }
             }
         }
-        if self.emptied {
-            self.emptied = false;
-            let (flits, is_active) = (&self.flits_in_router, &mut self.is_active);
-            self.active.retain(|r| {
-                let keep = flits[*r as usize] > 0;
-                is_active[*r as usize] = keep;
-                keep
-            });
-        }
+        self.due = due;
     }
 
     fn step_router(&mut self, r: usize, now: u64, sink: &mut impl Sink) {
         let ports = self.ports;
-        let depth = self.depth;
         let base = r * ports;
-        // requests[out]: input ports whose ready head wants `out`.
-        let mut requests = [0u32; MAX_PORTS];
+        // requests[out]: input ports whose ready head wants `out` (entry
+        // 32 collects the ports that want nothing).
+        let mut requests = [0u32; 33];
         let mut wanted = 0u32;
         let mut wake = u64::MAX;
-        let mut ports_with_flits = self.nonempty[r];
-        while ports_with_flits != 0 {
-            let port = ports_with_flits.trailing_zeros() as usize;
-            ports_with_flits &= ports_with_flits - 1;
-            let ip = self.inp[base + port];
-            let f = &self.slots[(base + port) * depth + ip.head as usize];
-            let earliest = f.ready_cycle.max(ip.last_depart + 1);
-            if earliest > now {
-                wake = wake.min(earliest);
-                continue;
-            }
-            let mut outs = f.out_mask;
+        let nonempty = self.routers[r].nonempty;
+        // Every port is looked at, with selects instead of branches: which
+        // ports hold a ready head is data, and a branch on it mispredicts.
+        let inp = &self.inp[base..base + ports];
+        let mut scan = |port: usize| {
+            let ip = &inp[port];
+            let holds = (nonempty >> port) & 1 != 0;
+            let ready = holds & (ip.head_at <= now);
+            wake = wake.min(select_unpredictable(holds & !ready, ip.head_at, u64::MAX));
+            let outs = select_unpredictable(ready, ip.head_outs, 0);
             wanted |= outs;
-            while outs != 0 {
-                requests[outs.trailing_zeros() as usize] |= 1 << port;
-                outs &= outs - 1;
+            if outs & outs.wrapping_sub(1) == 0 {
+                requests[outs.trailing_zeros() as usize] |= (ready as u32) << port;
+            } else {
+                // A multicast head wanting several outputs.
+                let mut rest = outs;
+                while rest != 0 {
+                    requests[rest.trailing_zeros() as usize] |= 1 << port;
+                    rest &= rest - 1;
+                }
             }
+        };
+        // The mesh ports in a loop of fixed length (unrolled), then the
+        // local ones: a loop whose length is data mispredicts its exit.
+        for port in 0..LOCAL {
+            scan(port);
+        }
+        for port in LOCAL..ports {
+            scan(port);
         }
         let mut blocked = 0u32;
         while wanted != 0 {
@@ -523,12 +535,17 @@ impl Mesh {
                 continue;
             }
             if out < LOCAL {
-                if !self.has_credit(r, out, now) {
-                    blocked |= 1 << out;
-                    if let Some(t) = self.next_credit_return(r, out) {
+                match self.credit_at(r, out) {
+                    Some(t) if t <= now => {}
+                    Some(t) => {
+                        blocked |= 1 << out;
                         wake = wake.min(t);
+                        continue;
                     }
-                    continue;
+                    None => {
+                        blocked |= 1 << out;
+                        continue;
+                    }
                 }
             } else {
                 let core = (r * self.p.cores_per_router as usize + out - LOCAL) as u32;
@@ -539,38 +556,39 @@ impl Mesh {
                 }
             }
             // Round robin: the first requester at or after the pointer.
-            let at_or_after = req & !((1u32 << self.out[oq].rr) - 1);
-            let winner = if at_or_after != 0 {
-                at_or_after.trailing_zeros()
-            } else {
+            let winner = if req & (req - 1) == 0 {
                 req.trailing_zeros()
+            } else {
+                wake = wake.min(now + 1);
+                let at_or_after = req & !((1u32 << self.out[oq].rr) - 1);
+                if at_or_after != 0 {
+                    at_or_after.trailing_zeros()
+                } else {
+                    req.trailing_zeros()
+                }
             } as usize;
             self.out[oq].rr = if winner + 1 == ports {
                 0
             } else {
                 winner as u32 + 1
             };
-            if req != 1 << winner {
-                wake = wake.min(now + 1);
-            }
 
             let iq = base + winner;
-            let slot = iq * depth + self.inp[iq].head as usize;
-            self.slots[slot].out_mask &= !(1 << out);
-            let mut copy = self.slots[slot];
+            let ip = &mut self.inp[iq];
+            ip.head_outs &= !(1 << out);
+            let last_copy = ip.head_outs == 0;
+            let mut copy = self.slots[iq * self.depth + ip.head as usize];
             self.stats.router_traversals += 1;
             // A flit leaves its buffer once every output it needs has its
             // copy; later outputs of this cycle never name it, as they are
             // visited in order and it requested none of them.
-            if copy.out_mask == 0 {
+            if last_copy {
                 // The port's next head may leave from the next cycle on.
-                wake = wake.min(self.depart(r, winner, copy.ready_cycle, now));
+                wake = wake.min(self.depart(r, winner, now));
             }
-            sink.hop(r, winner, out, now, copy.out_mask == 0);
+            sink.hop(r, winner, out, now, last_copy);
             if out < LOCAL {
-                let o = &mut self.out[oq];
-                o.credits -= 1;
-                o.free_at = now + self.p.flit_cycles as u64;
+                self.out[oq].free_at = now + self.p.flit_cycles as u64;
                 self.stats.per_link[r * 4 + out] += 1;
                 self.stats.hops += 1;
                 copy.ready_cycle = now
@@ -597,45 +615,55 @@ impl Mesh {
                 sink.accept(core, copy, now);
             }
         }
-        self.wake[r] = wake;
-        self.blocked[r] = blocked;
+        self.routers[r].wake = wake;
+        self.routers[r].blocked = blocked;
+        self.wheel.insert(wake, r as u32);
     }
 
-    /// Removes the head of input `port` of router `r` (ready since
-    /// `ready_cycle`) at `now`, returning its slot's credit upstream.
+    /// Removes the head of input `port` of router `r` at `now`, freeing its
+    /// slot (its credit reaches the upstream router a link latency later).
     /// Returns the earliest cycle the port's next head may leave (`u64::MAX`
     /// when the port is now empty).
-    #[inline]
-    fn depart(&mut self, r: usize, port: usize, ready_cycle: u64, now: u64) -> u64 {
+    #[inline(always)]
+    fn depart(&mut self, r: usize, port: usize, now: u64) -> u64 {
         let iq = r * self.ports + port;
         let ip = &mut self.inp[iq];
         // Stalled from when it was a ready head until now.
-        self.stats.stall_cycles += now - ready_cycle.max(ip.last_depart + 1);
-        ip.last_depart = now;
+        self.stats.stall_cycles += now - ip.head_at;
+        let freed = iq * self.depth + ip.head as usize;
         ip.head += 1;
         if ip.head as usize == self.depth {
             ip.head = 0;
         }
         ip.len -= 1;
-        let next_head = if ip.len == 0 {
-            self.nonempty[r] &= !(1 << port);
-            u64::MAX
-        } else {
-            self.slots[iq * self.depth + ip.head as usize]
-                .ready_cycle
-                .max(now + 1)
-        };
+        // Selects, not branches, on whether the port is now empty (the
+        // slot read is then stale and unused).
+        let rs = &mut self.routers[r];
+        let empty = ip.len == 0;
+        let f = &self.slots[iq * self.depth + ip.head as usize];
+        let next_at = f.ready_cycle.max(now + 1);
+        ip.head_at = select_unpredictable(empty, now + 1, next_at);
+        ip.head_outs = f.out_mask;
+        rs.nonempty &= !((empty as u32) << port);
         self.in_flight -= 1;
-        self.flits_in_router[r] -= 1;
-        if self.flits_in_router[r] == 0 {
-            self.emptied = true;
+        rs.flits -= 1;
+        if self.in_flight == 0 {
+            // Whatever the wheel still holds is stale.
+            self.wheel.clear();
         }
-        if port < LOCAL {
-            // The freed slot's credit travels back to the upstream router.
-            let up = self.neighbor(r, port);
-            self.return_credit(up, opposite(port), now + self.p.link_latency as u64);
+        // The freed slot's credit travels back to the upstream router, which
+        // waits for it only if it found none. An injection port has no
+        // upstream router: it names its own router, and a bit (`port ^ 2`
+        // >= 4) that `blocked`, holding mesh outputs only, never has.
+        let at = now + self.p.link_latency as u64;
+        self.slot_free[freed] = at;
+        let up = select_unpredictable(port < LOCAL, r.wrapping_add(self.step_of[port & 3]), r);
+        let us = &mut self.routers[up];
+        if us.blocked & (1 << opposite(port)) != 0 && at < us.wake {
+            us.wake = at;
+            self.wheel.insert(at, up as u32);
         }
-        next_head
+        select_unpredictable(empty, u64::MAX, next_at)
     }
 
     /// Describes the first blocked flit, for deadlock reports.

@@ -650,7 +650,7 @@ fn covering_output(
     out_len: usize,
 ) -> Option<usize> {
     let p = i + padding;
-    if p < k || (p - k) % stride != 0 {
+    if p < k || !(p - k).is_multiple_of(stride) {
         return None;
     }
     let o = (p - k) / stride;
