@@ -464,6 +464,10 @@ impl Mesh {
     /// flits when `every_cycle`, to check that skipping changes nothing).
     /// The order in which routers are stepped never matters (see the top).
     pub fn step(&mut self, now: u64, sink: &mut impl Sink, every_cycle: bool) {
+        if self.in_flight == 0 {
+            // The wheel is empty (it is cleared when the last flit leaves).
+            return;
+        }
         let mut due = std::mem::take(&mut self.due);
         self.wheel.take(now, &mut due);
         if every_cycle {
@@ -487,8 +491,8 @@ impl Mesh {
         let ports = self.ports;
         let base = r * ports;
         // requests[out]: input ports whose ready head wants `out` (entry
-        // 32 collects the ports that want nothing).
-        let mut requests = [0u32; 33];
+        // 31, never an output, collects the ports that want nothing).
+        let mut requests = [0u32; 32];
         let mut wanted = 0u32;
         let mut wake = u64::MAX;
         let nonempty = self.routers[r].nonempty;
@@ -503,7 +507,7 @@ impl Mesh {
             let outs = select_unpredictable(ready, ip.head_outs, 0);
             wanted |= outs;
             if outs & outs.wrapping_sub(1) == 0 {
-                requests[outs.trailing_zeros() as usize] |= (ready as u32) << port;
+                requests[(outs | 1 << 31).trailing_zeros() as usize] |= (ready as u32) << port;
             } else {
                 // A multicast head wanting several outputs.
                 let mut rest = outs;
@@ -513,13 +517,18 @@ impl Mesh {
                 }
             }
         };
-        // The mesh ports in a loop of fixed length (unrolled), then the
-        // local ones: a loop whose length is data mispredicts its exit.
-        for port in 0..LOCAL {
-            scan(port);
-        }
-        for port in LOCAL..ports {
-            scan(port);
+        if nonempty & nonempty.wrapping_sub(1) == 0 {
+            // One port holds flits (the common case on a lightly loaded chip).
+            scan(nonempty.trailing_zeros() as usize % ports);
+        } else {
+            // The mesh ports in a loop of fixed length (unrolled), then the
+            // local ones: a loop whose length is data mispredicts its exit.
+            for port in 0..LOCAL {
+                scan(port);
+            }
+            for port in LOCAL..ports {
+                scan(port);
+            }
         }
         let mut blocked = 0u32;
         while wanted != 0 {
