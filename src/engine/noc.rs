@@ -217,7 +217,6 @@ struct RouterState {
     /// Mesh outputs a ready head waits on for a credit not yet sent back;
     /// only a departure downstream of those wakes the router.
     blocked: u32,
-    flits: u32,
     /// The router's position, for routing without a division.
     x: u32,
     y: u32,
@@ -385,7 +384,6 @@ impl Mesh {
         ip.head_outs = select_unpredictable(was_empty, flit.out_mask, ip.head_outs);
         rs.nonempty |= 1 << port;
         ip.len += 1;
-        rs.flits += 1;
         if flit.ready_cycle < rs.wake {
             rs.wake = flit.ready_cycle;
             self.wheel.insert(flit.ready_cycle, r as u32);
@@ -472,7 +470,7 @@ impl Mesh {
         self.wheel.take(now, &mut due);
         if every_cycle {
             for r in 0..self.n_routers() {
-                if self.routers[r].flits > 0 {
+                if self.routers[r].nonempty != 0 {
                     self.step_router(r, now, sink);
                 }
             }
@@ -655,7 +653,6 @@ impl Mesh {
         ip.head_outs = f.out_mask;
         rs.nonempty &= !((empty as u32) << port);
         self.in_flight -= 1;
-        rs.flits -= 1;
         if self.in_flight == 0 {
             // Whatever the wheel still holds is stale.
             self.wheel.clear();
