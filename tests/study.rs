@@ -33,6 +33,7 @@ fn quick_spec(hw: &HwConfig) -> UtilizationSpec {
             },
             rewind_epoch: 1,
             rounds: 3,
+            output_rate: 0.5,
             target: 0.9,
         },
         chip: ChipSetup {
@@ -78,6 +79,39 @@ fn u_ticket_masks_hold_equal_counts_per_pe_in_every_row() {
             }
         }
     }
+}
+
+#[test]
+fn the_output_layer_is_pruned_at_its_own_rate_and_the_network_at_the_target() {
+    let hw = HwConfig::preset("default").unwrap();
+    let mut spec = quick_spec(&hw).lottery;
+    spec.target = 0.98;
+    spec.rounds = 6;
+    // 784-256-10 with a pooling layer's zero weights in the middle.
+    let sizes = [784 * 256, 0, 256 * 10];
+    let per_round = 1.0 - 0.02f64.powf(1.0 / 6.0);
+    for r in 0..=6 {
+        let keeps = spec.layer_keeps(r, &sizes);
+        let total: usize = sizes.iter().sum();
+        let want = ((1.0 - spec.sparsity(r)) * total as f64).round() as usize;
+        let got: usize = keeps.iter().sum();
+        assert!(
+            got.abs_diff(want) <= 1,
+            "round {r}: {got} kept, want {want}"
+        );
+        assert_eq!(keeps[1], 0);
+        let last = (1.0 - 0.5 * per_round).powi(r as i32) * 2560.0;
+        assert_eq!(keeps[2], last.round() as usize, "round {r}");
+        // Every layer keeps at most what it has.
+        assert!(keeps.iter().zip(&sizes).all(|(k, n)| k <= n));
+    }
+    // At rate 1 every layer is pruned alike.
+    spec.output_rate = 1.0;
+    let keeps = spec.layer_keeps(6, &sizes);
+    let frac = |l: usize| keeps[l] as f64 / sizes[l] as f64;
+    assert!((frac(0) - frac(2)).abs() < 0.002, "{keeps:?}");
+    // One weighted layer takes the whole budget.
+    assert_eq!(spec.layer_keeps(6, &[1000]), vec![20]);
 }
 
 #[test]

@@ -235,12 +235,16 @@ pub struct UtilizationArgs {
     /// Sparsity after the last round (default 0.98).
     #[arg(long)]
     pub target: Option<f64>,
-    /// Epochs of the dense run and of every round (default 3).
+    /// Epochs of the dense run and of every round (default 5; --quick 2).
     #[arg(long)]
     pub epochs: Option<u32>,
     /// Rewind to the weights after this many epochs.
     #[arg(long, default_value_t = 1)]
     pub rewind_epoch: u32,
+    /// The output layer is pruned at this fraction of the per-round rate
+    /// (0.5 as in Frankle & Carbin; 1 prunes every layer alike).
+    #[arg(long, default_value_t = 0.5)]
+    pub output_rate: f64,
     /// Weight bits (default 4).
     #[arg(long, default_value_t = 4)]
     pub bits: u8,
@@ -484,7 +488,7 @@ fn utilization_main(a: &UtilizationArgs) -> Result<i32> {
         timesteps: a.timesteps,
         encoding: InputEncoding::Graded { bits: 8 },
         bits: vec![a.bits],
-        epochs: a.epochs.unwrap_or(if q { 2 } else { 3 }),
+        epochs: a.epochs.unwrap_or(if q { 2 } else { 5 }),
         seed: c.seed,
         threads,
         train_samples: q.then_some(1000),
@@ -500,6 +504,14 @@ fn utilization_main(a: &UtilizationArgs) -> Result<i32> {
             "0 < target < 1",
         ));
     }
+    if !(0.0..=1.0).contains(&a.output_rate) {
+        return Err(neurocycle::error::Error::invalid(
+            "command line",
+            "--output-rate",
+            a.output_rate,
+            "0 <= rate <= 1",
+        ));
+    }
     let rounds = a.rounds.unwrap_or(if q { 3 } else { 6 });
     neurocycle::error::check_range("command line", "--rounds", rounds, 1, 100)?;
     let spec = UtilizationSpec {
@@ -508,6 +520,7 @@ fn utilization_main(a: &UtilizationArgs) -> Result<i32> {
             rewind_epoch: a.rewind_epoch,
             rounds,
             target,
+            output_rate: a.output_rate,
         },
         chip,
     };

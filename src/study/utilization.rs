@@ -78,6 +78,7 @@ fn config_of(spec: &UtilizationSpec, data: &Dataset) -> Value {
         "rounds": spec.lottery.rounds,
         "target": spec.lottery.target,
         "rewind_epoch": spec.lottery.rewind_epoch,
+        "output_rate": spec.lottery.output_rate,
         "hw": spec.chip.hw,
         "chip_samples": spec.chip.samples,
     })
@@ -205,7 +206,7 @@ fn report_md(spec: &UtilizationSpec, data: &Dataset, rows: &[Row]) -> String {
     let _ = writeln!(s, "# PE utilization of lottery tickets: LTH and u-Ticket\n");
     let _ = writeln!(
         s,
-        "Network {} on {} ({} training, {} test samples), T = {}, {}-bit weights; {} rounds of iterative magnitude pruning to {} sparsity, rewinding to the weights after epoch {}, {} epochs per round. Chip: {} ({}), {} PEs per core, {} neurons per core, {}-bit synapse words; {} test samples per model on the chip.\n",
+        "Network {} on {} ({} training, {} test samples), T = {}, {}-bit weights; {} rounds of iterative magnitude pruning to {} sparsity, rewinding to the weights after epoch {}, {} epochs per round; the output layer is pruned at {} times the other layers' per-round rate. Chip: {} ({}), {} PEs per core, {} neurons per core, {}-bit synapse words; {} test samples per model on the chip.\n",
         arch_name(&t.arch),
         data.name,
         t.train_samples.unwrap_or(data.train.len()),
@@ -216,6 +217,7 @@ fn report_md(spec: &UtilizationSpec, data: &Dataset, rows: &[Row]) -> String {
         pct(spec.lottery.target),
         spec.lottery.rewind_epoch,
         t.epochs,
+        spec.lottery.output_rate,
         spec.chip.hw.name,
         spec.chip.source(),
         spec.chip.hw.core.pes,

@@ -5,7 +5,10 @@
 //! A dense network trains for `epochs`; its weights after `rewind_epoch`
 //! epochs are kept. Each round prunes the previous round's trained weights
 //! to the round's sparsity (a fixed fraction of the survivors), rewinds the
-//! survivors to the kept weights, and retrains `epochs` epochs.
+//! survivors to the kept weights, and retrains `epochs` epochs. As in
+//! Frankle & Carbin, the output layer is pruned at a lower rate
+//! (`output_rate`, half by default); the other layers make up the
+//! difference, so the network reaches the round's sparsity.
 //!
 //! u-Ticket keeps the same number of weights per layer, but chooses them so
 //! that every synapse row of every core holds the same count on each of the
@@ -16,8 +19,9 @@
 //! slots are kept. Dense layers are balanced; conv layers share kernel
 //! weights across rows and are pruned by magnitude only.
 
+use super::quant::magnitude_mask;
 use super::stage::{Stages, State};
-use super::{effective, prune, Progress, TrainSpec, Trained};
+use super::{effective, Progress, TrainSpec, Trained};
 use crate::config::HwConfig;
 use crate::data::Dataset;
 use crate::engine::chip::pe_of;
@@ -54,6 +58,10 @@ pub struct LotterySpec {
     pub rounds: u32,
     /// Sparsity after the last round.
     pub target: f64,
+    /// The output layer is pruned at this fraction of the other layers'
+    /// per-round rate (Frankle & Carbin prune it at half the rate: with few
+    /// outputs, every weight there carries a whole class's evidence).
+    pub output_rate: f64,
 }
 
 impl LotterySpec {
@@ -61,6 +69,39 @@ impl LotterySpec {
     /// fraction of the survivors.
     pub fn sparsity(&self, r: u32) -> f64 {
         1.0 - (1.0 - self.target).powf(r as f64 / self.rounds as f64)
+    }
+
+    /// Weights to keep per layer after round `r`, for layers of `sizes`
+    /// weights (0 for layers without weights): the last weighted layer keeps
+    /// `(1 - output_rate * p)^r` of its weights, where `p` is the per-round
+    /// rate, and the others share the rest of the overall budget equally,
+    /// so that the network as a whole reaches `sparsity(r)`.
+    pub fn layer_keeps(&self, r: u32, sizes: &[usize]) -> Vec<usize> {
+        let total: usize = sizes.iter().sum();
+        let budget = ((1.0 - self.sparsity(r)) * total as f64).round() as usize;
+        let Some(last) = sizes.iter().rposition(|n| *n > 0) else {
+            return vec![0; sizes.len()];
+        };
+        let per_round = 1.0 - (1.0 - self.target).powf(1.0 / self.rounds as f64);
+        let kept_last = 1.0 - self.output_rate * per_round;
+        let rest: usize = total - sizes[last];
+        let last_keep = if rest == 0 {
+            budget
+        } else {
+            ((kept_last.powi(r as i32) * sizes[last] as f64).round() as usize).min(budget)
+        }
+        .min(sizes[last]);
+        let rest_keep = budget - last_keep;
+        let mut keeps: Vec<usize> = sizes
+            .iter()
+            .map(|n| (*n as f64 * rest_keep as f64 / rest.max(1) as f64).round() as usize)
+            .map(|k| k.min(rest_keep))
+            .collect();
+        keeps[last] = last_keep;
+        for (k, n) in keeps.iter_mut().zip(sizes) {
+            *k = (*k).min(*n);
+        }
+        keeps
     }
 }
 
@@ -116,9 +157,17 @@ impl<'a> Lottery<'a> {
         hw: &HwConfig,
         progress: &dyn Fn(&Progress),
     ) -> Result<(State, Trained)> {
-        let target = self.spec.sparsity(r);
         let mut pruned = from.masters(&from.mask);
-        prune(&mut pruned, target, false);
+        let sizes: Vec<usize> = pruned.iter().map(|m| m.w.len()).collect();
+        for (m, keep) in pruned.iter_mut().zip(self.spec.layer_keeps(r, &sizes)) {
+            let n = m.w.len().max(1) as f64;
+            m.mask = magnitude_mask(&m.w, &m.mask, 1.0 - keep as f64 / n);
+            for (w, k) in m.w.iter_mut().zip(&m.mask) {
+                if !k {
+                    *w = 0.0;
+                }
+            }
+        }
         if method == Method::UTicket {
             for (l, kind) in self.spec.train.arch.iter().enumerate() {
                 if let LayerKind::Dense { inputs, outputs } = *kind {
