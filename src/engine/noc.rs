@@ -488,37 +488,55 @@ impl Mesh {
     fn step_router(&mut self, r: usize, now: u64, sink: &mut impl Sink) {
         let ports = self.ports;
         let base = r * ports;
-        // requests[out]: input ports whose ready head wants `out` (entry
-        // 31, never an output, collects the ports that want nothing).
-        let mut requests = [0u32; 32];
-        let mut wanted = 0u32;
-        let mut wake = u64::MAX;
         let nonempty = self.routers[r].nonempty;
-        // Every port is looked at, with selects instead of branches: which
-        // ports hold a ready head is data, and a branch on it mispredicts.
-        let inp = &self.inp[base..base + ports];
-        let mut scan = |port: usize| {
-            let ip = &inp[port];
-            let holds = (nonempty >> port) & 1 != 0;
-            let ready = holds & (ip.head_at <= now);
-            wake = wake.min(select_unpredictable(holds & !ready, ip.head_at, u64::MAX));
-            let outs = select_unpredictable(ready, ip.head_outs, 0);
-            wanted |= outs;
-            if outs & outs.wrapping_sub(1) == 0 {
-                requests[(outs | 1 << 31).trailing_zeros() as usize] |= (ready as u32) << port;
+        let mut wake = u64::MAX;
+        let mut blocked = 0u32;
+        if nonempty & nonempty.wrapping_sub(1) == 0 {
+            // One port holds flits (the common case on a lightly loaded
+            // chip): no arbitration, and a unicast head has one output.
+            let port = nonempty.trailing_zeros() as usize % ports;
+            let ip = &self.inp[base + port];
+            let outs = ip.head_outs;
+            if ip.head_at > now {
+                wake = ip.head_at;
+            } else if outs & outs.wrapping_sub(1) == 0 {
+                let out = outs.trailing_zeros() as usize;
+                self.serve(r, out, 1 << port, now, sink, &mut wake, &mut blocked);
             } else {
-                // A multicast head wanting several outputs.
                 let mut rest = outs;
                 while rest != 0 {
-                    requests[rest.trailing_zeros() as usize] |= 1 << port;
+                    let out = rest.trailing_zeros() as usize;
                     rest &= rest - 1;
+                    self.serve(r, out, 1 << port, now, sink, &mut wake, &mut blocked);
                 }
             }
-        };
-        if nonempty & nonempty.wrapping_sub(1) == 0 {
-            // One port holds flits (the common case on a lightly loaded chip).
-            scan(nonempty.trailing_zeros() as usize % ports);
         } else {
+            // requests[out]: input ports whose ready head wants `out` (entry
+            // 31, never an output, collects the ports that want nothing).
+            let mut requests = [0u32; 32];
+            let mut wanted = 0u32;
+            // Every port is looked at, with selects instead of branches:
+            // which ports hold a ready head is data, and a branch on it
+            // mispredicts.
+            let inp = &self.inp[base..base + ports];
+            let mut scan = |port: usize| {
+                let ip = &inp[port];
+                let holds = (nonempty >> port) & 1 != 0;
+                let ready = holds & (ip.head_at <= now);
+                wake = wake.min(select_unpredictable(holds & !ready, ip.head_at, u64::MAX));
+                let outs = select_unpredictable(ready, ip.head_outs, 0);
+                wanted |= outs;
+                if outs & outs.wrapping_sub(1) == 0 {
+                    requests[(outs | 1 << 31).trailing_zeros() as usize] |= (ready as u32) << port;
+                } else {
+                    // A multicast head wanting several outputs.
+                    let mut rest = outs;
+                    while rest != 0 {
+                        requests[rest.trailing_zeros() as usize] |= 1 << port;
+                        rest &= rest - 1;
+                    }
+                }
+            };
             // The mesh ports in a loop of fixed length (unrolled), then the
             // local ones: a loop whose length is data mispredicts its exit.
             for port in 0..LOCAL {
@@ -527,104 +545,123 @@ impl Mesh {
             for port in LOCAL..ports {
                 scan(port);
             }
-        }
-        let mut blocked = 0u32;
-        while wanted != 0 {
-            let out = wanted.trailing_zeros() as usize;
-            wanted &= wanted - 1;
-            let req = requests[out];
-            let oq = base + out;
-            // A head that cannot go sleeps until what blocks it changes: a
-            // busy link frees at a known cycle, a credit comes back at a known
-            // cycle (or wakes us when sent), a work queue has room at a known cycle.
-            if self.out[oq].free_at > now {
-                wake = wake.min(self.out[oq].free_at);
-                continue;
-            }
-            if out < LOCAL {
-                match self.credit_at(r, out) {
-                    Some(t) if t <= now => {}
-                    Some(t) => {
-                        blocked |= 1 << out;
-                        wake = wake.min(t);
-                        continue;
-                    }
-                    None => {
-                        blocked |= 1 << out;
-                        continue;
-                    }
-                }
-            } else {
-                let core = (r * self.p.cores_per_router as usize + out - LOCAL) as u32;
-                let room = sink.room_at(core, now);
-                if room > now {
-                    wake = wake.min(room);
-                    continue;
-                }
-            }
-            // Round robin: the first requester at or after the pointer.
-            let winner = if req & (req - 1) == 0 {
-                req.trailing_zeros()
-            } else {
-                wake = wake.min(now + 1);
-                let at_or_after = req & !((1u32 << self.out[oq].rr) - 1);
-                if at_or_after != 0 {
-                    at_or_after.trailing_zeros()
-                } else {
-                    req.trailing_zeros()
-                }
-            } as usize;
-            self.out[oq].rr = if winner + 1 == ports {
-                0
-            } else {
-                winner as u32 + 1
-            };
-
-            let iq = base + winner;
-            let ip = &mut self.inp[iq];
-            ip.head_outs &= !(1 << out);
-            let last_copy = ip.head_outs == 0;
-            let mut copy = self.slots[iq * self.depth + ip.head as usize];
-            self.stats.router_traversals += 1;
-            // A flit leaves its buffer once every output it needs has its
-            // copy; later outputs of this cycle never name it, as they are
-            // visited in order and it requested none of them.
-            if last_copy {
-                // The port's next head may leave from the next cycle on.
-                wake = wake.min(self.depart(r, winner, now));
-            }
-            sink.hop(r, winner, out, now, last_copy);
-            if out < LOCAL {
-                self.out[oq].free_at = now + self.p.flit_cycles as u64;
-                self.stats.per_link[r * 4 + out] += 1;
-                self.stats.hops += 1;
-                copy.ready_cycle = now
-                    + (self.p.flit_cycles - 1) as u64
-                    + self.p.link_latency as u64
-                    + self.p.router_latency as u64;
-                let next = self.neighbor(r, out);
-                self.push(next, opposite(out), copy);
-            } else {
-                let core = (r * self.p.cores_per_router as usize + out - LOCAL) as u32;
-                if copy.group != UNICAST {
-                    let g = &self.groups;
-                    let i = g
-                        .range(copy.group)
-                        .find(|i| g.cores[*i] == core)
-                        .expect("ejected at a destination");
-                    copy.dest_core = core;
-                    copy.axon = g.axons[i];
-                }
-                let latency = now - copy.inject_cycle;
-                self.stats.ejected += 1;
-                self.stats.latency_sum += latency;
-                self.stats.latency_max = self.stats.latency_max.max(latency);
-                sink.accept(core, copy, now);
+            while wanted != 0 {
+                let out = wanted.trailing_zeros() as usize;
+                wanted &= wanted - 1;
+                self.serve(r, out, requests[out], now, sink, &mut wake, &mut blocked);
             }
         }
         self.routers[r].wake = wake;
         self.routers[r].blocked = blocked;
         self.wheel.insert(wake, r as u32);
+    }
+
+    /// Output `out` of router `r` at `now`, requested by the input ports of
+    /// `req`: sends the round-robin winner's head if the output can take a
+    /// flit, else lowers `wake` to when it may (or marks it in `blocked`
+    /// when only a departure downstream can tell).
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn serve(
+        &mut self,
+        r: usize,
+        out: usize,
+        req: u32,
+        now: u64,
+        sink: &mut impl Sink,
+        wake: &mut u64,
+        blocked: &mut u32,
+    ) {
+        let ports = self.ports;
+        let base = r * ports;
+        let oq = base + out;
+        // A head that cannot go sleeps until what blocks it changes: a
+        // busy link frees at a known cycle, a credit comes back at a known
+        // cycle (or wakes us when sent), a work queue has room at a known cycle.
+        if self.out[oq].free_at > now {
+            *wake = (*wake).min(self.out[oq].free_at);
+            return;
+        }
+        if out < LOCAL {
+            match self.credit_at(r, out) {
+                Some(t) if t <= now => {}
+                Some(t) => {
+                    *blocked |= 1 << out;
+                    *wake = (*wake).min(t);
+                    return;
+                }
+                None => {
+                    *blocked |= 1 << out;
+                    return;
+                }
+            }
+        } else {
+            let core = (r * self.p.cores_per_router as usize + out - LOCAL) as u32;
+            let room = sink.room_at(core, now);
+            if room > now {
+                *wake = (*wake).min(room);
+                return;
+            }
+        }
+        // Round robin: the first requester at or after the pointer.
+        let winner = if req & (req - 1) == 0 {
+            req.trailing_zeros()
+        } else {
+            *wake = (*wake).min(now + 1);
+            let at_or_after = req & !((1u32 << self.out[oq].rr) - 1);
+            if at_or_after != 0 {
+                at_or_after.trailing_zeros()
+            } else {
+                req.trailing_zeros()
+            }
+        } as usize;
+        self.out[oq].rr = if winner + 1 == ports {
+            0
+        } else {
+            winner as u32 + 1
+        };
+
+        let iq = base + winner;
+        let ip = &mut self.inp[iq];
+        ip.head_outs &= !(1 << out);
+        let last_copy = ip.head_outs == 0;
+        let mut copy = self.slots[iq * self.depth + ip.head as usize];
+        self.stats.router_traversals += 1;
+        // A flit leaves its buffer once every output it needs has its
+        // copy; later outputs of this cycle never name it, as they are
+        // visited in order and it requested none of them.
+        if last_copy {
+            // The port's next head may leave from the next cycle on.
+            *wake = (*wake).min(self.depart(r, winner, now));
+        }
+        sink.hop(r, winner, out, now, last_copy);
+        if out < LOCAL {
+            self.out[oq].free_at = now + self.p.flit_cycles as u64;
+            self.stats.per_link[r * 4 + out] += 1;
+            self.stats.hops += 1;
+            copy.ready_cycle = now
+                + (self.p.flit_cycles - 1) as u64
+                + self.p.link_latency as u64
+                + self.p.router_latency as u64;
+            let next = self.neighbor(r, out);
+            self.push(next, opposite(out), copy);
+        } else {
+            let core = (r * self.p.cores_per_router as usize + out - LOCAL) as u32;
+            if copy.group != UNICAST {
+                let g = &self.groups;
+                let i = g
+                    .range(copy.group)
+                    .find(|i| g.cores[*i] == core)
+                    .expect("ejected at a destination");
+                copy.dest_core = core;
+                copy.axon = g.axons[i];
+            }
+            let latency = now - copy.inject_cycle;
+            self.stats.ejected += 1;
+            self.stats.latency_sum += latency;
+            self.stats.latency_max = self.stats.latency_max.max(latency);
+            sink.accept(core, copy, now);
+        }
     }
 
     /// Removes the head of input `port` of router `r` at `now`, freeing its
