@@ -42,7 +42,11 @@ fn bench(c: &mut Criterion) {
     );
     let mut g = c.benchmark_group("engine");
     g.throughput(Throughput::Elements(synops));
-    g.sample_size(20);
+    // This VM's speed drifts by 10-30% over seconds: a longer window
+    // averages over it.
+    g.sample_size(30);
+    g.warm_up_time(std::time::Duration::from_secs(5));
+    g.measurement_time(std::time::Duration::from_secs(10));
     g.bench_function("784-512-512-10_s90_w4_T16_default_chip", |b| {
         b.iter(|| {
             let out = run_sample(&chip, &stim, EngineOptions::default(), &mut Quiet).unwrap();

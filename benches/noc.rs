@@ -38,7 +38,11 @@ fn bench(c: &mut Criterion) {
     ] {
         let mut g = c.benchmark_group(format!("noc_{name}"));
         g.throughput(Throughput::Elements(n));
-        g.sample_size(20);
+        // This VM's speed drifts by 10-30% over seconds: a longer window
+        // averages over it.
+        g.sample_size(30);
+        g.warm_up_time(std::time::Duration::from_secs(5));
+        g.measurement_time(std::time::Duration::from_secs(10));
         g.bench_function("8x8_uniform_0.1", |b| b.iter(run));
         g.finish();
     }
