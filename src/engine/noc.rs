@@ -493,20 +493,16 @@ impl Mesh {
         let mut blocked = 0u32;
         if nonempty & nonempty.wrapping_sub(1) == 0 {
             // One port holds flits (the common case on a lightly loaded
-            // chip): no arbitration, and a unicast head has one output.
+            // chip): its head is the only requester of its outputs.
             let port = nonempty.trailing_zeros() as usize % ports;
             let ip = &self.inp[base + port];
-            let outs = ip.head_outs;
             if ip.head_at > now {
                 wake = ip.head_at;
-            } else if outs & outs.wrapping_sub(1) == 0 {
-                let out = outs.trailing_zeros() as usize;
-                self.serve(r, out, 1 << port, now, sink, &mut wake, &mut blocked);
             } else {
-                let mut rest = outs;
-                while rest != 0 {
-                    let out = rest.trailing_zeros() as usize;
-                    rest &= rest - 1;
+                let mut outs = ip.head_outs;
+                while outs != 0 {
+                    let out = outs.trailing_zeros() as usize;
+                    outs &= outs - 1;
                     self.serve(r, out, 1 << port, now, sink, &mut wake, &mut blocked);
                 }
             }
