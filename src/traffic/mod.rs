@@ -465,18 +465,10 @@ pub fn simulate_observed<O: TrafficObserver>(
             let dest = spec.pattern.destination(n, p.x, p.y, rng);
             sink.observer.created(n, now, dest);
             let q = &mut queues[n as usize];
-            let core = n * cpr;
-            if q.is_empty() && mesh.injection_room(core) > 0 {
-                // Straight into the injection buffer: what the queue
-                // would do this cycle (it injects one flit per cycle).
-                let id = sink.admit(now);
-                mesh.inject(Flit::new(core, dest * cpr, id, 1, 0), now);
-            } else {
-                if q.is_empty() {
-                    pending.push(n);
-                }
-                q.push_back((now, dest));
+            if q.is_empty() {
+                pending.push(n);
             }
+            q.push_back((now, dest));
             created_total += 1;
             if sink.in_window(now) {
                 created_measured += 1;

@@ -162,11 +162,7 @@ impl<'a> Lottery<'a> {
         for (m, keep) in pruned.iter_mut().zip(self.spec.layer_keeps(r, &sizes)) {
             let n = m.w.len().max(1) as f64;
             m.mask = magnitude_mask(&m.w, &m.mask, 1.0 - keep as f64 / n);
-            for (w, k) in m.w.iter_mut().zip(&m.mask) {
-                if !k {
-                    *w = 0.0;
-                }
-            }
+            m.zero_pruned();
         }
         if method == Method::UTicket {
             for (l, kind) in self.spec.train.arch.iter().enumerate() {

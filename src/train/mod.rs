@@ -869,7 +869,14 @@ fn prune(masters: &mut [Master], target: f64, global: bool) {
         }
     }
     for m in masters.iter_mut() {
-        for (w, keep) in m.w.iter_mut().zip(&m.mask) {
+        m.zero_pruned();
+    }
+}
+
+impl Master {
+    /// Zeroes the weights the mask prunes.
+    fn zero_pruned(&mut self) {
+        for (w, keep) in self.w.iter_mut().zip(&self.mask) {
             if !keep {
                 *w = 0.0;
             }
