@@ -230,27 +230,27 @@ fn killed_and_resumed(samples: u64) -> bool {
         .spawn()
         .unwrap();
     let points = out.join("points");
+    // Finished points only, not a temporary file still being written
+    // (waiting on any entry let the kill land between the two).
+    let finished = || {
+        std::fs::read_dir(&points).map_or(0, |d| {
+            d.filter(|e| {
+                !e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with('.')
+            })
+            .count()
+        })
+    };
     let started = std::time::Instant::now();
-    loop {
-        let n = std::fs::read_dir(&points).map_or(0, |d| d.count());
-        if n >= 1 || started.elapsed().as_secs() > 120 {
-            break;
-        }
+    while finished() == 0 && started.elapsed().as_secs() <= 120 {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    // Finished points only, not a write cut short by the kill.
-    let before = std::fs::read_dir(&points)
-        .unwrap()
-        .filter(|e| {
-            !e.as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .starts_with('.')
-        })
-        .count();
+    let before = finished();
     if before == 9 {
         return false;
     }

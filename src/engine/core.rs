@@ -75,7 +75,7 @@ impl Queue {
 }
 
 /// What a phase asks of the cores; the same for all of them.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct PhaseCtx {
     pub t: u32,
     pub phase: usize,
@@ -239,14 +239,13 @@ impl CoreState {
     }
 }
 
-/// Everything a core step reads besides its own state.
+/// Everything a core step reads besides its own state and the phase's
+/// host input: built once per run, `ctx` set at each phase.
 pub struct StepEnv<'a> {
     pub core: u32,
     pub tables: &'a CoreTables,
     pub consts: &'a LifConsts,
     pub routes: &'a Routes,
-    /// Host input events of this phase for this core: (axon, payload).
-    pub host: &'a [(u32, u32)],
     pub is_last_layer: bool,
     pub pes: u32,
     /// Tree multicast: the group of this core's neuron n is `base + global
@@ -275,6 +274,7 @@ pub trait CoreEvents {
 pub fn step_core(
     s: &mut CoreState,
     env: &StepEnv,
+    host: &[(u32, u32)],
     now: u64,
     mesh: &mut Mesh,
     events: &mut impl CoreEvents,
@@ -286,7 +286,7 @@ pub fn step_core(
     // Host interface: one input event per cycle, while the queue has room.
     if !s.host_done {
         let mut at = now;
-        for &(axon, payload) in env.host {
+        for &(axon, payload) in host {
             at = s.queue.room_at(at);
             let (start, cycles) = s.admit(tb, axon, payload, ctx.host_bank, at, ctx);
             events.event(env.core, at, start, cycles);

@@ -129,7 +129,7 @@ impl<O: Observer> CoreEvents for Recorder<'_, O> {
 struct Queues<'a, E: CoreEvents + RouterEvents> {
     cores: &'a mut [CoreState],
     tables: &'a [chip::CoreTables],
-    ctx: PhaseCtx,
+    ctx: &'a PhaseCtx,
     events: &'a mut E,
 }
 
@@ -160,7 +160,7 @@ impl<E: CoreEvents + RouterEvents> Sink for Queues<'_, E> {
             flit.tag as u32
         };
         let c = &mut self.cores[core as usize];
-        let (start, cycles) = c.admit(tables, flit.axon, flit.payload as u32, bank, now, &self.ctx);
+        let (start, cycles) = c.admit(tables, flit.axon, flit.payload as u32, bank, now, self.ctx);
         self.events.event(core, now, start, cycles);
         // A core that still has to update does so when this event drains.
         if c.must_update && !c.updated {
@@ -357,6 +357,24 @@ fn run<O: Observer>(
     // Host input lists per core: (axon, payload).
     let mut host: Vec<Vec<(u32, u32)>> = vec![vec![]; n_cores];
     let input_routes = &chip.mapping.routes[0];
+    let mut envs: Vec<StepEnv> = chip
+        .cores
+        .iter()
+        .enumerate()
+        .map(|(c, tables)| StepEnv {
+            core: c as u32,
+            tables,
+            consts: &chip.consts[tables.layer as usize],
+            routes: chip.routes_of_layer(tables.layer),
+            is_last_layer: tables.layer as usize + 1 == n_layers,
+            pes: hw.core.pes,
+            group_base: chip
+                .groups
+                .as_ref()
+                .map(|_| chip.group_base[tables.layer as usize]),
+            ctx: PhaseCtx::default(),
+        })
+        .collect();
     let mut now = 0u64;
     let mut watch = crate::model::ExitWatch::default();
 
@@ -388,6 +406,9 @@ fn run<O: Observer>(
                 read_latency: hw.synapse_memory.read_latency_cycles as u64,
                 learn: learner.is_some(),
             };
+            for env in envs.iter_mut() {
+                env.ctx = ctx;
+            }
             for (c, s) in cores.iter_mut().enumerate() {
                 let layer = chip.cores[c].layer as usize;
                 let updates = match model.semantics {
@@ -402,31 +423,15 @@ fn run<O: Observer>(
                     let mut sink = Queues {
                         cores: &mut cores,
                         tables: &chip.cores,
-                        ctx,
+                        ctx: &ctx,
                         events: &mut rec,
                     };
                     mesh.step(now, &mut sink, opts.every_cycle);
                 }
                 let mut next = u64::MAX;
-                for c in 0..n_cores {
-                    let tables = &chip.cores[c];
-                    let s = &mut cores[c];
+                for ((s, env), host) in cores.iter_mut().zip(&envs).zip(&host) {
                     if opts.every_cycle || s.wake <= now {
-                        let env = StepEnv {
-                            core: c as u32,
-                            tables,
-                            consts: &chip.consts[tables.layer as usize],
-                            routes: chip.routes_of_layer(tables.layer),
-                            host: &host[c],
-                            is_last_layer: tables.layer as usize + 1 == n_layers,
-                            pes: hw.core.pes,
-                            group_base: chip
-                                .groups
-                                .as_ref()
-                                .map(|_| chip.group_base[tables.layer as usize]),
-                            ctx,
-                        };
-                        step_core(s, &env, now, &mut mesh, &mut rec, &mut out_counts);
+                        step_core(s, env, host, now, &mut mesh, &mut rec, &mut out_counts);
                     }
                     next = next.min(s.wake);
                 }

@@ -189,6 +189,11 @@ impl MeshParams {
     }
 }
 
+#[cold]
+fn outside_the_mesh(flit: &Flit) -> ! {
+    panic!("flit names a core or group outside the mesh: {flit:?}")
+}
+
 /// Most ports a router may have: four mesh directions and up to 16 cores.
 pub const MAX_PORTS: usize = LOCAL + 16;
 
@@ -232,25 +237,63 @@ struct OutPort {
     rr: u32,
 }
 
+/// A vector the router step indexes without bounds checks: they were
+/// about 8% of the mesh's instructions. Every index into one is formed
+/// from a router (< routers), a port (< ports) and a slot (< depth), or
+/// from a core that `Mesh::inject` and `Mesh::with_groups` have checked,
+/// so it is in range by construction; debug builds (and so the tests)
+/// still check each access.
+#[derive(Clone, Debug)]
+struct Unchecked<T>(Vec<T>);
+
+impl<T> std::ops::Index<usize> for Unchecked<T> {
+    type Output = T;
+    #[inline(always)]
+    fn index(&self, i: usize) -> &T {
+        debug_assert!(i < self.0.len(), "index {i} of {}", self.0.len());
+        // SAFETY: in range by construction (see the type).
+        unsafe { self.0.get_unchecked(i) }
+    }
+}
+
+impl<T> std::ops::IndexMut<usize> for Unchecked<T> {
+    #[inline(always)]
+    fn index_mut(&mut self, i: usize) -> &mut T {
+        debug_assert!(i < self.0.len(), "index {i} of {}", self.0.len());
+        // SAFETY: in range by construction (see the type).
+        unsafe { self.0.get_unchecked_mut(i) }
+    }
+}
+
+impl<T> std::ops::Index<std::ops::Range<usize>> for Unchecked<T> {
+    type Output = [T];
+    #[inline(always)]
+    fn index(&self, r: std::ops::Range<usize>) -> &[T] {
+        debug_assert!(r.start <= r.end && r.end <= self.0.len());
+        // SAFETY: in range by construction (see the type).
+        unsafe { self.0.get_unchecked(r) }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Mesh {
     pub p: MeshParams,
     ports: usize,
     depth: usize,
     /// Buffer slots, `depth` per (router, input port).
-    slots: Vec<Flit>,
+    slots: Unchecked<Flit>,
     /// Per buffer slot (as `slots`): the cycle its credit reaches the
     /// upstream router, i.e. its last departure plus the link latency.
     /// The upstream router fills a buffer's slots in FIFO order, so it has
     /// a credit exactly when the slot after the tail is free and its credit
     /// has arrived: the oldest freed slot.
-    slot_free: Vec<u64>,
-    inp: Vec<InPort>,
-    out: Vec<OutPort>,
-    routers: Vec<RouterState>,
+    slot_free: Unchecked<u64>,
+    inp: Unchecked<InPort>,
+    out: Unchecked<OutPort>,
+    routers: Unchecked<RouterState>,
     /// Per core: its tile's (x, y) and its ejection port, so routing
     /// needs no division in the hot loop.
-    core_at: Vec<(u32, u32, u32)>,
+    core_at: Unchecked<(u32, u32, u32)>,
     groups: std::sync::Arc<Groups>,
     /// Router index step to the neighbor in each mesh direction.
     step_of: [usize; 4],
@@ -276,28 +319,37 @@ impl Mesh {
             "cores_per_router is validated to 16 at most"
         );
         let depth = p.buffer_depth as usize;
+        let n_cores = routers as u32 * p.cores_per_router;
+        assert!(
+            groups.cores.iter().all(|&c| c < n_cores),
+            "a multicast group names a core outside the mesh"
+        );
         Mesh {
             p,
             ports,
             depth,
-            slots: vec![Flit::default(); routers * ports * depth],
-            slot_free: vec![0; routers * ports * depth],
-            inp: vec![InPort::default(); routers * ports],
-            out: vec![OutPort::default(); routers * ports],
-            routers: (0..routers as u32)
-                .map(|r| RouterState {
-                    wake: u64::MAX,
-                    x: r % p.x,
-                    y: r / p.x,
-                    ..RouterState::default()
-                })
-                .collect(),
-            core_at: (0..routers as u32 * p.cores_per_router)
-                .map(|c| {
-                    let t = c / p.cores_per_router;
-                    (t % p.x, t / p.x, (LOCAL as u32) + c % p.cores_per_router)
-                })
-                .collect(),
+            slots: Unchecked(vec![Flit::default(); routers * ports * depth]),
+            slot_free: Unchecked(vec![0; routers * ports * depth]),
+            inp: Unchecked(vec![InPort::default(); routers * ports]),
+            out: Unchecked(vec![OutPort::default(); routers * ports]),
+            routers: Unchecked(
+                (0..routers as u32)
+                    .map(|r| RouterState {
+                        wake: u64::MAX,
+                        x: r % p.x,
+                        y: r / p.x,
+                        ..RouterState::default()
+                    })
+                    .collect(),
+            ),
+            core_at: Unchecked(
+                (0..routers as u32 * p.cores_per_router)
+                    .map(|c| {
+                        let t = c / p.cores_per_router;
+                        (t % p.x, t / p.x, (LOCAL as u32) + c % p.cores_per_router)
+                    })
+                    .collect(),
+            ),
             groups,
             step_of: [(p.x as usize).wrapping_neg(), 1, p.x as usize, usize::MAX],
             wheel: Wheel::default(),
@@ -316,7 +368,8 @@ impl Mesh {
 
     #[inline]
     pub fn router_of(&self, core: u32) -> usize {
-        let (x, y, _) = self.core_at[core as usize];
+        // Checked: `core` comes from the caller.
+        let (x, y, _) = self.core_at.0[core as usize];
         (y * self.p.x + x) as usize
     }
 
@@ -345,7 +398,7 @@ impl Mesh {
     /// Free slots in the injection buffer of `core`.
     #[inline]
     pub fn injection_room(&self, core: u32) -> u32 {
-        let q = self.router_of(core) * self.ports + self.core_at[core as usize].2 as usize;
+        let q = self.router_of(core) * self.ports + self.core_at.0[core as usize].2 as usize;
         self.p.buffer_depth - self.inp[q].len as u32
     }
 
@@ -354,6 +407,25 @@ impl Mesh {
     /// when the caller has proven there will be room then; see
     /// `core::step_core`).
     pub fn inject(&mut self, mut flit: Flit, now: u64) {
+        // The router step trusts every core a flit names (see `Unchecked`).
+        let n_cores = self.core_at.0.len();
+        let known = if flit.group == UNICAST {
+            (flit.dest_core as usize) < n_cores
+        } else {
+            (flit.group as usize) + 1 < self.groups.offsets.len()
+        };
+        if (flit.src_core as usize) >= n_cores || !known {
+            outside_the_mesh(&flit);
+        }
+        assert!(
+            (flit.src_core as usize) < n_cores
+                && if flit.group == UNICAST {
+                    (flit.dest_core as usize) < n_cores
+                } else {
+                    (flit.group as usize) + 1 < self.groups.offsets.len()
+                },
+            "flit names a core or group outside the mesh: {flit:?}"
+        );
         let r = self.router_of(flit.src_core);
         let port = self.core_at[flit.src_core as usize].2 as usize;
         flit.inject_cycle = now;
