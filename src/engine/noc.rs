@@ -302,6 +302,8 @@ pub struct Mesh {
     /// Routers taken from the wheel for the current cycle.
     due: Vec<u32>,
     in_flight: u64,
+    /// From leaving a router to being ready to leave the next one.
+    hop_cycles: u64,
     pub stats: NocStats,
 }
 
@@ -355,6 +357,7 @@ impl Mesh {
             wheel: Wheel::default(),
             due: Vec::with_capacity(routers),
             in_flight: 0,
+            hop_cycles: (p.flit_cycles - 1 + p.link_latency + p.router_latency) as u64,
             stats: NocStats {
                 per_link: vec![0; routers * 4],
                 ..NocStats::default()
@@ -707,10 +710,7 @@ impl Mesh {
             self.out[oq].free_at = now + self.p.flit_cycles as u64;
             self.stats.per_link[r * 4 + out] += 1;
             self.stats.hops += 1;
-            copy.ready_cycle = now
-                + (self.p.flit_cycles - 1) as u64
-                + self.p.link_latency as u64
-                + self.p.router_latency as u64;
+            copy.ready_cycle = now + self.hop_cycles;
             let next = self.neighbor(r, out);
             self.push(next, opposite(out), copy);
         } else {

@@ -54,6 +54,7 @@ impl Wheel {
     /// Moves the wake-ups entered for `cycle` (stale ones included) into
     /// `due`, which is cleared first. Cycles are taken in increasing order;
     /// none that holds entries may be passed over (see `next`).
+    #[inline]
     pub fn take(&mut self, cycle: u64, due: &mut Vec<u32>) {
         debug_assert!(cycle >= self.now);
         self.now = cycle;
