@@ -487,7 +487,7 @@ impl Mesh {
         ];
         let sx = (dx > x) as usize + (dx >= x) as usize;
         let sy = (dy > y) as usize + (dy >= y) as usize;
-        let dir = XY[sx * 3 + sy] as usize;
+        let dir = XY[(sx * 3 + sy) % XY.len()] as usize;
         dir + (dir == LOCAL) as usize * (eject as usize - LOCAL)
     }
 
@@ -513,7 +513,7 @@ impl Mesh {
     fn neighbor(&self, r: usize, dir: usize) -> usize {
         // Arithmetic, not a match: the direction is data-dependent and a
         // jump table mispredicts about every other hop.
-        r.wrapping_add(self.step_of[dir])
+        r.wrapping_add(self.step_of[dir & 3])
     }
 
     /// When mesh output `dir` of router `r` next has a credit: a cycle
@@ -589,21 +589,22 @@ impl Mesh {
             // Every port is looked at, with selects instead of branches:
             // which ports hold a ready head is data, and a branch on it
             // mispredicts.
-            let inp = &self.inp[base..base + ports];
+            let inp = &self.inp;
             let mut scan = |port: usize| {
-                let ip = &inp[port];
+                let ip = &inp[base + port];
                 let holds = (nonempty >> port) & 1 != 0;
                 let ready = holds & (ip.head_at <= now);
                 wake = wake.min(select_unpredictable(holds & !ready, ip.head_at, u64::MAX));
                 let outs = select_unpredictable(ready, ip.head_outs, 0);
                 wanted |= outs;
                 if outs & outs.wrapping_sub(1) == 0 {
-                    requests[(outs | 1 << 31).trailing_zeros() as usize] |= (ready as u32) << port;
+                    requests[(outs | 1 << 31).trailing_zeros() as usize % 32] |=
+                        (ready as u32) << port;
                 } else {
                     // A multicast head wanting several outputs.
                     let mut rest = outs;
                     while rest != 0 {
-                        requests[rest.trailing_zeros() as usize] |= 1 << port;
+                        requests[rest.trailing_zeros() as usize % 32] |= 1 << port;
                         rest &= rest - 1;
                     }
                 }
@@ -619,7 +620,15 @@ impl Mesh {
             while wanted != 0 {
                 let out = wanted.trailing_zeros() as usize;
                 wanted &= wanted - 1;
-                self.serve(r, out, requests[out], now, sink, &mut wake, &mut blocked);
+                self.serve(
+                    r,
+                    out,
+                    requests[out % 32],
+                    now,
+                    sink,
+                    &mut wake,
+                    &mut blocked,
+                );
             }
         }
         self.routers[r].wake = wake;
