@@ -425,16 +425,14 @@ fn learn(s: &mut CoreState, tb: &CoreTables, rule: &crate::model::Stdp, pes: u32
 
 /// The next cycle at which this core can start anything (conservative:
 /// a visit before it is a no-op). An arrival moves it earlier when the
-/// core still has to update (see `Queues::accept`).
+/// core still has to update (see `Queues::accept`). Spikes left to send
+/// mean the injection buffer is full: the router says when it takes a
+/// flit out (`Queues::injection_freed`), so the core does not look every
+/// cycle.
 fn next_wake(s: &CoreState, now: u64) -> u64 {
-    let soon = now + 1;
-    let mut w = u64::MAX;
     if s.must_update && !s.updated {
-        w = s.busy_until().max(soon);
+        s.busy_until().max(now + 1)
+    } else {
+        u64::MAX
     }
-    if s.out_head < s.out.len() {
-        // The buffer was full, or filled by this visit's flits.
-        w = w.min(s.out[s.out_head].0.max(s.next_send_at).max(soon));
-    }
-    w
 }

@@ -168,6 +168,15 @@ impl<E: CoreEvents + RouterEvents> Sink for Queues<'_, E> {
         }
     }
     #[inline]
+    fn injection_freed(&mut self, core: u32, now: u64) {
+        // A core with spikes left to send waits for this (see `next_wake`);
+        // routers step before cores, so it sends in this very cycle.
+        let c = &mut self.cores[core as usize];
+        if c.out_head < c.out.len() {
+            c.wake = c.wake.min(now);
+        }
+    }
+    #[inline]
     fn hop(&mut self, router: usize, in_port: usize, out_port: usize, cycle: u64, left: bool) {
         self.events.hop(router, in_port, out_port, cycle, left);
     }
@@ -441,7 +450,10 @@ fn run<O: Observer>(
                     break;
                 }
                 // Read after the cores ran: they may have injected flits.
-                next = next.min(mesh.next_wake());
+                // A core due next cycle makes the mesh's wake-up moot.
+                if next > now + 1 {
+                    next = next.min(mesh.next_wake());
+                }
                 // Every wait has a known end (a pipeline, a credit on its way,
                 // a queue slot freeing), so a phase that is not over but has
                 // no next cycle can never finish.

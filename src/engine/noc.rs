@@ -119,6 +119,10 @@ pub trait Sink {
     /// has room for a flit. It must not change unless `accept` is called.
     fn room_at(&mut self, core: u32, now: u64) -> u64;
     fn accept(&mut self, core: u32, flit: Flit, now: u64);
+    /// The router took a flit out of the injection buffer of `core` at
+    /// `now`: the core has room again (and need not look every cycle).
+    #[inline]
+    fn injection_freed(&mut self, _core: u32, _now: u64) {}
     /// A flit (or a multicast copy) went from input `in_port` to output
     /// `out_port` of `router` at `cycle`; `left_buffer` when it was the
     /// last copy, freeing its input slot. For traces; free when unused.
@@ -713,6 +717,10 @@ impl Mesh {
         if last_copy {
             // The port's next head may leave from the next cycle on.
             *wake = (*wake).min(self.depart(r, winner, now));
+            if winner >= LOCAL {
+                let core = (r * self.p.cores_per_router as usize + winner - LOCAL) as u32;
+                sink.injection_freed(core, now);
+            }
         }
         sink.hop(r, winner, out, now, last_copy);
         if out < LOCAL {
