@@ -131,6 +131,8 @@ struct Queues<'a, E: CoreEvents + RouterEvents> {
     tables: &'a [chip::CoreTables],
     ctx: &'a PhaseCtx,
     events: &'a mut E,
+    /// The earliest wake-up this step gave a core.
+    woke: u64,
 }
 
 /// Router activity, forwarded to the observer.
@@ -165,6 +167,7 @@ impl<E: CoreEvents + RouterEvents> Sink for Queues<'_, E> {
         // A core that still has to update does so when this event drains.
         if c.must_update && !c.updated {
             c.wake = c.wake.min(c.drain_at);
+            self.woke = self.woke.min(c.wake);
         }
     }
     #[inline]
@@ -174,6 +177,7 @@ impl<E: CoreEvents + RouterEvents> Sink for Queues<'_, E> {
         let c = &mut self.cores[core as usize];
         if c.out_head < c.out.len() {
             c.wake = c.wake.min(now);
+            self.woke = self.woke.min(now);
         }
     }
     #[inline]
@@ -427,6 +431,8 @@ fn run<O: Observer>(
                 s.begin_phase(updates, !host[c].is_empty(), now);
             }
 
+            // The earliest core wake-up: the cores are looked at only then.
+            let mut cores_wake = cores.iter().map(|s| s.wake).min().unwrap_or(u64::MAX);
             loop {
                 {
                     let mut sink = Queues {
@@ -434,16 +440,21 @@ fn run<O: Observer>(
                         tables: &chip.cores,
                         ctx: &ctx,
                         events: &mut rec,
+                        woke: u64::MAX,
                     };
                     mesh.step(now, &mut sink, opts.every_cycle);
+                    cores_wake = cores_wake.min(sink.woke);
                 }
-                let mut next = u64::MAX;
-                for ((s, env), host) in cores.iter_mut().zip(&envs).zip(&host) {
-                    if opts.every_cycle || s.wake <= now {
-                        step_core(s, env, host, now, &mut mesh, &mut rec, &mut out_counts);
+                if opts.every_cycle || cores_wake <= now {
+                    cores_wake = u64::MAX;
+                    for ((s, env), host) in cores.iter_mut().zip(&envs).zip(&host) {
+                        if opts.every_cycle || s.wake <= now {
+                            step_core(s, env, host, now, &mut mesh, &mut rec, &mut out_counts);
+                        }
+                        cores_wake = cores_wake.min(s.wake);
                     }
-                    next = next.min(s.wake);
                 }
+                let mut next = cores_wake;
                 if mesh.is_empty() && cores.iter().all(|s| s.quiescent()) {
                     // Only pipelines and walks are left to finish.
                     now = cores.iter().map(|s| s.busy_until()).fold(now, u64::max);
