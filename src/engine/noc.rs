@@ -269,19 +269,10 @@ impl<T> std::ops::IndexMut<usize> for Unchecked<T> {
     }
 }
 
-impl<T> std::ops::Index<std::ops::Range<usize>> for Unchecked<T> {
-    type Output = [T];
-    #[inline(always)]
-    fn index(&self, r: std::ops::Range<usize>) -> &[T] {
-        debug_assert!(r.start <= r.end && r.end <= self.0.len());
-        // SAFETY: in range by construction (see the type).
-        unsafe { self.0.get_unchecked(r) }
-    }
-}
-
 #[derive(Clone, Debug)]
 pub struct Mesh {
-    pub p: MeshParams,
+    /// Private: the tables below are sized from it (see `Unchecked`).
+    p: MeshParams,
     ports: usize,
     depth: usize,
     /// Buffer slots, `depth` per (router, input port).
