@@ -482,6 +482,8 @@ impl Mesh {
         ];
         let sx = (dx > x) as usize + (dx >= x) as usize;
         let sy = (dy > y) as usize + (dy >= y) as usize;
+        // (A `%` or `&` on a table index here and in the port scan never
+        // changes it: it shows the compiler the bound, so it checks nothing.)
         let dir = XY[(sx * 3 + sy) % XY.len()] as usize;
         dir + (dir == LOCAL) as usize * (eject as usize - LOCAL)
     }
@@ -564,6 +566,7 @@ impl Mesh {
         if nonempty & nonempty.wrapping_sub(1) == 0 {
             // One port holds flits (the common case on a lightly loaded
             // chip): its head is the only requester of its outputs.
+            // `% ports` keeps an index in range should `nonempty` be 0.
             let port = nonempty.trailing_zeros() as usize % ports;
             let ip = &self.inp[base + port];
             if ip.head_at > now {
