@@ -82,7 +82,19 @@ pub fn check_range<T: PartialOrd + std::fmt::Display>(
 /// Parses RON, mapping serde's error to a line that names the file and
 /// position (unknown fields included, since every type denies them).
 pub fn parse_ron<T: serde::de::DeserializeOwned>(path: &str, text: &str) -> Result<T> {
+    parse_ron_ext(path, text, ron::extensions::Extensions::empty())
+}
+
+/// [`parse_ron`] with RON extensions on (e.g. `IMPLICIT_SOME`). A UTF-8
+/// byte-order mark is skipped.
+pub fn parse_ron_ext<T: serde::de::DeserializeOwned>(
+    path: &str,
+    text: &str,
+    extensions: ron::extensions::Extensions,
+) -> Result<T> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     ron::Options::default()
+        .with_default_extension(extensions)
         .from_str::<T>(text)
         .map_err(|e| Error::Parse {
             path: path.to_string(),
@@ -90,6 +102,14 @@ pub fn parse_ron<T: serde::de::DeserializeOwned>(path: &str, text: &str) -> Resu
             col: e.span.start.col,
             msg: e.code.to_string(),
         })
+}
+
+/// Reads a whole file as bytes.
+pub fn read_bytes(path: &std::path::Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 pub fn read_file(path: &std::path::Path) -> Result<String> {

@@ -12,7 +12,7 @@ use neurocycle::engine::{
 use neurocycle::mapping;
 use neurocycle::model::gen::{generate, GenSpec};
 use neurocycle::model::stimulus::synthetic;
-use neurocycle::model::{weight_max, Adaptation, Model, Readout, Semantics, Stdp};
+use neurocycle::model::{weight_max, Adaptation, Connectivity, Model, Readout, Semantics, Stdp};
 use neurocycle::reference::{self, Learner};
 use proptest::prelude::*;
 
@@ -54,6 +54,13 @@ fn knobs(bits: u8) -> impl Strategy<Value = Knobs> {
         )
 }
 
+fn dense_weights(m: &mut Model, j: usize) -> &mut Vec<i32> {
+    match &mut m.projections[j].conn {
+        Connectivity::Dense { weights } => weights,
+        _ => panic!("a dense projection"),
+    }
+}
+
 fn learning_model(sizes: Vec<usize>, bits: u8, timesteps: u32, k: &Knobs, seed: u64) -> Model {
     let mut m = generate(&GenSpec {
         layers: sizes,
@@ -67,15 +74,14 @@ fn learning_model(sizes: Vec<usize>, bits: u8, timesteps: u32, k: &Knobs, seed: 
         seed,
         ..GenSpec::default()
     });
-    let l0 = &mut m.layers[0];
-    l0.stdp = Some(k.stdp);
-    for w in l0.weights.iter_mut() {
+    m.projections[0].stdp = Some(k.stdp);
+    for w in dense_weights(&mut m, 0).iter_mut() {
         *w = (*w).clamp(k.stdp.w_min, k.stdp.w_max);
     }
-    l0.neuron.adaptation = k.adaptation;
-    l0.lateral_inhibition = k.inhibition;
-    if k.inhibit_second && m.layers.len() > 1 {
-        m.layers[1].lateral_inhibition = k.inhibition / 2 + 1;
+    m.populations[0].neuron.adaptation = k.adaptation;
+    m.populations[0].lateral_inhibition = k.inhibition;
+    if k.inhibit_second && m.populations.len() > 1 {
+        m.populations[1].lateral_inhibition = k.inhibition / 2 + 1;
     }
     m.validate("case").unwrap();
     m
@@ -243,13 +249,16 @@ fn learning_counters_follow_their_formulas() {
     assert!(any_post, "the case should spike");
     assert!(learned.counters.cycles > plain.counters.cycles);
     // Learning changed the weights.
-    assert_ne!(learner.layer_weights(&chip)[0], model.layers[0].weights);
+    assert_ne!(
+        learner.layer_weights(&chip)[0],
+        *dense_weights(&mut model.clone(), 0)
+    );
 }
 
 #[test]
 fn inhibition_spikes_travel_the_mesh_and_act_next_timestep() {
     let (mut model, hw) = fixed_case();
-    model.layers[0].neuron.adaptation = None;
+    model.populations[0].neuron.adaptation = None;
     let map = mapping::map(&model, &hw, "case").unwrap();
     // 10 neurons on cores of 4: 3 cores; every neuron routes to all 3.
     assert_eq!(map.routes[1].of(0).len(), 3);
@@ -260,7 +269,7 @@ fn inhibition_spikes_travel_the_mesh_and_act_next_timestep() {
     assert!(spikes > 0);
     assert_eq!(r.counters.noc.ejected, spikes * 3);
     // Without inhibition the layer fires more.
-    model.layers[0].lateral_inhibition = 0;
+    model.populations[0].lateral_inhibition = 0;
     let map = mapping::map(&model, &hw, "case").unwrap();
     let chip = Chip::build(&hw, &model, &map);
     let free = run_sample(&chip, &stim, EngineOptions::default(), &mut Quiet).unwrap();
@@ -274,18 +283,18 @@ fn learning_rules_are_refused_where_the_chip_cannot_learn() {
     model.semantics = Semantics::Pipelined;
     let e = model.validate("m.ron").unwrap_err().to_string();
     assert!(
-        e.contains("layers[0].stdp") && e.contains("layer_serial"),
+        e.contains("projections[0].stdp") && e.contains("layer_serial"),
         "{e}"
     );
     let (mut model, _) = fixed_case();
-    model.layers[0].weights[3] = -5;
+    dense_weights(&mut model, 0)[3] = -5;
     let e = model.validate("m.ron").unwrap_err().to_string();
     assert!(
-        e.contains("layers[0].weights[3]") && e.contains("w_min"),
+        e.contains("projections[0].kind.dense.weights[3]") && e.contains("w_min"),
         "{e}"
     );
     let (mut model, _) = fixed_case();
-    model.layers[0].stdp.as_mut().unwrap().pre_increment = 300;
+    model.projections[0].stdp.as_mut().unwrap().pre_increment = 300;
     let e = model.validate("m.ron").unwrap_err().to_string();
     assert!(e.contains("stdp.pre_increment") && e.contains("255"), "{e}");
 }

@@ -244,7 +244,9 @@ fn exported_model_round_trips_and_the_reference_agrees_sample_for_sample() {
 }
 
 fn levels(m: &Model) -> Vec<usize> {
-    m.layers
+    m.as_chain()
+        .expect("a trained model is a chain")
+        .layers
         .iter()
         .map(|l| {
             let mut w = l.weights.clone();
@@ -272,7 +274,7 @@ fn quantized_layers_use_at_most_their_levels() {
             assert!(n <= most, "{bits} bits, layer {l}: {n} levels");
             assert!(n >= most.min(2), "{bits} bits, layer {l}: degenerate");
         }
-        assert!(t.model.layers.iter().all(|l| l.weight_bits == bits));
+        assert!(t.model.projections.iter().all(|l| l.weight_bits == bits));
     }
     // Per-layer bits: 6 for the hidden layer, ternary for the readout.
     let t = train(
@@ -289,7 +291,7 @@ fn quantized_layers_use_at_most_their_levels() {
     assert!(l[0] <= 63 && l[0] > 3 && l[1] <= 3, "{l:?}");
     assert_eq!(
         t.model
-            .layers
+            .projections
             .iter()
             .map(|l| l.weight_bits)
             .collect::<Vec<_>>(),
@@ -316,13 +318,12 @@ fn pruning_masks_hold_after_fine_tuning() {
             ..tiny(bits)
         };
         let t = train(&spec, &data, &|_| {}).unwrap();
-        let zeros: usize = t
-            .model
-            .layers
+        let layers = t.model.as_chain().expect("a chain").layers;
+        let zeros: usize = layers
             .iter()
             .map(|l| l.weights.iter().filter(|w| **w == 0).count())
             .sum();
-        let total: usize = t.model.layers.iter().map(|l| l.weights.len()).sum();
+        let total: usize = layers.iter().map(|l| l.weights.len()).sum();
         assert!(levels(&t.model).iter().all(|n| *n < (1 << bits)));
         // Fine-tuning after the last round revived nothing.
         assert!(
@@ -330,7 +331,7 @@ fn pruning_masks_hold_after_fine_tuning() {
             "global {global}: {zeros} of {total} zero"
         );
         if !global {
-            for l in &t.model.layers {
+            for l in &layers {
                 let z = l.weights.iter().filter(|w| **w == 0).count();
                 assert!(z as f64 >= 0.8 * l.weights.len() as f64 - 1.0);
             }
@@ -372,5 +373,8 @@ fn training_is_deterministic_whatever_the_thread_count() {
         &|_| {},
     )
     .unwrap();
-    assert_ne!(one.model.layers[0].weights, other.model.layers[0].weights);
+    assert_ne!(
+        one.model.projections[0].conn,
+        other.model.projections[0].conn
+    );
 }

@@ -245,18 +245,15 @@ pub fn main(cli: Cli) -> Result<i32> {
             let (model, file) = match a.workload {
                 DemoWorkload::Synthetic => (generate(&demo_spec()), "<generated>"),
                 DemoWorkload::MnistConv => (
-                    neurocycle::error::parse_ron::<Model>("models/mnist-conv.ron", MNIST_CONV)?,
+                    Model::parse("models/mnist-conv.ron", MNIST_CONV)?,
                     "models/mnist-conv.ron (built in)",
                 ),
                 DemoWorkload::MnistMlp => (
-                    neurocycle::error::parse_ron::<Model>("models/mnist-mlp.ron", MNIST_MLP)?,
+                    Model::parse("models/mnist-mlp.ron", MNIST_MLP)?,
                     "models/mnist-mlp.ron (built in)",
                 ),
                 DemoWorkload::DvsGestures => (
-                    neurocycle::error::parse_ron::<Model>(
-                        "models/dvs-gestures-conv.ron",
-                        DVS_GESTURES,
-                    )?,
+                    Model::parse("models/dvs-gestures-conv.ron", DVS_GESTURES)?,
                     "models/dvs-gestures-conv.ron (built in)",
                 ),
             };
@@ -462,11 +459,12 @@ fn gen(a: &GenArgs) -> Result<i32> {
     neurocycle::error::check_range("gen", "--state-bits", a.state_bits, 2, 32)?;
     let model = generate(&spec);
     model.validate("<generated>")?;
-    write_atomic(&a.out, model.to_ron().as_bytes())?;
+    model.save(&a.out)?;
     eprintln!(
-        "wrote {} ({} layers, T = {})",
+        "wrote {} ({} populations, {} synapses, T = {})",
         a.out.display(),
-        model.layers.len(),
+        model.populations.len(),
+        model.n_synapses(),
         model.timesteps
     );
     Ok(0)

@@ -2,7 +2,7 @@
 
 use clap::{Args, ValueEnum};
 use neurocycle::data;
-use neurocycle::error::{write_atomic, Result};
+use neurocycle::error::Result;
 use neurocycle::model::{InputEncoding, Model, Readout};
 use neurocycle::train::{evaluate, parse_arch, train, Order, TrainSpec};
 use std::path::PathBuf;
@@ -172,7 +172,7 @@ pub fn train_main(a: &TrainArgs, command_line: &str) -> Result<i32> {
         .metadata
         .insert("command".into(), command_line.to_string());
     model.validate(&a.out.display().to_string())?;
-    write_atomic(&a.out, model.to_ron().as_bytes())?;
+    model.save(&a.out)?;
     println!(
         "trained {} in {:.1} s: final loss {:.3}; integer model test accuracy {:.2}% on {} samples; sparsity {:.1}%; written to {}",
         model.name,

@@ -22,7 +22,26 @@ pub struct HwConfig {
     pub router: Router,
     /// Cost of the global barrier that ends a phase.
     pub barrier_cycles: u32,
+    pub mapping: MappingPolicy,
     pub energy: EnergyTable,
+}
+
+/// How the mapper places populations on cores.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MappingPolicy {
+    pub policy: Placement,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Placement {
+    /// Populations in order from core 0, each on consecutive cores.
+    Contiguous,
+    /// Greedy: each core's neurons go to the free core that shortens the
+    /// hop-weighted traffic (routing entries x hops) to the cores placed
+    /// before it.
+    Locality,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -35,6 +54,11 @@ pub struct Core {
     pub pe_assignment: PeAssignment,
     /// Work-queue capacity in spike events.
     pub queue_depth: u32,
+    /// Input axons (synapse rows) a core can hold.
+    pub axons: u32,
+    /// Accumulator banks per neuron: a spike may land up to
+    /// `accumulator_banks - 1` timesteps ahead (delays, recurrence).
+    pub accumulator_banks: u32,
 }
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -139,6 +163,8 @@ pub const SETTABLE: &[(&str, &str)] = &[
     ("core.pes", "whole number"),
     ("core.pe_assignment", "interleaved | blocked"),
     ("core.queue_depth", "whole number"),
+    ("core.axons", "whole number"),
+    ("core.accumulator_banks", "whole number"),
     ("synapse_memory.bytes", "whole number"),
     ("synapse_memory.word_bits", "whole number"),
     ("synapse_memory.read_latency_cycles", "whole number"),
@@ -153,6 +179,7 @@ pub const SETTABLE: &[(&str, &str)] = &[
     ("router.link_width_bits", "whole number"),
     ("router.multicast", "source_replication | xy_tree"),
     ("barrier_cycles", "whole number"),
+    ("mapping.policy", "contiguous | locality"),
     ("energy.synop_pj", "number"),
     ("energy.neuron_update_pj", "number"),
     ("energy.sram_read_pj_per_bit", "number"),
@@ -270,6 +297,14 @@ impl HwConfig {
         check_range(file, "core.neurons", c.neurons, 1, 65_536)?;
         check_range(file, "core.pes", c.pes, 1, 1024)?;
         check_range(file, "core.queue_depth", c.queue_depth, 1, 1 << 20)?;
+        check_range(file, "core.axons", c.axons, 1, 1 << 24)?;
+        check_range(
+            file,
+            "core.accumulator_banks",
+            c.accumulator_banks,
+            1,
+            crate::model::schedule::MAX_DELAY + 1,
+        )?;
         let s = &self.synapse_memory;
         check_range(file, "synapse_memory.bytes", s.bytes, 1, 1 << 32)?;
         check_range(file, "synapse_memory.word_bits", s.word_bits, 1, 8192)?;

@@ -1,6 +1,8 @@
 //! The compiled chip: per-core tables the engine reads in its hot loop,
 //! built once from the mapping (rows decoded from the synapse-memory image,
 //! so the encodings are exercised by every run) and shared by all threads.
+//! Cores are indexed as the mapping numbers them (population order); `phys`
+//! is the id the mesh routes by.
 
 use crate::config::{HwConfig, Multicast, PeAssignment};
 use crate::mapping::{decode_row, Mapping, Routes};
@@ -11,7 +13,9 @@ use super::noc::{Groups, MeshParams};
 
 #[derive(Clone, Debug)]
 pub struct CoreTables {
-    pub layer: u32,
+    /// Physical core id (the mesh's).
+    pub phys: u32,
+    pub population: u32,
     pub first_neuron: u32,
     pub n_neurons: u32,
     /// Rows by axon: `targets[row_start[a]..row_start[a + 1]]`.
@@ -21,13 +25,15 @@ pub struct CoreTables {
     /// Cycles an event holds the integration pipeline: max(words, busiest PE).
     pub row_cost: Vec<u32>,
     pub row_words: Vec<u32>,
+    /// Timesteps from a spike to its effect, by axon.
+    pub row_delay: Vec<u8>,
     /// Update walk: (local neuron, cycle offset k), in emission order.
     pub walk: Vec<(u32, u32)>,
     pub update_cycles: u32,
     pub membrane_words: u32,
     pub threshold: Vec<i32>,
     pub bias: Vec<i32>,
-    /// The layer's STDP rule: then rows `0..input_rows` hold every target
+    /// The population's STDP rule: then rows `0..input_rows` hold every target
     /// `0..n` in order (zeros too) and learning may rewrite them.
     pub stdp: Option<Stdp>,
     pub input_rows: u32,
@@ -42,13 +48,16 @@ pub struct Chip<'a> {
     pub model: &'a Model,
     pub mapping: &'a Mapping,
     pub cores: Vec<CoreTables>,
+    /// Per population.
     pub consts: Vec<LifConsts>,
+    /// Accumulator banks: a spike lands up to `banks - 1` timesteps ahead.
+    pub banks: u32,
     pub mesh: MeshParams,
     /// Bits of a spike flit: destination tile x, y, core and axon; with
     /// tree multicast, a destination-core bitmap and the source's key.
     pub flit_bits: u32,
-    /// Tree multicast: one group per source neuron, `group_base[l] + n`
-    /// for neuron n of layer l. `None` with source replication.
+    /// Tree multicast: one group per source neuron, `group_base[p] + n`
+    /// for neuron n of population p. `None` with source replication.
     pub groups: Option<std::sync::Arc<Groups>>,
     pub group_base: Vec<u32>,
 }
@@ -104,8 +113,11 @@ impl<'a> Chip<'a> {
             .map(|cm| {
                 let n = cm.n_neurons;
                 max_axons = max_axons.max(cm.rows.len() as u32);
+                let pop = &model.populations[cm.population as usize];
+                let slots = crate::mapping::split::state_slots(model, cm.population as usize, hw);
                 let mut t = CoreTables {
-                    layer: cm.layer,
+                    phys: cm.id,
+                    population: cm.population,
                     first_neuron: cm.first_neuron,
                     n_neurons: n,
                     row_start: vec![0],
@@ -113,12 +125,17 @@ impl<'a> Chip<'a> {
                     weights: vec![],
                     row_cost: vec![],
                     row_words: vec![],
+                    row_delay: cm.rows.iter().map(|r| r.delay as u8).collect(),
                     walk: vec![],
                     update_cycles: walk_cycles(n, pes),
-                    membrane_words: n.div_ceil(hw.neurons_per_membrane_word().max(1)),
+                    membrane_words: (n * slots).div_ceil(hw.neurons_per_membrane_word().max(1)),
                     threshold: vec![],
                     bias: vec![],
-                    stdp: model.layers[cm.layer as usize].stdp,
+                    stdp: model
+                        .projections
+                        .iter()
+                        .find(|j| j.target == cm.population as usize && j.stdp.is_some())
+                        .and_then(|j| j.stdp),
                     input_rows: cm.input_rows,
                     learn_row_cost: vec![],
                 };
@@ -166,11 +183,11 @@ impl<'a> Chip<'a> {
                         }
                     }
                 }
-                let layer = &model.layers[cm.layer as usize].neuron;
                 for i in 0..n {
                     t.threshold
-                        .push(layer.threshold.at((cm.first_neuron + i) as usize));
-                    t.bias.push(layer.bias.at((cm.first_neuron + i) as usize));
+                        .push(pop.neuron.threshold.at((cm.first_neuron + i) as usize));
+                    t.bias
+                        .push(pop.neuron.bias.at((cm.first_neuron + i) as usize));
                 }
                 t
             })
@@ -203,10 +220,11 @@ impl<'a> Chip<'a> {
             mapping,
             cores,
             consts: model
-                .layers
+                .populations
                 .iter()
-                .map(|l| LifConsts::of(&l.neuron))
+                .map(|p| LifConsts::of(&p.neuron))
                 .collect(),
+            banks: mapping.schedule.banks(),
             mesh: mesh_params(hw, flit_bits),
             flit_bits,
             groups: multicast.then(|| std::sync::Arc::new(groups)),
@@ -214,9 +232,8 @@ impl<'a> Chip<'a> {
         }
     }
 
-    /// Routes of the population that feeds `layer`'s successor: the
-    /// neurons of `layer`.
-    pub fn routes_of_layer(&self, layer: u32) -> &Routes {
-        &self.mapping.routes[layer as usize + 1]
+    /// Routes of the neurons of population `p`.
+    pub fn routes_of(&self, p: u32) -> &Routes {
+        &self.mapping.routes[p as usize + 1]
     }
 }

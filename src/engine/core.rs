@@ -1,6 +1,7 @@
 //! One neurocore: a work queue of spike events, an integration pipeline
-//! that reads synapse rows and hands synapses to PEs, two banks of input
-//! accumulators (the current and the next timestep), the membrane state,
+//! that reads synapse rows and hands synapses to PEs, banks of input
+//! accumulators (one per timestep a spike can land ahead: delays), the
+//! membrane state,
 //! and the update walk that emits spikes toward the router.
 //!
 //! The queue is first in, first out and nothing overtakes in the pipeline,
@@ -79,12 +80,12 @@ impl Queue {
 pub struct PhaseCtx {
     pub t: u32,
     pub phase: usize,
-    /// Accumulator bank the update consumes.
-    pub update_bank: u32,
-    /// Bank of host input events.
-    pub host_bank: u32,
-    /// Bank (tag) of the flits this phase's updates emit.
-    pub emit_bank: u32,
+    /// Accumulator banks of every core.
+    pub banks: u32,
+    /// `t mod banks`: the bank the update consumes, and the tag of this
+    /// timestep's host events and flits; an event lands in bank
+    /// `(tag + delay of its row) mod banks`.
+    pub bank: u32,
     pub read_latency: u64,
     /// STDP layers learn (otherwise their weights are only read).
     pub learn: bool,
@@ -123,11 +124,11 @@ pub struct CoreState {
 }
 
 impl CoreState {
-    pub fn new(t: &CoreTables, queue_depth: u32, n_phases: usize) -> CoreState {
+    pub fn new(t: &CoreTables, queue_depth: u32, n_phases: usize, banks: u32) -> CoreState {
         let n = t.n_neurons as usize;
         CoreState {
             queue: Queue::new(queue_depth as usize),
-            acc: vec![0; 2 * n],
+            acc: vec![0; banks as usize * n],
             u: vec![0; n],
             v: vec![0; n],
             integ_free_at: 0,
@@ -186,13 +187,14 @@ impl CoreState {
     }
 
     /// An event arrives in the work queue at cycle `arrival`: schedule its
-    /// integration and perform it. The caller has checked for room.
+    /// integration and perform it. `tag`: the spike's timestep mod banks.
+    /// The caller has checked for room.
     pub fn admit(
         &mut self,
         tb: &CoreTables,
         axon: u32,
         payload: u32,
-        bank: u32,
+        tag: u32,
         arrival: u64,
         ctx: &PhaseCtx,
     ) -> (u64, u64) {
@@ -200,6 +202,11 @@ impl CoreState {
         self.queue.occupancy(arrival);
         self.queue.push(start);
         let a = axon as usize;
+        // tag and delay are both below `banks`.
+        let mut bank = tag + tb.row_delay[a] as u32;
+        if bank >= ctx.banks {
+            bank -= ctx.banks;
+        }
         let (lo, hi) = (tb.row_start[a] as usize, tb.row_start[a + 1] as usize);
         let n = tb.n_neurons as usize;
         let acc = &mut self.acc[bank as usize * n..(bank as usize + 1) * n];
@@ -242,11 +249,12 @@ impl CoreState {
 /// Everything a core step reads besides its own state and the phase's
 /// host input: built once per run, `ctx` set at each phase.
 pub struct StepEnv<'a> {
+    /// The physical core id.
     pub core: u32,
     pub tables: &'a CoreTables,
     pub consts: &'a LifConsts,
     pub routes: &'a Routes,
-    pub is_last_layer: bool,
+    pub is_output: bool,
     pub pes: u32,
     /// Tree multicast: the group of this core's neuron n is `base + global
     /// index of n`. `None`: one flit per destination.
@@ -288,7 +296,7 @@ pub fn step_core(
         let mut at = now;
         for &(axon, payload) in host {
             at = s.queue.room_at(at);
-            let (start, cycles) = s.admit(tb, axon, payload, ctx.host_bank, at, ctx);
+            let (start, cycles) = s.admit(tb, axon, payload, ctx.bank, at, ctx);
             events.event(env.core, at, start, cycles);
             s.cnt.host_events += 1;
             at += 1;
@@ -300,7 +308,7 @@ pub fn step_core(
     // neuron walked at offset k is ready for the router at start + k + 1.
     if s.must_update && !s.updated && now >= s.drain_at && now >= s.update_end {
         let n = tb.n_neurons as usize;
-        let base = ctx.update_bank as usize * n;
+        let base = ctx.bank as usize * n;
         let adaptive = env.consts.adaptation.is_some();
         for &(neuron, k) in &tb.walk {
             let i = neuron as usize;
@@ -324,8 +332,8 @@ pub fn step_core(
             if fired {
                 let at = now + k as u64 + 1;
                 s.out.push((at, neuron));
-                events.spike(ctx.t, tb.layer, tb.first_neuron + neuron, env.core, at);
-                if env.is_last_layer {
+                events.spike(ctx.t, tb.population, tb.first_neuron + neuron, env.core, at);
+                if env.is_output {
                     out_counts[(tb.first_neuron + neuron) as usize] += 1;
                 }
             }
@@ -367,16 +375,13 @@ pub fn step_core(
             // One flit for all destinations; the source reads every entry
             // to build its destination set.
             let group = base + tb.first_neuron + neuron;
-            mesh.inject(Flit::multicast(env.core, group, 1, ctx.emit_bank as u8), at);
+            mesh.inject(Flit::multicast(env.core, group, 1, ctx.bank as u8), at);
             events.injected(env.core, at);
             s.cnt.routing_table_reads += dests.len() as u64;
             s.out_head += 1;
         } else {
             let d = dests[s.dest_next as usize];
-            mesh.inject(
-                Flit::new(env.core, d.core, d.axon, 1, ctx.emit_bank as u8),
-                at,
-            );
+            mesh.inject(Flit::new(env.core, d.core, d.axon, 1, ctx.bank as u8), at);
             events.injected(env.core, at);
             s.cnt.routing_table_reads += 1;
             s.dest_next += 1;

@@ -2,13 +2,15 @@
 //! compiled chip phase by phase, cycle by cycle, and returns counters and
 //! the readout. Does no IO and knows no file format.
 //!
-//! A phase (one per layer per timestep for `layer_serial`, one per
-//! timestep for `pipelined`): the host writes the timestep's input events
-//! into the first layer's queues; cores integrate what arrives; the cores
-//! of the phase update once everything sent to them has been integrated;
-//! their spikes travel the mesh and are integrated on arrival, into the
-//! accumulator bank of the timestep they belong to; the phase ends when
-//! every queue, pipeline and router is empty, and the barrier follows.
+//! A phase (one per level of the model's schedule per timestep: one per
+//! layer of a `layer_serial` chain, one for `pipelined`): in phase 0 the
+//! host writes the timestep's input events into the queues of the cores
+//! its projections reach; cores integrate what arrives; the cores of the
+//! phase's populations update once everything sent to them has been
+//! integrated; their spikes travel the mesh and are integrated on arrival,
+//! into the accumulator bank of the timestep they act in (the spike's
+//! timestep plus its row's delay); the phase ends when every queue,
+//! pipeline and router is empty, and the barrier follows.
 //!
 //! Event driven: each core and router knows the next cycle it can act,
 //! and the clock jumps to the earliest one. `every_cycle` visits every
@@ -23,8 +25,7 @@ mod wheel;
 use self::core::{step_core, CoreEvents, CoreState, PhaseCtx, StepEnv};
 use crate::error::{Error, Result};
 use crate::model::stimulus::Stimulus;
-use crate::model::{Readout, Semantics};
-use crate::reference::{argmax, SpikeRecord};
+use crate::model::{argmax, Readout, SpikeRecord};
 pub use chip::Chip;
 pub use counters::{CoreCounters, Counters};
 use noc::{Flit, Mesh, Sink};
@@ -129,6 +130,8 @@ impl<O: Observer> CoreEvents for Recorder<'_, O> {
 struct Queues<'a, E: CoreEvents + RouterEvents> {
     cores: &'a mut [CoreState],
     tables: &'a [chip::CoreTables],
+    /// Index into `cores` of every physical core.
+    index_of: &'a [u32],
     ctx: &'a PhaseCtx,
     events: &'a mut E,
     /// The earliest wake-up this step gave a core.
@@ -150,19 +153,21 @@ impl<O: Observer> RouterEvents for Recorder<'_, O> {
 
 impl<E: CoreEvents + RouterEvents> Sink for Queues<'_, E> {
     fn room_at(&mut self, core: u32, now: u64) -> u64 {
-        self.cores[core as usize].queue.room_at(now)
+        let c = self.index_of[core as usize] as usize;
+        self.cores[c].queue.room_at(now)
     }
     fn accept(&mut self, core: u32, flit: Flit, now: u64) {
-        let tables = &self.tables[core as usize];
-        // Lateral inhibition (a layer's spikes back to its own cores) acts
-        // one timestep later, whatever the semantics.
-        let bank = if tables.layer == self.tables[flit.src_core as usize].layer {
-            1 - self.ctx.t % 2
-        } else {
-            flit.tag as u32
-        };
-        let c = &mut self.cores[core as usize];
-        let (start, cycles) = c.admit(tables, flit.axon, flit.payload as u32, bank, now, self.ctx);
+        let i = self.index_of[core as usize] as usize;
+        let tables = &self.tables[i];
+        let c = &mut self.cores[i];
+        let (start, cycles) = c.admit(
+            tables,
+            flit.axon,
+            flit.payload as u32,
+            flit.tag as u32,
+            now,
+            self.ctx,
+        );
         self.events.event(core, now, start, cycles);
         // A core that still has to update does so when this event drains.
         if c.must_update && !c.updated {
@@ -174,7 +179,7 @@ impl<E: CoreEvents + RouterEvents> Sink for Queues<'_, E> {
     fn injection_freed(&mut self, core: u32, now: u64) {
         // A core with spikes left to send waits for this (see `next_wake`);
         // routers step before cores, so it sends in this very cycle.
-        let c = &mut self.cores[core as usize];
+        let c = &mut self.cores[self.index_of[core as usize] as usize];
         if c.out_head < c.out.len() {
             c.wake = c.wake.min(now);
             self.woke = self.woke.min(now);
@@ -186,7 +191,8 @@ impl<E: CoreEvents + RouterEvents> Sink for Queues<'_, E> {
     }
 }
 
-/// The readout so far: output spike counts, or the output layer's membrane.
+/// The readout so far: output spike counts, or the output population's
+/// membrane.
 fn readout_of(
     model: &crate::model::Model,
     chip: &Chip,
@@ -199,7 +205,7 @@ fn readout_of(
             let mut v = vec![0i64; model.output_size()];
             for (c, s) in cores.iter().enumerate() {
                 let t = &chip.cores[c];
-                if t.layer as usize + 1 == model.n_layers() {
+                if t.population as usize == model.output {
                     for i in 0..t.n_neurons as usize {
                         v[t.first_neuron as usize + i] = s.v[i] as i64;
                     }
@@ -241,35 +247,38 @@ impl ChipLearner {
         }
     }
 
-    /// The learned weights in the IR's layout (`[outputs][inputs]` per
-    /// Dense layer), for the layers with STDP; empty for the others.
+    /// The learned weights in the IR's layout (`[target][source]` per
+    /// dense projection) for the projections with STDP; empty for the
+    /// others.
     pub fn layer_weights(&self, chip: &Chip) -> Vec<Vec<i32>> {
-        let mut out: Vec<Vec<i32>> = chip
-            .model
-            .layers
+        let model = chip.model;
+        let mut out: Vec<Vec<i32>> = model
+            .projections
             .iter()
-            .map(|l| {
-                if l.stdp.is_some() {
-                    vec![0; l.weights.len()]
-                } else {
-                    vec![]
-                }
+            .map(|j| match (&j.stdp, &j.conn) {
+                (Some(_), crate::model::Connectivity::Dense { weights }) => vec![0; weights.len()],
+                _ => vec![],
             })
             .collect();
-        let shapes = chip.model.shapes();
         for (c, t) in chip.cores.iter().enumerate() {
             if t.stdp.is_none() {
                 continue;
             }
-            let inputs = shapes[t.layer as usize].input.len();
+            let p = t.population as usize;
+            let j = model
+                .projections
+                .iter()
+                .position(|j| j.target == p && j.stdp.is_some())
+                .expect("a plastic core has a plastic projection");
+            let inputs = model.source_len(model.projections[j].source);
             let cm = &chip.mapping.cores[c];
             for a in 0..t.input_rows as usize {
                 let src = cm.rows[a].source as usize;
-                for (j, w) in self.weights[c][t.row_start[a] as usize..t.row_start[a + 1] as usize]
+                for (k, w) in self.weights[c][t.row_start[a] as usize..t.row_start[a + 1] as usize]
                     .iter()
                     .enumerate()
                 {
-                    out[t.layer as usize][(t.first_neuron as usize + j) * inputs + src] = *w as i32;
+                    out[j][(t.first_neuron as usize + k) * inputs + src] = *w as i32;
                 }
             }
         }
@@ -287,17 +296,17 @@ impl ChipLearner {
         }
     }
 
-    /// Adaptive thresholds per layer, in neuron order.
+    /// Adaptive thresholds per population, in neuron order.
     pub fn layer_theta(&self, chip: &Chip) -> Vec<Vec<i32>> {
         let mut out: Vec<Vec<i32>> = chip
             .model
-            .shapes()
+            .populations
             .iter()
-            .map(|s| vec![0; s.output.len()])
+            .map(|p| vec![0; p.len()])
             .collect();
         for (c, t) in chip.cores.iter().enumerate() {
             let f = t.first_neuron as usize;
-            out[t.layer as usize][f..f + t.n_neurons as usize].copy_from_slice(&self.theta[c]);
+            out[t.population as usize][f..f + t.n_neurons as usize].copy_from_slice(&self.theta[c]);
         }
         out
     }
@@ -335,16 +344,14 @@ fn run<O: Observer>(
 ) -> Result<SampleRun> {
     let model = chip.model;
     let hw = chip.hw;
-    let n_layers = model.layers.len();
-    let n_phases = match model.semantics {
-        Semantics::LayerSerial => n_layers,
-        Semantics::Pipelined => 1,
-    };
+    let schedule = &chip.mapping.schedule;
+    let n_pops = model.populations.len();
+    let n_phases = schedule.n_phases;
     let n_cores = chip.cores.len();
     let mut cores: Vec<CoreState> = chip
         .cores
         .iter()
-        .map(|t| CoreState::new(t, hw.core.queue_depth, n_phases))
+        .map(|t| CoreState::new(t, hw.core.queue_depth, n_phases, chip.banks))
         .collect();
     if let Some(l) = learner.as_deref_mut() {
         l.exchange(&mut cores);
@@ -357,7 +364,7 @@ fn run<O: Observer>(
         samples: 1,
         timestep_cycles: vec![0; model.timesteps as usize],
         phase_cycles: vec![0; n_phases],
-        spikes_per_layer: vec![0; n_layers],
+        spikes_per_layer: vec![0; n_pops],
         ..Counters::default()
     };
     let out_len = model.output_size();
@@ -373,18 +380,17 @@ fn run<O: Observer>(
     let mut envs: Vec<StepEnv> = chip
         .cores
         .iter()
-        .enumerate()
-        .map(|(c, tables)| StepEnv {
-            core: c as u32,
+        .map(|tables| StepEnv {
+            core: tables.phys,
             tables,
-            consts: &chip.consts[tables.layer as usize],
-            routes: chip.routes_of_layer(tables.layer),
-            is_last_layer: tables.layer as usize + 1 == n_layers,
+            consts: &chip.consts[tables.population as usize],
+            routes: chip.routes_of(tables.population),
+            is_output: tables.population as usize == model.output,
             pes: hw.core.pes,
             group_base: chip
                 .groups
                 .as_ref()
-                .map(|_| chip.group_base[tables.layer as usize]),
+                .map(|_| chip.group_base[tables.population as usize]),
             ctx: PhaseCtx::default(),
         })
         .collect();
@@ -402,20 +408,16 @@ fn run<O: Observer>(
             if with_input && (t as usize) < stimulus.timesteps() {
                 for ev in stimulus.at(t as usize) {
                     for d in input_routes.of(ev.input as usize) {
-                        host[d.core as usize].push((d.axon, ev.payload));
+                        let c = chip.mapping.index_of[d.core as usize];
+                        host[c as usize].push((d.axon, ev.payload));
                     }
                 }
             }
-            let parity = t % 2;
             let ctx = PhaseCtx {
                 t,
                 phase,
-                update_bank: parity,
-                host_bank: parity,
-                emit_bank: match model.semantics {
-                    Semantics::LayerSerial => parity,
-                    Semantics::Pipelined => 1 - parity,
-                },
+                banks: chip.banks,
+                bank: t % chip.banks,
                 read_latency: hw.synapse_memory.read_latency_cycles as u64,
                 learn: learner.is_some(),
             };
@@ -423,11 +425,7 @@ fn run<O: Observer>(
                 env.ctx = ctx;
             }
             for (c, s) in cores.iter_mut().enumerate() {
-                let layer = chip.cores[c].layer as usize;
-                let updates = match model.semantics {
-                    Semantics::LayerSerial => layer == phase,
-                    Semantics::Pipelined => true,
-                };
+                let updates = schedule.level[chip.cores[c].population as usize] as usize == phase;
                 s.begin_phase(updates, !host[c].is_empty(), now);
             }
 
@@ -438,6 +436,7 @@ fn run<O: Observer>(
                     let mut sink = Queues {
                         cores: &mut cores,
                         tables: &chip.cores,
+                        index_of: &chip.mapping.index_of,
                         ctx: &ctx,
                         events: &mut rec,
                         woke: u64::MAX,
@@ -502,7 +501,7 @@ fn run<O: Observer>(
     counters.max_inference_cycles = now;
     counters.noc = mesh.stats.clone();
     for (c, s) in cores.iter().enumerate() {
-        counters.spikes_per_layer[chip.cores[c].layer as usize] += s.cnt.spikes;
+        counters.spikes_per_layer[chip.cores[c].population as usize] += s.cnt.spikes;
     }
     let readout = readout_of(model, chip, &cores, &out_counts);
     if let Some(l) = learner {

@@ -4,9 +4,12 @@
 //! - bitmask: `n` presence bits, then the non-zero weights in target order;
 //! - csr: per non-zero, a target index of `ceil(log2 n)` bits and a weight.
 //!
-//! Non-zero weights of binary and ternary layers are +-1 and take one bit
-//! (1 = +1, 0 = -1) in bitmask and csr; dense binary uses the same one bit,
-//! so it cannot hold a pruned (zero) weight.
+//! Non-zero weights of binary and ternary projections are +-1 and take one
+//! bit (1 = +1, 0 = -1) in bitmask and csr; dense binary uses the same one
+//! bit, so it cannot hold a pruned (zero) weight. A sparse projection may
+//! store zero-valued synapses: its bitmask and csr rows then give binary
+//! and ternary weights two bits, so that 0 is a value; a dense row cannot
+//! tell a stored zero from no synapse, and skips both.
 
 use crate::config::Encoding;
 use bitvec::prelude::*;
@@ -20,17 +23,25 @@ pub struct RowCode {
     /// Bits of a non-zero weight in a sparse row.
     pub nz_bits: u32,
     pub index_bits: u32,
+    /// Sparse rows may hold zero weights (stored zero synapses).
+    pub stores_zeros: bool,
 }
 
 impl RowCode {
     pub fn new(encoding: Encoding, weight_bits: u8, n: u32) -> RowCode {
+        RowCode::with_zeros(encoding, weight_bits, n, false)
+    }
+
+    /// A code whose sparse rows can hold stored zero weights (`zeros`).
+    pub fn with_zeros(encoding: Encoding, weight_bits: u8, n: u32, zeros: bool) -> RowCode {
         let wb = weight_bits as u32;
         RowCode {
             encoding,
             n,
             dense_bits: wb,
-            nz_bits: if wb <= 2 { 1 } else { wb },
-            index_bits: (32 - (n.max(2) - 1).leading_zeros()).max(1),
+            nz_bits: if wb <= 2 && !zeros { 1 } else { wb.max(2) },
+            index_bits: index_bits(n),
+            stores_zeros: zeros,
         }
     }
 
@@ -40,6 +51,12 @@ impl RowCode {
             Encoding::Bitmask => self.n + nnz * self.nz_bits,
             Encoding::Csr => nnz * (self.index_bits + self.nz_bits),
         }
+    }
+
+    /// Whether a dense row can hold what a sparse row stores: not when a
+    /// binary weight (one bit, +-1) would have to be 0.
+    pub fn dense_holds(weight_bits: u8, full_rows: bool, zeros: bool) -> bool {
+        weight_bits > 1 || (full_rows && !zeros)
     }
 
     fn put_weight(bits: &mut BitSlice<u64, Lsb0>, w: i32, width: u32) {
@@ -65,7 +82,8 @@ impl RowCode {
         }
     }
 
-    /// Writes `entries` ((local target, weight), sorted, non-zero) into
+    /// Writes `entries` ((local target, weight), sorted; zero only as a
+    /// stored sparse synapse) into
     /// `bits`, which is exactly `row_bits(entries.len())` long.
     pub fn encode(&self, entries: &[(u32, i32)], bits: &mut BitSlice<u64, Lsb0>) {
         match self.encoding {
@@ -105,7 +123,8 @@ impl RowCode {
         }
     }
 
-    /// Reads a row back: (local target, weight) for every non-zero.
+    /// Reads a row back: (local target, weight) for every stored synapse
+    /// (dense rows: every non-zero).
     pub fn decode(&self, bits: &BitSlice<u64, Lsb0>, nnz: u32) -> Vec<(u32, i32)> {
         let mut out = Vec::with_capacity(nnz as usize);
         match self.encoding {
@@ -137,6 +156,11 @@ impl RowCode {
         }
         out
     }
+}
+
+/// Bits of a target index in a csr row of a core with `n` neurons.
+pub fn index_bits(n: u32) -> u32 {
+    (32 - (n.max(2) - 1).leading_zeros()).max(1)
 }
 
 #[cfg(test)]
@@ -179,5 +203,23 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn stored_zeros_survive_sparse_rows() {
+        for wb in [1u8, 2, 4] {
+            let entries = vec![(0, 0), (3, 1), (9, -1), (12, 0)];
+            for enc in [Encoding::Bitmask, Encoding::Csr] {
+                let code = RowCode::with_zeros(enc, wb, 16, true);
+                assert_eq!(code.nz_bits, (wb as u32).max(2));
+                let mut bits = bitvec![u64, Lsb0; 0; code.row_bits(4) as usize];
+                code.encode(&entries, &mut bits);
+                assert_eq!(code.decode(&bits, 4), entries, "{enc:?} {wb}");
+            }
+        }
+        assert!(!RowCode::dense_holds(1, true, true));
+        assert!(!RowCode::dense_holds(1, false, false));
+        assert!(RowCode::dense_holds(1, true, false));
+        assert!(RowCode::dense_holds(2, false, true));
     }
 }

@@ -1,28 +1,36 @@
-//! The mapper: places each layer's neurons on cores, encodes every synapse
-//! row into synapse-memory words, and builds the routing tables. It refuses
-//! a model that does not fit, naming the parameter and the numbers.
+//! The mapper: splits each population over as many cores as every per-core
+//! limit needs (`split`), places the cores on the chip (`place`), encodes
+//! every synapse row into synapse-memory words (`encoding`) and builds the
+//! routing tables. It refuses a model only when the whole chip is too
+//! small, naming what it would need.
 //!
-//! Placement is contiguous: layer after layer from core 0, each layer on
-//! cores of its own, in chunks of `core.neurons`. Cores are numbered
-//! row-major over tiles, `core = (y * X + x) * cores_per_router + c`.
+//! An axon is a (projection, source neuron, core) triple with at least one
+//! synapse; a core numbers its axons in projection order, then source
+//! order, then its lateral-inhibition rows. Cores are numbered row-major
+//! over tiles, `core = (y * X + x) * cores_per_router + c`.
 
 pub mod encoding;
+pub mod place;
+pub mod split;
 
 use crate::config::{Encoding, HwConfig};
 use crate::error::{Error, Result};
-use crate::model::{for_each_synapse, Model};
+use crate::model::synapses::for_each;
+use crate::model::{Connectivity, Model, Schedule, Source};
 use bitvec::prelude::*;
 pub use encoding::RowCode;
+pub use split::Bound;
 
 /// One routing-table entry: where a spike goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Dest {
+    /// Physical core id.
     pub core: u32,
     pub axon: u32,
 }
 
-/// Fan-out of every source neuron of one population (the inputs, or a
-/// layer's neurons): `dests[offsets[s]..offsets[s + 1]]`.
+/// Fan-out of every neuron of one source (the inputs, or a population):
+/// `dests[offsets[s]..offsets[s + 1]]`.
 #[derive(Clone, Debug, Default)]
 pub struct Routes {
     pub offsets: Vec<u32>,
@@ -30,6 +38,7 @@ pub struct Routes {
 }
 
 impl Routes {
+    #[inline]
     pub fn of(&self, source: usize) -> &[Dest] {
         &self.dests[self.offsets[source] as usize..self.offsets[source + 1] as usize]
     }
@@ -38,11 +47,15 @@ impl Routes {
 /// Where one axon's row lives in synapse memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Row {
-    /// Source neuron (index within the previous population).
+    /// Source neuron (index within its source).
     pub source: u32,
     pub word_offset: u32,
     pub bits: u32,
     pub nnz: u32,
+    /// Which of the core's codes (one per projection into the population).
+    pub code: u16,
+    /// Timesteps from the spike to its effect.
+    pub delay: u16,
     /// A lateral-inhibition row: no synapse memory, every local neuron but
     /// the source gets the core's `inhibition` weight.
     pub implicit: bool,
@@ -50,12 +63,15 @@ pub struct Row {
 
 #[derive(Clone, Debug)]
 pub struct CoreMapping {
-    pub layer: u32,
+    /// Physical core id.
+    pub id: u32,
+    pub population: u32,
     pub first_neuron: u32,
     pub n_neurons: u32,
     /// The encoding actually used (never `Auto`).
     pub encoding: Encoding,
-    pub code: RowCode,
+    /// One code per projection into the population, in projection order.
+    pub codes: Vec<RowCode>,
     /// Indexed by axon.
     pub rows: Vec<Row>,
     /// The synapse-memory image of the core.
@@ -65,62 +81,168 @@ pub struct CoreMapping {
     pub routing_entries: u32,
     /// Weight of the implicit lateral-inhibition rows (negative), 0 if none.
     pub inhibition: i32,
-    /// Rows of the layer's input (the inhibition rows follow them).
+    /// Rows of projections (the inhibition rows follow them).
     pub input_rows: u32,
+    /// The per-core limit that ended the core's neuron range.
+    pub bound: Bound,
 }
 
 #[derive(Clone, Debug)]
 pub struct Mapping {
-    /// The cores in use, core id = index.
+    /// The cores in use, population after population.
     pub cores: Vec<CoreMapping>,
-    /// First core of every layer; a layer's cores are consecutive.
-    pub layer_first_core: Vec<u32>,
-    pub layer_n_cores: Vec<u32>,
-    /// Neurons per core used for every layer (its chunk size).
-    pub chunk: u32,
-    /// `routes[0]`: the inputs; `routes[l + 1]`: the neurons of layer l.
+    /// The cores of every population: indices into `cores`.
+    pub pop_cores: Vec<std::ops::Range<u32>>,
+    /// `routes[0]`: the inputs; `routes[p + 1]`: the neurons of population p.
     pub routes: Vec<Routes>,
+    /// Index into `cores` of every physical core (`u32::MAX` if unused).
+    pub index_of: Vec<u32>,
+    pub schedule: Schedule,
 }
 
 impl Mapping {
-    /// (core, local index) of neuron `n` of layer `l`.
-    pub fn place(&self, layer: usize, neuron: u32) -> (u32, u32) {
-        (
-            self.layer_first_core[layer] + neuron / self.chunk,
-            neuron % self.chunk,
-        )
+    /// (index into `cores`, local index) of neuron `neuron` of population `p`.
+    pub fn place(&self, p: usize, neuron: u32) -> (u32, u32) {
+        let r = self.pop_cores[p].clone();
+        let cores = &self.cores[r.start as usize..r.end as usize];
+        let k = cores.partition_point(|c| c.first_neuron <= neuron) - 1;
+        (r.start + k as u32, neuron - cores[k].first_neuron)
+    }
+}
+
+/// Rows and routes under construction.
+struct Build {
+    cores: Vec<CoreMapping>,
+    /// (local target, weight) of every row, per core; `row_start[c][a]`
+    /// is where axon a's begin.
+    entries: Vec<Vec<(u32, i32)>>,
+    row_start: Vec<Vec<u32>>,
+    /// Per source slot (0 input, p + 1 population p): destinations, with
+    /// the next free place of every neuron.
+    dests: Vec<Vec<Dest>>,
+    cursor: Vec<Vec<u32>>,
+}
+
+impl Build {
+    /// Adds the rows of source neuron `i` of `slot` from `syn`
+    /// ((target, weight), any order) on the target's cores.
+    #[allow(clippy::too_many_arguments)]
+    fn rows_of(
+        &mut self,
+        slot: usize,
+        i: usize,
+        syn: &mut [(u32, i32)],
+        core_of: &[u32],
+        code: u16,
+        delay: u16,
+    ) {
+        if !syn.is_sorted_by_key(|e| e.0) {
+            syn.sort_unstable_by_key(|e| e.0);
+        }
+        let mut k = 0;
+        while k < syn.len() {
+            let c = core_of[syn[k].0 as usize] as usize;
+            let first = self.cores[c].first_neuron;
+            let start = self.entries[c].len() as u32;
+            let mut nnz = 0;
+            while k < syn.len() && core_of[syn[k].0 as usize] as usize == c {
+                self.entries[c].push((syn[k].0 - first, syn[k].1));
+                nnz += 1;
+                k += 1;
+            }
+            self.push_row(slot, i, c, code, delay, nnz, start, false);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn push_row(
+        &mut self,
+        slot: usize,
+        i: usize,
+        c: usize,
+        code: u16,
+        delay: u16,
+        nnz: u32,
+        start: u32,
+        implicit: bool,
+    ) {
+        let core = &mut self.cores[c];
+        let axon = core.rows.len() as u32;
+        core.rows.push(Row {
+            source: i as u32,
+            word_offset: 0,
+            bits: 0,
+            nnz,
+            code,
+            delay,
+            implicit,
+        });
+        self.row_start[c].push(start);
+        let at = &mut self.cursor[slot][i];
+        self.dests[slot][*at as usize] = Dest {
+            core: c as u32,
+            axon,
+        };
+        *at += 1;
     }
 }
 
 /// Maps `model` onto `hw`; `file` names the model in errors.
 pub fn map(model: &Model, hw: &HwConfig, file: &str) -> Result<Mapping> {
-    let shapes = model.shapes();
-    let chunk = hw.core.neurons;
     let fit = |msg: String| Error::DoesNotFit {
         file: file.to_string(),
         msg,
     };
-
-    // Placement.
-    let mut layer_first_core = vec![];
-    let mut layer_n_cores = vec![];
-    let mut next = 0u32;
-    for s in &shapes {
-        let n = s.output.len() as u32;
-        layer_first_core.push(next);
-        let k = n.div_ceil(chunk);
-        layer_n_cores.push(k);
-        next += k;
+    let schedule = Schedule::of(model).map_err(fit)?;
+    if schedule.banks() > hw.core.accumulator_banks {
+        return Err(fit(format!(
+            "its delays (up to {} timesteps) need {} accumulator banks, core.accumulator_banks is {}",
+            schedule.max_delay,
+            schedule.banks(),
+            hw.core.accumulator_banks
+        )));
     }
-    if next > hw.n_cores() {
-        let per_layer: Vec<String> = shapes
+    for (j, proj) in model.projections.iter().enumerate() {
+        if hw.synapse_memory.word_bits < proj.weight_bits as u32 {
+            return Err(fit(format!(
+                "projection {j} (into {}) has {}-bit weights, synapse_memory.word_bits is {}",
+                model.population_name(proj.target),
+                proj.weight_bits,
+                hw.synapse_memory.word_bits
+            )));
+        }
+    }
+
+    // Split every population, then check the chip holds the cores.
+    let spans = split::split_all(model, hw).map_err(fit)?;
+    let (core_of, pop_n_cores, n_logical) = split::numbering(model, &spans);
+    if n_logical as u32 > hw.n_cores() {
+        let per_pop: Vec<String> = spans
             .iter()
-            .zip(&layer_n_cores)
-            .map(|(s, k)| format!("{} neurons -> {k}", s.output.len()))
+            .enumerate()
+            .map(|(p, sp)| {
+                let mut bounds: Vec<String> = sp
+                    .iter()
+                    .filter(|s| s.bound != Bound::PopulationEnd)
+                    .map(|s| s.bound.parameter(hw))
+                    .collect();
+                bounds.dedup();
+                format!(
+                    "{}: {} neurons -> {} cores{}",
+                    model.population_name(p),
+                    model.populations[p].len(),
+                    sp.len(),
+                    if bounds.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (bound by {})", bounds.join(", "))
+                    }
+                )
+            })
             .collect();
         return Err(fit(format!(
-            "needs {next} cores at core.neurons = {chunk} ({}), the chip has {} (mesh {}x{} x cores_per_router {})",
-            per_layer.join(", "),
+            "needs {n_logical} cores ({}), the chip has {} (mesh {}x{} x cores_per_router {}); add cores or raise the binding limits",
+            per_pop.join("; "),
             hw.n_cores(),
             hw.mesh.0,
             hw.mesh.1,
@@ -128,227 +250,284 @@ pub fn map(model: &Model, hw: &HwConfig, file: &str) -> Result<Mapping> {
         )));
     }
 
-    let mut cores = vec![];
-    for (l, s) in shapes.iter().enumerate() {
-        let n = s.output.len() as u32;
-        let layer = &model.layers[l];
-        let words_of_state =
-            1 + (layer.neuron.du != 4096) as u32 + layer.neuron.adaptation.is_some() as u32;
-        let bits_needed = words_of_state * layer.neuron.state_bits as u32;
-        if bits_needed > hw.membrane_sram.state_bits {
-            return Err(fit(format!(
-                "layer {l} needs {bits_needed} bits of neuron state (state_bits {} for v{}{}), membrane_sram.state_bits is {}",
-                layer.neuron.state_bits,
-                if layer.neuron.du == 4096 { "" } else { ", u" },
-                if layer.neuron.adaptation.is_some() { ", theta" } else { "" },
-                hw.membrane_sram.state_bits
-            )));
-        }
-        if hw.synapse_memory.word_bits < layer.weight_bits as u32 {
-            return Err(fit(format!(
-                "layer {l} has {}-bit weights, synapse_memory.word_bits is {}",
-                layer.weight_bits, hw.synapse_memory.word_bits
-            )));
-        }
-        for k in 0..layer_n_cores[l] {
-            let first = k * chunk;
+    let plastic_pop: Vec<bool> = (0..model.populations.len())
+        .map(|p| {
+            model
+                .projections
+                .iter()
+                .any(|j| j.target == p && j.stdp.is_some())
+        })
+        .collect();
+    let mut pop_cores = vec![];
+    let mut cores = Vec::with_capacity(n_logical);
+    for (p, sp) in spans.iter().enumerate() {
+        pop_cores.push(cores.len() as u32..(cores.len() + sp.len()) as u32);
+        let codes: Vec<RowCode> = model
+            .projections
+            .iter()
+            .enumerate()
+            .filter(|(_, j)| j.target == p)
+            .map(|(j, proj)| {
+                RowCode::with_zeros(
+                    Encoding::Dense,
+                    proj.weight_bits,
+                    0,
+                    split::stores_zeros(model, j),
+                )
+            })
+            .collect();
+        for s in sp {
             cores.push(CoreMapping {
-                layer: l as u32,
-                first_neuron: first,
-                n_neurons: chunk.min(n - first),
+                id: 0,
+                population: p as u32,
+                first_neuron: s.first,
+                n_neurons: s.n,
                 encoding: Encoding::Dense,
-                code: RowCode::new(Encoding::Dense, layer.weight_bits, chunk.min(n - first)),
+                codes: codes
+                    .iter()
+                    .map(|c| RowCode {
+                        n: s.n,
+                        index_bits: encoding::index_bits(s.n),
+                        ..*c
+                    })
+                    .collect(),
                 rows: vec![],
                 memory: BitVec::new(),
                 words_used: 0,
                 routing_entries: 0,
-                inhibition: -layer.lateral_inhibition,
+                inhibition: -model.populations[p].lateral_inhibition,
                 input_rows: 0,
+                bound: s.bound,
             });
         }
     }
 
-    // Rows and routes, layer by layer, source-major.
-    let mut routes = vec![];
-    let mut row_entries: Vec<Vec<Vec<(u32, i32)>>> = vec![vec![]; cores.len()];
-    for (l, s) in shapes.iter().enumerate() {
-        let layer = &model.layers[l];
-        let mut per_src: Vec<Vec<(u32, i32)>> = vec![vec![]; s.input.len()];
-        if layer.stdp.is_some() {
-            // Learning may turn any synapse on: every one is stored, zeros too.
-            let n_out = s.output.len();
-            for (src, syn) in per_src.iter_mut().enumerate() {
-                syn.extend((0..n_out).map(|o| (o as u32, layer.weights[o * s.input.len() + src])));
-            }
-        } else {
-            for_each_synapse(layer, s, |src, dst, w| per_src[src].push((dst as u32, w)));
-        }
-        let mut r = Routes {
-            offsets: vec![0],
-            dests: vec![],
+    // Rows and routing tables, projection by projection, source-major.
+    let counts = split::fanout(model, &core_of, &pop_n_cores, n_logical);
+    let offsets: Vec<Vec<u32>> = counts
+        .iter()
+        .map(|c| {
+            std::iter::once(0)
+                .chain(c.iter().scan(0u32, |at, x| {
+                    *at += x;
+                    Some(*at)
+                }))
+                .collect()
+        })
+        .collect();
+    let mut b = Build {
+        entries: vec![vec![]; cores.len()],
+        row_start: vec![vec![]; cores.len()],
+        cores,
+        dests: offsets
+            .iter()
+            .map(|o| {
+                vec![Dest { core: 0, axon: 0 }; *o.last().expect("one offset at least") as usize]
+            })
+            .collect(),
+        cursor: offsets.iter().map(|o| o[..o.len() - 1].to_vec()).collect(),
+    };
+    let mut code_slot = vec![0u16; model.populations.len()];
+    for (j, proj) in model.projections.iter().enumerate() {
+        let p = proj.target;
+        let code = code_slot[p];
+        code_slot[p] += 1;
+        let delay = schedule.delay[j] as u16;
+        let slot = match proj.source {
+            Source::Input => 0,
+            Source::Population(s) => s + 1,
         };
-        for (src, syn) in per_src.iter_mut().enumerate() {
-            syn.sort_unstable_by_key(|e| e.0);
-            let mut i = 0;
-            while i < syn.len() {
-                let core_k = syn[i].0 / chunk;
-                let core = layer_first_core[l] + core_k;
-                let mut j = i;
-                while j < syn.len() && syn[j].0 / chunk == core_k {
-                    j += 1;
+        let tgt_cores = &core_of[p];
+        if let (Some(_), Connectivity::Dense { weights }) = (&proj.stdp, &proj.conn) {
+            // Learning may turn any synapse on: every one is stored, zeros too.
+            let inputs = model.source_len(proj.source);
+            for i in 0..inputs {
+                for c in pop_cores[p].clone() {
+                    let c = c as usize;
+                    let (first, n) = (b.cores[c].first_neuron, b.cores[c].n_neurons);
+                    let start = b.entries[c].len() as u32;
+                    for t in 0..n {
+                        let w = weights[(first + t) as usize * inputs + i];
+                        b.entries[c].push((t, w));
+                    }
+                    b.push_row(slot, i, c, code, delay, n, start, false);
                 }
-                let entries: Vec<(u32, i32)> =
-                    syn[i..j].iter().map(|(t, w)| (t % chunk, *w)).collect();
-                let axon = cores[core as usize].rows.len() as u32;
-                cores[core as usize].rows.push(Row {
-                    source: src as u32,
-                    word_offset: 0,
-                    bits: 0,
-                    nnz: entries.len() as u32,
-                    implicit: false,
-                });
-                row_entries[core as usize].push(entries);
-                r.dests.push(Dest { core, axon });
-                i = j;
             }
-            r.offsets.push(r.dests.len() as u32);
-        }
-        // The routing table of layer l - 1's neurons lives on their cores.
-        if l > 0 {
-            for src in 0..s.input.len() {
-                let (core, _) = place_raw(&layer_first_core, chunk, l - 1, src as u32);
-                cores[core as usize].routing_entries += r.offsets[src + 1] - r.offsets[src];
-            }
-        }
-        routes.push(r);
-    }
-    routes.push(Routes {
-        offsets: vec![0; shapes.last().map(|s| s.output.len() + 1).unwrap_or(1)],
-        dests: vec![],
-    });
-    for core in cores.iter_mut() {
-        core.input_rows = core.rows.len() as u32;
-    }
-
-    // Lateral inhibition: each neuron's spike also goes to every core of
-    // its own layer, to an implicit row of its own.
-    for (l, s) in shapes.iter().enumerate() {
-        if model.layers[l].lateral_inhibition == 0 {
             continue;
         }
-        let n = s.output.len();
-        let layer_cores = layer_first_core[l]..layer_first_core[l] + layer_n_cores[l];
-        let old = std::mem::take(&mut routes[l + 1]);
-        let mut r = Routes {
-            offsets: vec![0],
-            dests: vec![],
-        };
-        for src in 0..n {
-            r.dests.extend_from_slice(old.of(src));
-            for core in layer_cores.clone() {
-                let cm = &mut cores[core as usize];
-                let own = place_raw(&layer_first_core, chunk, l, src as u32).0 == core;
-                cm.rows.push(Row {
-                    source: src as u32,
-                    word_offset: 0,
-                    bits: 0,
-                    nnz: cm.n_neurons - own as u32,
-                    implicit: true,
-                });
-                r.dests.push(Dest {
-                    core,
-                    axon: cm.input_rows + src as u32,
-                });
-                row_entries[core as usize].push(vec![]);
-            }
-            let (src_core, _) = place_raw(&layer_first_core, chunk, l, src as u32);
-            cores[src_core as usize].routing_entries += layer_n_cores[l];
-            r.offsets.push(r.dests.len() as u32);
+        let mut buf: Vec<(u32, i32)> = vec![];
+        let mut cur = usize::MAX;
+        for_each(
+            proj.conn.view(),
+            model.source_shape(proj.source),
+            model.populations[p].shape,
+            |i, t, w| {
+                if i != cur {
+                    if cur != usize::MAX {
+                        b.rows_of(slot, cur, &mut buf, tgt_cores, code, delay);
+                    }
+                    buf.clear();
+                    cur = i;
+                }
+                buf.push((t as u32, w));
+            },
+        );
+        if cur != usize::MAX {
+            b.rows_of(slot, cur, &mut buf, tgt_cores, code, delay);
         }
-        routes[l + 1] = r;
+    }
+    for c in b.cores.iter_mut() {
+        c.input_rows = c.rows.len() as u32;
+    }
+    // Lateral inhibition: each neuron's spike also goes to every core of
+    // its own population, to an implicit row of its own (delay 1).
+    for (p, pop) in model.populations.iter().enumerate() {
+        if pop.lateral_inhibition == 0 {
+            continue;
+        }
+        for (i, &own) in core_of[p].iter().enumerate() {
+            for c in pop_cores[p].clone() {
+                let nnz = b.cores[c as usize].n_neurons - (c == own) as u32;
+                b.push_row(p + 1, i, c as usize, 0, 1, nnz, 0, true);
+            }
+        }
+    }
+    for (p, sp) in spans.iter().enumerate() {
+        for (k, s) in sp.iter().enumerate() {
+            let c = pop_cores[p].start as usize + k;
+            let r = s.first as usize..(s.first + s.n) as usize;
+            b.cores[c].routing_entries = counts[p + 1][r].iter().sum();
+        }
     }
 
     // Encode every core with its chosen encoding.
     let word_bits = hw.synapse_memory.word_bits;
-    for (c, core) in cores.iter_mut().enumerate() {
-        let layer = &model.layers[core.layer as usize];
-        let entries = &row_entries[c];
-        let plastic = layer.stdp.is_some();
-        let candidates: &[Encoding] = match hw.synapse_memory.encoding {
-            _ if plastic => &[Encoding::Dense],
-            Encoding::Auto => &[Encoding::Csr, Encoding::Bitmask, Encoding::Dense],
-            Encoding::Dense => &[Encoding::Dense],
-            Encoding::Bitmask => &[Encoding::Bitmask],
-            Encoding::Csr => &[Encoding::Csr],
-        };
-        let binary_pruned =
-            layer.weight_bits == 1 && entries.iter().any(|e| e.len() < core.n_neurons as usize);
+    for (c, core) in b.cores.iter_mut().enumerate() {
+        let entries = &b.entries[c];
+        let allowed = split::allowed_encodings(hw, plastic_pop[core.population as usize]);
         let mut best: Option<(u64, Encoding)> = None;
-        for &enc in candidates {
-            if enc == Encoding::Dense && binary_pruned {
-                continue;
-            }
-            let code = RowCode::new(enc, layer.weight_bits, core.n_neurons);
-            let words: u64 = entries
+        for &enc in allowed {
+            let codes: Vec<RowCode> = core
+                .codes
                 .iter()
-                .zip(&core.rows)
-                .filter(|(_, r)| !r.implicit)
-                .map(|(e, _)| code.row_bits(e.len() as u32).div_ceil(word_bits) as u64)
-                .sum();
-            if best.is_none_or(|(w, _)| words < w) {
+                .map(|k| RowCode {
+                    encoding: enc,
+                    ..*k
+                })
+                .collect();
+            let mut words = 0u64;
+            let mut holds = true;
+            for r in core.rows.iter().filter(|r| !r.implicit) {
+                let code = &codes[r.code as usize];
+                if enc == Encoding::Dense {
+                    let full = r.nnz == core.n_neurons;
+                    if !RowCode::dense_holds(code.dense_bits as u8, full, code.stores_zeros) {
+                        holds = false;
+                        break;
+                    }
+                }
+                words += code.row_bits(r.nnz).div_ceil(word_bits) as u64;
+            }
+            if holds && best.is_none_or(|(w, _)| words < w) {
                 best = Some((words, enc));
             }
         }
         let Some((words, enc)) = best else {
             return Err(fit(format!(
-                "core {c} (layer {}): dense encoding cannot hold pruned binary weights; set synapse_memory.encoding to bitmask, csr or auto",
-                core.layer
+                "core {c} (population {}): dense encoding cannot hold pruned binary weights; set synapse_memory.encoding to bitmask, csr or auto",
+                model.population_name(core.population as usize)
             )));
         };
         let capacity_bits = hw.synapse_memory.bytes * 8;
         if words * word_bits as u64 > capacity_bits {
             return Err(fit(format!(
-                "core {c} (layer {}): synapse rows need {} bytes ({words} words of {word_bits} bits, {enc:?} encoding), synapse_memory.bytes is {}",
-                core.layer,
+                "core {c} (population {}): synapse rows need {} bytes ({words} words of {word_bits} bits, {enc:?} encoding), synapse_memory.bytes is {}",
+                model.population_name(core.population as usize),
                 words * word_bits as u64 / 8,
                 hw.synapse_memory.bytes
             )));
         }
         core.encoding = enc;
-        core.code = RowCode::new(enc, layer.weight_bits, core.n_neurons);
+        for code in core.codes.iter_mut() {
+            code.encoding = enc;
+        }
         core.memory = bitvec![u64, Lsb0; 0; (words * word_bits as u64) as usize];
         let mut word = 0u32;
-        for (row, e) in core.rows.iter_mut().zip(entries) {
+        for (a, row) in core.rows.iter_mut().enumerate() {
             if row.implicit {
                 continue;
             }
+            let code = core.codes[row.code as usize];
             row.word_offset = word;
-            row.bits = core.code.row_bits(e.len() as u32);
+            row.bits = code.row_bits(row.nnz);
             let start = word as usize * word_bits as usize;
-            core.code
-                .encode(e, &mut core.memory[start..start + row.bits as usize]);
+            let e0 = b.row_start[c][a] as usize;
+            code.encode(
+                &entries[e0..e0 + row.nnz as usize],
+                &mut core.memory[start..start + row.bits as usize],
+            );
             word += row.bits.div_ceil(word_bits);
         }
         core.words_used = word;
         if core.routing_entries > hw.routing_table.entries {
             return Err(fit(format!(
-                "core {c} (layer {}): its neurons need {} routing-table entries, routing_table.entries is {}",
-                core.layer, core.routing_entries, hw.routing_table.entries
+                "core {c} (population {}): its neurons need {} routing-table entries, routing_table.entries is {}",
+                model.population_name(core.population as usize),
+                core.routing_entries,
+                hw.routing_table.entries
             )));
         }
     }
+    drop(b.entries);
 
+    // Placement: traffic between cores is the routing entries from one
+    // core's neurons to the other, both ways.
+    let mut pairs: std::collections::HashMap<(u32, u32), u64> = Default::default();
+    let locality = hw.mapping.policy == crate::config::Placement::Locality;
+    for (p, d) in b.dests.iter().enumerate().skip(1).filter(|_| locality) {
+        let offs = &offsets[p];
+        for i in 0..offs.len() - 1 {
+            let from = core_of[p - 1][i];
+            for dest in &d[offs[i] as usize..offs[i + 1] as usize] {
+                if dest.core != from {
+                    let key = (from.min(dest.core), from.max(dest.core));
+                    *pairs.entry(key).or_default() += 1;
+                }
+            }
+        }
+    }
+    let mut traffic: place::Traffic = vec![vec![]; n_logical];
+    for ((a, c), w) in pairs {
+        traffic[a as usize].push((c, w));
+        traffic[c as usize].push((a, w));
+    }
+    for t in traffic.iter_mut() {
+        t.sort_unstable();
+    }
+    let phys = place::place(hw, &traffic);
+    let mut index_of = vec![u32::MAX; hw.n_cores() as usize];
+    for (c, core) in b.cores.iter_mut().enumerate() {
+        core.id = phys[c];
+        index_of[phys[c] as usize] = c as u32;
+    }
+    let routes = b
+        .dests
+        .into_iter()
+        .zip(offsets)
+        .map(|(mut dests, offsets)| {
+            for d in dests.iter_mut() {
+                d.core = phys[d.core as usize];
+            }
+            Routes { offsets, dests }
+        })
+        .collect();
     Ok(Mapping {
-        cores,
-        layer_first_core,
-        layer_n_cores,
-        chunk,
+        cores: b.cores,
+        pop_cores,
         routes,
+        index_of,
+        schedule,
     })
-}
-
-fn place_raw(first: &[u32], chunk: u32, layer: usize, neuron: u32) -> (u32, u32) {
-    (first[layer] + neuron / chunk, neuron % chunk)
 }
 
 /// Decodes the row of `axon` on `core` from the memory image:
@@ -363,8 +542,7 @@ pub fn decode_row(core: &CoreMapping, axon: u32, word_bits: u32) -> Vec<(u32, i3
             .collect();
     }
     let start = row.word_offset as usize * word_bits as usize;
-    core.code
-        .decode(&core.memory[start..start + row.bits as usize], row.nnz)
+    core.codes[row.code as usize].decode(&core.memory[start..start + row.bits as usize], row.nnz)
 }
 
 #[cfg(test)]
@@ -388,24 +566,25 @@ mod tests {
                 .with_overrides("t", &[format!("synapse_memory.encoding={enc}")])
                 .unwrap();
             let map = map(&m, &hw, "m").unwrap();
-            let shapes = m.shapes();
-            for (l, s) in shapes.iter().enumerate() {
+            for (j, proj) in m.projections.iter().enumerate() {
                 let mut expected = vec![];
-                for_each_synapse(&m.layers[l], s, |src, dst, w| {
-                    expected.push((src as u32, dst as u32, w))
-                });
+                for_each(
+                    proj.conn.view(),
+                    m.source_shape(proj.source),
+                    m.populations[proj.target].shape,
+                    |src, dst, w| expected.push((src as u32, dst as u32, w)),
+                );
                 expected.sort_unstable();
                 let mut got = vec![];
-                for (c, core) in map
+                for core in map
                     .cores
                     .iter()
-                    .enumerate()
-                    .filter(|(_, c)| c.layer == l as u32)
+                    .filter(|c| c.population == proj.target as u32)
                 {
                     for axon in 0..core.rows.len() as u32 {
                         let src = core.rows[axon as usize].source;
-                        assert!(map.routes[l].of(src as usize).contains(&Dest {
-                            core: c as u32,
+                        assert!(map.routes[j].of(src as usize).contains(&Dest {
+                            core: core.id,
                             axon
                         }));
                         for (t, w) in decode_row(core, axon, hw.synapse_memory.word_bits) {
@@ -414,13 +593,13 @@ mod tests {
                     }
                 }
                 got.sort_unstable();
-                assert_eq!(got, expected, "{enc} layer {l}");
+                assert_eq!(got, expected, "{enc} projection {j}");
             }
         }
     }
 
     #[test]
-    fn too_many_neurons_names_the_parameter_and_numbers() {
+    fn a_chip_too_small_names_the_cores_needed_and_the_bound() {
         let m = generate(&GenSpec {
             layers: vec![10, 200, 10],
             ..GenSpec::default()
@@ -435,19 +614,44 @@ mod tests {
     }
 
     #[test]
-    fn rows_larger_than_synapse_memory_are_refused() {
+    fn a_population_too_big_for_synapse_memory_is_split_further() {
         let m = generate(&GenSpec {
             layers: vec![400, 20, 10],
             sparsity: 0.0,
             weight_bits: 8,
             ..GenSpec::default()
         });
-        let hw = hw()
-            .with_overrides("t", &["synapse_memory.bytes=1024".into()])
+        // 400 rows of 8-bit weights, one per input: up to 4 neurons a row
+        // fits a 32-bit word (dense), so 400 words = 1,600 bytes of the
+        // 2,048; a 5th neuron needs a second word per row in every encoding.
+        let big = hw()
+            .with_overrides(
+                "t",
+                &["synapse_memory.bytes=2048".into(), "mesh=4x4".into()],
+            )
             .unwrap();
-        let e = map(&m, &hw, "m.ron").unwrap_err().to_string();
+        let mapped = map(&m, &big, "m.ron").unwrap();
+        let first: Vec<_> = mapped.cores.iter().filter(|c| c.population == 0).collect();
+        assert_eq!(first.len(), 5);
+        for (k, c) in first.iter().enumerate() {
+            assert_eq!(c.n_neurons, 4);
+            let want = if k == 4 {
+                Bound::PopulationEnd
+            } else {
+                Bound::SynapseMemory
+            };
+            assert_eq!(c.bound, want, "core {k}");
+        }
+        for c in &mapped.cores {
+            assert!(c.words_used as u64 * 32 <= 2048 * 8, "core {}", c.id);
+        }
+        // On the 2x2 chip it does not fit, and the error says why.
+        let small = hw()
+            .with_overrides("t", &["synapse_memory.bytes=2048".into()])
+            .unwrap();
+        let e = map(&m, &small, "m.ron").unwrap_err().to_string();
         assert!(
-            e.contains("synapse_memory.bytes is 1024") && e.contains("core 0"),
+            e.contains("synapse_memory.bytes = 2048") && e.contains("needs 6 cores"),
             "{e}"
         );
     }

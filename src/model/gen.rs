@@ -224,7 +224,7 @@ pub fn generate(spec: &GenSpec) -> Model {
     metadata.insert("generator".into(), "neurocycle gen".into());
     metadata.insert("seed".into(), spec.seed.to_string());
     metadata.insert("sparsity".into(), spec.sparsity.to_string());
-    Model {
+    Chain {
         name: format!("synthetic-{}", arch_name(spec)),
         metadata,
         timesteps: spec.timesteps,
@@ -236,11 +236,13 @@ pub fn generate(spec: &GenSpec) -> Model {
                 None => InputEncoding::Spikes,
             },
             rate: spec.input_rate,
+            shape: None,
         },
         readout: spec.readout,
         early_exit: None,
         layers,
     }
+    .into_model()
 }
 
 fn arch_name(spec: &GenSpec) -> String {
@@ -309,8 +311,11 @@ mod tests {
     fn generated_models_validate() {
         let m = generate(&GenSpec::default());
         m.validate("gen").unwrap();
-        let zeros = m.layers[0].weights.iter().filter(|w| **w == 0).count();
-        let frac = zeros as f64 / m.layers[0].weights.len() as f64;
+        let Connectivity::Dense { weights } = &m.projections[0].conn else {
+            panic!("dense")
+        };
+        let zeros = weights.iter().filter(|w| **w == 0).count();
+        let frac = zeros as f64 / weights.len() as f64;
         assert!((frac - 0.9).abs() < 0.01, "sparsity {frac}");
     }
 
@@ -336,6 +341,6 @@ mod tests {
             seed: 2,
             ..GenSpec::default()
         });
-        assert_ne!(a.layers[0].weights, c.layers[0].weights);
+        assert_ne!(a.projections[0].conn, c.projections[0].conn);
     }
 }

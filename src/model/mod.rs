@@ -1,39 +1,203 @@
-//! The SNN intermediate representation: what a model file (RON, `models/`)
-//! holds, how it is checked on load, and the shapes of its layers.
-//! The format is documented in `docs/model-format.md`.
+//! The SNN intermediate representation: a directed graph of neuron
+//! populations joined by projections, each with a delay in timesteps.
+//! A chain of layers (`chain.rs`) is its simplest case and the form the
+//! trainer writes; files are RON (`file.rs`, readable, both forms) or the
+//! binary `.ncm` (`ncm.rs`, compact, for large models). The formats are
+//! documented in `docs/model-format.md`.
+//!
+//! Sparse projections are synapse lists (compressed by source), never
+//! expanded: a model's memory grows with its synapses, not with
+//! sources x targets.
 
+pub mod chain;
+pub mod file;
 pub mod gen;
+pub mod ncm;
 pub mod neuron;
+pub mod schedule;
 pub mod stimulus;
+pub mod synapses;
 
 use crate::error::{check_range, Error, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+pub use chain::{layer_shape, Chain, Layer, LayerKind, LayerShape};
+pub use schedule::Schedule;
+
+/// A compressed SNN as the simulator runs it.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Model {
     pub name: String,
     /// Free-form provenance: data set, command, seed, measured accuracy.
-    #[serde(default)]
     pub metadata: BTreeMap<String, String>,
     pub timesteps: u32,
     pub semantics: Semantics,
     pub input: Input,
     pub readout: Readout,
-    pub layers: Vec<Layer>,
     /// Stop an inference before `timesteps` once its answer is settled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub early_exit: Option<EarlyExit>,
+    pub populations: Vec<Population>,
+    pub projections: Vec<Projection>,
+    /// The population whose spikes or membrane give the readout.
+    pub output: usize,
+}
+
+/// A group of neurons with one set of LIF parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Population {
+    pub name: String,
+    pub shape: Shape,
+    pub neuron: Neuron,
+    /// Winner-take-all: each spike adds `-lateral_inhibition` to the input
+    /// of every other neuron of the population in the next timestep (the
+    /// spikes travel the mesh back to the population's cores).
+    pub lateral_inhibition: i32,
+}
+
+impl Population {
+    pub fn len(&self) -> usize {
+        self.shape.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.shape.is_empty()
+    }
+}
+
+/// Where a projection's spikes come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Source {
+    /// The model's input (written by the host; no neuron state).
+    Input,
+    Population(usize),
+}
+
+/// Synapses from one source to one target population.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Projection {
+    pub name: String,
+    pub source: Source,
+    pub target: usize,
+    /// 1 = binary (+-1, 0 = pruned), 2 = ternary, up to 16.
+    pub weight_bits: u8,
+    /// Timesteps between a spike and its effect; `None` takes the
+    /// semantics' default (see `schedule`).
+    pub delay: Option<u32>,
+    pub conn: Connectivity,
+    /// On-chip learning of the weights (Dense, delay 0, `layer_serial`).
+    pub stdp: Option<Stdp>,
+}
+
+/// How a projection's synapses are laid out.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Connectivity {
+    /// Every (source, target) pair; `weights[target][source]` row-major,
+    /// zeros are pruned synapses.
+    Dense { weights: Vec<i32> },
+    /// An explicit synapse list; a stored zero weight is a synapse.
+    Sparse(Sparse),
+    /// A convolution over the source viewed as `in_ch x in_h x in_w`;
+    /// `weights[out_ch][in_ch][kernel][kernel]`.
+    Conv2d { conv: Conv2d, weights: Vec<i32> },
+    /// Non-overlapping k x k sum pooling with unit weights over the
+    /// source's shape.
+    SumPool2d { k: usize },
+    /// Source neuron i to target neuron i, `weights[i]` (0 = none).
+    OneToOne { weights: Vec<i32> },
+}
+
+/// The geometry of a convolution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Conv2d {
+    pub in_ch: usize,
+    pub out_ch: usize,
+    pub kernel: usize,
+    pub stride: usize,
+    pub padding: usize,
+    pub in_h: usize,
+    pub in_w: usize,
+}
+
+impl Conv2d {
+    pub fn input(&self) -> Shape {
+        Shape {
+            c: self.in_ch,
+            h: self.in_h,
+            w: self.in_w,
+        }
+    }
+    /// Needs a validated geometry (stride >= 1, kernel within the padded input).
+    pub fn output(&self) -> Shape {
+        Shape {
+            c: self.out_ch,
+            h: (self.in_h + 2 * self.padding - self.kernel) / self.stride + 1,
+            w: (self.in_w + 2 * self.padding - self.kernel) / self.stride + 1,
+        }
+    }
+    pub fn n_weights(&self) -> usize {
+        self.out_ch * self.in_ch * self.kernel * self.kernel
+    }
+}
+
+/// Synapses compressed by source: source s reaches
+/// `targets[offsets[s]..offsets[s + 1]]` (strictly increasing) with the
+/// same range of `weights`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Sparse {
+    pub offsets: Vec<usize>,
+    pub targets: Vec<u32>,
+    pub weights: Vec<i32>,
+}
+
+impl Sparse {
+    pub fn n_sources(&self) -> usize {
+        self.offsets.len().saturating_sub(1)
+    }
+    pub fn len(&self) -> usize {
+        self.targets.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.targets.is_empty()
+    }
+    /// The (target, weight) pairs of source `s`.
+    #[inline]
+    pub fn row(&self, s: usize) -> (&[u32], &[i32]) {
+        let r = self.offsets[s]..self.offsets[s + 1];
+        (&self.targets[r.clone()], &self.weights[r])
+    }
+
+    /// Builds the lists from (source, target, weight) triples in any order.
+    pub fn from_triples(n_sources: usize, mut triples: Vec<(u32, u32, i32)>) -> Sparse {
+        triples.sort_unstable_by_key(|t| (t.0, t.1));
+        let mut offsets = Vec::with_capacity(n_sources + 1);
+        offsets.push(0);
+        let mut s = 0usize;
+        for (i, t) in triples.iter().enumerate() {
+            while s < t.0 as usize {
+                offsets.push(i);
+                s += 1;
+            }
+        }
+        while offsets.len() < n_sources + 1 {
+            offsets.push(triples.len());
+        }
+        Sparse {
+            offsets,
+            targets: triples.iter().map(|t| t.1).collect(),
+            weights: triples.iter().map(|t| t.2).collect(),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Semantics {
-    /// Layers run in order within a timestep; a spike reaches the next layer
-    /// in the same timestep.
+    /// Populations run in order within a timestep; a spike reaches the next
+    /// population in the same timestep (feed-forward delay 0).
     LayerSerial,
-    /// Every layer updates once per timestep; each connection delays by one.
+    /// Every population updates once per timestep; each connection between
+    /// populations delays by one.
     Pipelined,
 }
 
@@ -47,6 +211,19 @@ pub struct Input {
     /// the sample (graded).
     #[serde(default = "default_rate")]
     pub rate: f64,
+    /// The input viewed as channels x height x width (pooling from the
+    /// input needs it); absent: a flat vector.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shape: Option<(usize, usize, usize)>,
+}
+
+impl Input {
+    pub fn shape(&self) -> Shape {
+        match self.shape {
+            Some((c, h, w)) => Shape { c, h, w },
+            None => Shape::flat(self.size),
+        }
+    }
 }
 
 fn default_rate() -> f64 {
@@ -67,15 +244,15 @@ pub enum InputEncoding {
 pub enum Readout {
     /// Output class = argmax of output spike counts over all timesteps.
     SpikeCount,
-    /// Output class = argmax of the output layer's final voltage `v`.
+    /// Output class = argmax of the output population's final voltage `v`.
     Membrane,
 }
 
 /// Early exit: after each timestep the readout so far (spike counts, or
-/// the output layer's membrane) is read; the inference ends once at least
-/// `min_timesteps` have run and one output has strictly led the others
-/// for the last `patience` timesteps in a row. The chip and the reference
-/// executor apply the same rule.
+/// the output population's membrane) is read; the inference ends once at
+/// least `min_timesteps` have run and one output has strictly led the
+/// others for the last `patience` timesteps in a row. The chip and the
+/// reference executor apply the same rule.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct EarlyExit {
@@ -118,31 +295,24 @@ impl ExitWatch {
     }
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct Layer {
-    #[serde(default)]
-    pub name: String,
-    pub kind: LayerKind,
-    /// 1 = binary (+-1, 0 = pruned), 2 = ternary, up to 16.
-    pub weight_bits: u8,
-    /// Dense: `[outputs][inputs]`; Conv2d: `[out_ch][in_ch][kernel][kernel]`,
-    /// both row-major. Empty for SumPool2d (unit weights).
-    #[serde(default)]
-    pub weights: Vec<i32>,
-    pub neuron: Neuron,
-    /// On-chip learning of this layer's weights (Dense, `layer_serial`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stdp: Option<Stdp>,
-    /// Winner-take-all: each spike of a neuron of this layer adds
-    /// `-lateral_inhibition` to the input of every other neuron of the layer
-    /// in the next timestep (spikes travel the mesh back to the layer).
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub lateral_inhibition: i32,
+/// argmax of a readout, lowest index on ties: the predicted class.
+pub fn argmax(values: &[i64]) -> u32 {
+    let mut best = 0;
+    for (i, v) in values.iter().enumerate() {
+        if *v > values[best] {
+            best = i;
+        }
+    }
+    best as u32
 }
 
-fn is_zero(x: &i32) -> bool {
-    *x == 0
+/// One spike: timestep, population and neuron index within it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SpikeRecord {
+    pub t: u32,
+    /// The population (a layer of a chain).
+    pub layer: u32,
+    pub neuron: u32,
 }
 
 /// Pair-based STDP with 8-bit traces (0..=255), all integer:
@@ -182,29 +352,6 @@ pub struct Adaptation {
     pub decay: u16,
 }
 
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum LayerKind {
-    Dense {
-        inputs: usize,
-        outputs: usize,
-    },
-    Conv2d {
-        in_ch: usize,
-        out_ch: usize,
-        kernel: usize,
-        stride: usize,
-        padding: usize,
-        in_h: usize,
-        in_w: usize,
-    },
-    /// Non-overlapping k x k sum pooling with unit weights; its input shape
-    /// is the previous layer's output shape.
-    SumPool2d {
-        k: usize,
-    },
-}
-
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Reset {
@@ -213,7 +360,7 @@ pub enum Reset {
     Subtract,
 }
 
-/// A per-layer scalar or one value per neuron.
+/// A per-population scalar or one value per neuron.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(untagged)]
 pub enum Param {
@@ -235,7 +382,7 @@ impl Param {
             Param::PerNeuron(vs) => vs[n],
         }
     }
-    fn values(&self) -> &[i32] {
+    pub fn values(&self) -> &[i32] {
         match self {
             Param::Scalar(v) => std::slice::from_ref(v),
             Param::PerNeuron(vs) => vs,
@@ -270,6 +417,18 @@ pub struct Neuron {
     pub adaptation: Option<Adaptation>,
 }
 
+impl Neuron {
+    /// State words kept per neuron: v, u when the current persists, theta
+    /// with an adaptive threshold.
+    pub fn state_words(&self) -> u32 {
+        1 + (self.du != 4096) as u32 + self.adaptation.is_some() as u32
+    }
+    /// Bits of state per neuron.
+    pub fn state_bits_needed(&self) -> u32 {
+        self.state_words() * self.state_bits as u32
+    }
+}
+
 fn full_decay() -> u16 {
     4096
 }
@@ -278,7 +437,7 @@ fn default_state_bits() -> u8 {
 }
 
 /// Channels, height, width; a flat vector is (n, 1, 1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Shape {
     pub c: usize,
     pub h: usize,
@@ -301,13 +460,6 @@ impl Shape {
     }
 }
 
-/// Input and output shape of every layer, derived once on validation.
-#[derive(Clone, Debug)]
-pub struct LayerShape {
-    pub input: Shape,
-    pub output: Shape,
-}
-
 /// Largest magnitude of a `bits`-wide weight (symmetric range).
 pub fn weight_max(bits: u8) -> i32 {
     if bits <= 2 {
@@ -317,44 +469,82 @@ pub fn weight_max(bits: u8) -> i32 {
     }
 }
 
+/// Largest population, input or fan-in the IR accepts (2^24).
+pub const MAX_NEURONS: usize = 1 << 24;
+
 impl Model {
+    /// Loads a model file: `.ncm` (binary) or RON (either form); `path`
+    /// names the file in errors.
     pub fn load(path: &std::path::Path) -> Result<Model> {
-        let text = crate::error::read_file(path)?;
-        let name = path.display().to_string();
-        let model: Model = crate::error::parse_ron(&name, &text)?;
-        model.validate(&name)?;
-        Ok(model)
+        file::load(path)
     }
 
+    /// Parses RON text of either form and checks it; `file` names it in
+    /// errors.
+    pub fn parse(file: &str, text: &str) -> Result<Model> {
+        file::parse(file, text)
+    }
+
+    /// Writes the model: `.ncm` by extension, RON otherwise.
+    pub fn save(&self, path: &std::path::Path) -> Result<()> {
+        file::save(self, path)
+    }
+
+    /// The model as RON text: the layer form when it is a chain, the graph
+    /// form otherwise.
     pub fn to_ron(&self) -> String {
-        let cfg = ron::ser::PrettyConfig::new()
-            .depth_limit(3)
-            .compact_arrays(true);
-        ron::ser::to_string_pretty(self, cfg).expect("a model always serializes")
+        file::to_ron(self)
     }
 
-    pub fn n_layers(&self) -> usize {
-        self.layers.len()
+    pub fn n_populations(&self) -> usize {
+        self.populations.len()
     }
 
+    /// Neurons of the output population.
     pub fn output_size(&self) -> usize {
-        self.shapes().last().map(|s| s.output.len()).unwrap_or(0)
+        self.populations[self.output].len()
     }
 
-    /// Shapes of all layers; only meaningful on a validated model.
-    pub fn shapes(&self) -> Vec<LayerShape> {
-        let mut prev = Shape::flat(self.input.size);
-        let mut out = Vec::with_capacity(self.layers.len());
-        for layer in &self.layers {
-            let s = layer_shape(&layer.kind, prev);
-            prev = s.output;
-            out.push(s);
+    pub fn source_shape(&self, s: Source) -> Shape {
+        match s {
+            Source::Input => self.input.shape(),
+            Source::Population(p) => self.populations[p].shape,
         }
-        out
+    }
+
+    pub fn source_len(&self, s: Source) -> usize {
+        self.source_shape(s).len()
+    }
+
+    /// Name of a source, as the errors and reports use it.
+    pub fn source_name(&self, s: Source) -> String {
+        match s {
+            Source::Input => "input".into(),
+            Source::Population(p) => self.population_name(p),
+        }
+    }
+
+    /// The population's name, or `#p` when it has none.
+    pub fn population_name(&self, p: usize) -> String {
+        let n = &self.populations[p].name;
+        if n.is_empty() {
+            format!("#{p}")
+        } else {
+            n.clone()
+        }
+    }
+
+    /// Synapses stored: stored sparse synapses and non-zero weights.
+    pub fn n_synapses(&self) -> u64 {
+        self.projections
+            .iter()
+            .map(|j| synapses::count(self, j))
+            .sum()
     }
 
     /// Checks everything a later stage relies on; `file` names the source
-    /// in the errors.
+    /// in the errors. A chain's layer form is checked by `Chain::validate`
+    /// before it becomes a graph, so its errors name layers.
     pub fn validate(&self, file: &str) -> Result<()> {
         check_range(file, "timesteps", self.timesteps, 1, 1 << 20)?;
         if let Some(e) = &self.early_exit {
@@ -367,7 +557,18 @@ impl Model {
                 self.timesteps,
             )?;
         }
-        check_range(file, "input.size", self.input.size, 1, 1 << 24)?;
+        check_range(file, "input.size", self.input.size, 1, MAX_NEURONS)?;
+        if self.input.shape().len() != self.input.size {
+            return Err(Error::invalid(
+                file,
+                "input.shape",
+                format!("{:?}", self.input.shape),
+                format!(
+                    "channels x height x width = input.size ({})",
+                    self.input.size
+                ),
+            ));
+        }
         if !(0.0..=1.0).contains(&self.input.rate) {
             return Err(Error::invalid(
                 file,
@@ -379,103 +580,324 @@ impl Model {
         if let InputEncoding::Graded { bits } = self.input.encoding {
             check_range(file, "input.encoding.graded.bits", bits, 1, 16)?;
         }
-        if self.layers.is_empty() {
-            return Err(Error::invalid(file, "layers", "[]", "at least one layer"));
+        if self.populations.is_empty() {
+            return Err(Error::invalid(
+                file,
+                "populations",
+                "[]",
+                "at least one population",
+            ));
         }
-        let mut prev = Shape::flat(self.input.size);
-        for (l, layer) in self.layers.iter().enumerate() {
-            let f = |field: &str| format!("layers[{l}].{field}");
-            check_range(file, &f("weight_bits"), layer.weight_bits, 1, 16)?;
-            let shape = match layer.kind {
-                LayerKind::Dense { inputs, outputs } => {
-                    if inputs != prev.len() {
-                        return Err(Error::invalid(
-                            file,
-                            f("kind.inputs"),
-                            inputs,
-                            format!("{} (the size of the layer's input)", prev.len()),
-                        ));
-                    }
-                    check_range(file, &f("kind.outputs"), outputs, 1, 1 << 24)?;
-                    layer_shape(&layer.kind, prev)
-                }
-                LayerKind::Conv2d {
-                    in_ch,
-                    out_ch,
-                    kernel,
-                    stride,
-                    padding,
-                    in_h,
-                    in_w,
-                } => {
-                    check_range(file, &f("kind.kernel"), kernel, 1, 64)?;
-                    check_range(file, &f("kind.stride"), stride, 1, 64)?;
-                    check_range(file, &f("kind.padding"), padding, 0, kernel - 1)?;
-                    check_range(file, &f("kind.out_ch"), out_ch, 1, 1 << 16)?;
-                    if in_ch * in_h * in_w != prev.len() || in_ch == 0 {
-                        return Err(Error::invalid(
-                            file,
-                            f("kind"),
-                            format!("in_ch*in_h*in_w = {}", in_ch * in_h * in_w),
-                            format!("{} (the size of the layer's input)", prev.len()),
-                        ));
-                    }
-                    if in_h + 2 * padding < kernel || in_w + 2 * padding < kernel {
-                        return Err(Error::invalid(
-                            file,
-                            f("kind.kernel"),
-                            kernel,
-                            format!("at most the padded input ({in_h}x{in_w} + 2*{padding})"),
-                        ));
-                    }
-                    layer_shape(&layer.kind, prev)
-                }
-                LayerKind::SumPool2d { k } => {
-                    if l == 0 {
-                        return Err(Error::invalid(
-                            file,
-                            f("kind"),
-                            "sum_pool2d",
-                            "a Dense or Conv2d first layer (pooling takes its shape from the layer before)",
-                        ));
-                    }
-                    check_range(file, &f("kind.k"), k, 1, prev.h.min(prev.w).max(1))?;
-                    layer_shape(&layer.kind, prev)
-                }
-            };
-            let expected_weights = layer.kind.n_weights();
-            if layer.weights.len() != expected_weights {
-                return Err(Error::invalid(
+        check_range(file, "output", self.output, 0, self.populations.len() - 1)?;
+        for (p, pop) in self.populations.iter().enumerate() {
+            let f = |field: &str| format!("populations[{p}].{field}");
+            check_range(file, &f("size"), pop.len(), 1, MAX_NEURONS)?;
+            validate_neuron(
+                file,
+                &format!("populations[{p}].neuron"),
+                &pop.neuron,
+                pop.len(),
+            )?;
+            let hi = (1i64 << (pop.neuron.state_bits - 1)) - 1;
+            check_range(
+                file,
+                &f("lateral_inhibition"),
+                pop.lateral_inhibition as i64,
+                0,
+                hi,
+            )?;
+            if let Some(a) = &pop.neuron.adaptation {
+                check_range(
                     file,
-                    f("weights"),
-                    format!("{} values", layer.weights.len()),
-                    format!("{expected_weights} values"),
-                ));
+                    &f("neuron.adaptation.increment"),
+                    a.increment as i64,
+                    0,
+                    hi,
+                )?;
+                check_range(file, &f("neuron.adaptation.decay"), a.decay, 0, 4096)?;
             }
-            let wmax = weight_max(layer.weight_bits);
-            if let Some((i, w)) = layer
-                .weights
-                .iter()
-                .enumerate()
-                .find(|(_, w)| w.abs() > wmax)
-            {
+        }
+        for (j, proj) in self.projections.iter().enumerate() {
+            self.validate_projection(file, j, proj)?;
+        }
+        // Delays, levels and cycles of zero delay.
+        let schedule = Schedule::of(self).map_err(|msg| {
+            Error::invalid(
+                file,
+                "projections",
+                msg,
+                "every cycle of the graph to hold a projection with delay >= 1",
+            )
+        })?;
+        for (j, proj) in self.projections.iter().enumerate() {
+            if proj.stdp.is_some() {
+                self.validate_plastic(file, j, proj, &schedule)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_projection(&self, file: &str, j: usize, proj: &Projection) -> Result<()> {
+        let f = |field: &str| format!("projections[{j}].{field}");
+        if let Source::Population(p) = proj.source {
+            check_range(file, &f("source"), p, 0, self.populations.len() - 1)?;
+        }
+        check_range(
+            file,
+            &f("target"),
+            proj.target,
+            0,
+            self.populations.len() - 1,
+        )?;
+        check_range(file, &f("weight_bits"), proj.weight_bits, 1, 16)?;
+        if let Some(d) = proj.delay {
+            check_range(file, &f("delay"), d, 0, schedule::MAX_DELAY)?;
+        }
+        let src = self.source_shape(proj.source);
+        let tgt = self.populations[proj.target].shape;
+        let (n_src, n_tgt) = (src.len(), tgt.len());
+        let wmax = weight_max(proj.weight_bits);
+        let check_weights = |field: &str, weights: &[i32]| -> Result<()> {
+            if let Some((i, w)) = weights.iter().enumerate().find(|(_, w)| w.abs() > wmax) {
                 return Err(Error::invalid(
                     file,
-                    format!("layers[{l}].weights[{i}]"),
+                    format!("projections[{j}].{field}[{i}]"),
                     w,
-                    format!("-{wmax} ..= {wmax} for weight_bits = {}", layer.weight_bits),
+                    format!("-{wmax} ..= {wmax} for weight_bits = {}", proj.weight_bits),
                 ));
             }
-            validate_neuron(file, l, &layer.neuron, shape.output.len())?;
-            validate_learning(file, l, layer, self)?;
-            prev = shape.output;
+            Ok(())
+        };
+        let count = |field: &str, got: usize, want: usize| -> Result<()> {
+            if got != want {
+                return Err(Error::invalid(
+                    file,
+                    f(field),
+                    format!("{got} values"),
+                    format!("{want} values"),
+                ));
+            }
+            Ok(())
+        };
+        match &proj.conn {
+            Connectivity::Dense { weights } => {
+                count("kind.dense.weights", weights.len(), n_src * n_tgt)?;
+                check_weights("kind.dense.weights", weights)?;
+            }
+            Connectivity::OneToOne { weights } => {
+                if n_src != n_tgt {
+                    return Err(Error::invalid(
+                        file,
+                        f("kind"),
+                        format!("one_to_one from {n_src} to {n_tgt} neurons"),
+                        "a source and a target of the same size",
+                    ));
+                }
+                count("kind.one_to_one.weights", weights.len(), n_tgt)?;
+                check_weights("kind.one_to_one.weights", weights)?;
+            }
+            Connectivity::Sparse(s) => {
+                if s.offsets.len() != n_src + 1
+                    || s.targets.len() != s.weights.len()
+                    || s.offsets.last() != Some(&s.targets.len())
+                {
+                    return Err(Error::invalid(
+                        file,
+                        f("kind.sparse"),
+                        format!(
+                            "{} offsets for {} synapses",
+                            s.offsets.len(),
+                            s.targets.len()
+                        ),
+                        format!(
+                            "{} offsets (sources + 1) ending at the synapse count",
+                            n_src + 1
+                        ),
+                    ));
+                }
+                for src_i in 0..n_src {
+                    let (lo, hi) = (s.offsets[src_i], s.offsets[src_i + 1]);
+                    if lo > hi {
+                        return Err(Error::invalid(
+                            file,
+                            f("kind.sparse.offsets"),
+                            format!("{lo} > {hi} at source {src_i}"),
+                            "offsets that never decrease",
+                        ));
+                    }
+                    let mut prev: Option<u32> = None;
+                    for k in lo..hi {
+                        let t = s.targets[k];
+                        if t as usize >= n_tgt {
+                            return Err(Error::invalid(
+                                file,
+                                format!("projections[{j}].kind.sparse.synapses[{k}]"),
+                                format!("({src_i}, {t}, {})", s.weights[k]),
+                                format!("a target below {n_tgt} (the size of the target)"),
+                            ));
+                        }
+                        if prev.is_some_and(|p| p >= t) {
+                            return Err(Error::invalid(
+                                file,
+                                format!("projections[{j}].kind.sparse.synapses[{k}]"),
+                                format!("({src_i}, {t}, {})", s.weights[k]),
+                                "one synapse per (source, target) pair",
+                            ));
+                        }
+                        prev = Some(t);
+                    }
+                }
+                check_weights("kind.sparse.weights", &s.weights)?;
+            }
+            Connectivity::Conv2d { conv, weights } => {
+                check_range(file, &f("kind.conv2d.kernel"), conv.kernel, 1, 64)?;
+                check_range(file, &f("kind.conv2d.stride"), conv.stride, 1, 64)?;
+                check_range(
+                    file,
+                    &f("kind.conv2d.padding"),
+                    conv.padding,
+                    0,
+                    conv.kernel - 1,
+                )?;
+                check_range(file, &f("kind.conv2d.out_ch"), conv.out_ch, 1, 1 << 16)?;
+                if conv.in_ch == 0 || conv.input().len() != n_src {
+                    return Err(Error::invalid(
+                        file,
+                        f("kind.conv2d"),
+                        format!("in_ch*in_h*in_w = {}", conv.input().len()),
+                        format!("{n_src} (the size of the source)"),
+                    ));
+                }
+                if conv.in_h + 2 * conv.padding < conv.kernel
+                    || conv.in_w + 2 * conv.padding < conv.kernel
+                {
+                    return Err(Error::invalid(
+                        file,
+                        f("kind.conv2d.kernel"),
+                        conv.kernel,
+                        format!(
+                            "at most the padded input ({}x{} + 2*{})",
+                            conv.in_h, conv.in_w, conv.padding
+                        ),
+                    ));
+                }
+                if conv.output().len() != n_tgt {
+                    return Err(Error::invalid(
+                        file,
+                        f("kind.conv2d"),
+                        format!("an output of {} neurons", conv.output().len()),
+                        format!("{n_tgt} (the size of the target)"),
+                    ));
+                }
+                count("kind.conv2d.weights", weights.len(), conv.n_weights())?;
+                check_weights("kind.conv2d.weights", weights)?;
+            }
+            Connectivity::SumPool2d { k } => {
+                check_range(
+                    file,
+                    &f("kind.sum_pool2d.k"),
+                    *k,
+                    1,
+                    src.h.min(src.w).max(1),
+                )?;
+                let out = Shape {
+                    c: src.c,
+                    h: src.h / k,
+                    w: src.w / k,
+                };
+                if out.len() != n_tgt {
+                    return Err(Error::invalid(
+                        file,
+                        f("kind.sum_pool2d"),
+                        format!("an output of {} neurons", out.len()),
+                        format!("{n_tgt} (the size of the target)"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_plastic(
+        &self,
+        file: &str,
+        j: usize,
+        proj: &Projection,
+        schedule: &Schedule,
+    ) -> Result<()> {
+        let f = |field: &str| format!("projections[{j}].{field}");
+        let s = proj.stdp.as_ref().expect("called for plastic projections");
+        let Connectivity::Dense { weights } = &proj.conn else {
+            return Err(Error::invalid(
+                file,
+                f("stdp"),
+                "Some(..)",
+                "None on a projection that is not dense",
+            ));
+        };
+        if self.semantics != Semantics::LayerSerial || schedule.delay[j] != 0 {
+            return Err(Error::invalid(
+                file,
+                f("stdp"),
+                "Some(..)",
+                "None unless semantics is layer_serial and the delay is 0",
+            ));
+        }
+        if self
+            .projections
+            .iter()
+            .enumerate()
+            .any(|(k, o)| k != j && o.target == proj.target)
+        {
+            return Err(Error::invalid(
+                file,
+                f("stdp"),
+                "Some(..)",
+                "None unless it is the only projection into its target",
+            ));
+        }
+        check_range(file, &f("weight_bits"), proj.weight_bits, 3, 16)?;
+        let wmax = weight_max(proj.weight_bits);
+        check_range(file, &f("stdp.w_max"), s.w_max, -wmax, wmax)?;
+        check_range(file, &f("stdp.w_min"), s.w_min, -wmax, s.w_max)?;
+        check_range(file, &f("stdp.a_plus"), s.a_plus, 0, 1 << 16)?;
+        check_range(file, &f("stdp.a_minus"), s.a_minus, 0, 1 << 16)?;
+        check_range(file, &f("stdp.pre_target"), s.pre_target, 0, TRACE_MAX)?;
+        check_range(
+            file,
+            &f("stdp.pre_increment"),
+            s.pre_increment,
+            0,
+            TRACE_MAX,
+        )?;
+        check_range(
+            file,
+            &f("stdp.post_increment"),
+            s.post_increment,
+            0,
+            TRACE_MAX,
+        )?;
+        check_range(file, &f("stdp.pre_decay"), s.pre_decay, 0, 4096)?;
+        check_range(file, &f("stdp.post_decay"), s.post_decay, 0, 4096)?;
+        if let Some((i, w)) = weights
+            .iter()
+            .enumerate()
+            .find(|(_, w)| **w < s.w_min || **w > s.w_max)
+        {
+            return Err(Error::invalid(
+                file,
+                format!("projections[{j}].kind.dense.weights[{i}]"),
+                w,
+                format!("{} ..= {} (stdp.w_min ..= stdp.w_max)", s.w_min, s.w_max),
+            ));
         }
         Ok(())
     }
 }
 
-fn validate_neuron(file: &str, l: usize, n: &Neuron, size: usize) -> Result<()> {
-    let f = |field: &str| format!("layers[{l}].neuron.{field}");
+/// Checks a neuron's parameters; `at` names it (`layers[2].neuron`).
+pub fn validate_neuron(file: &str, at: &str, n: &Neuron, size: usize) -> Result<()> {
+    let f = |field: &str| format!("{at}.{field}");
     check_range(file, &f("state_bits"), n.state_bits, 2, 32)?;
     check_range(file, &f("du"), n.du, 0, 4096)?;
     check_range(file, &f("dv"), n.dv, 0, 4096)?;
@@ -508,221 +930,6 @@ fn validate_neuron(file: &str, l: usize, n: &Neuron, size: usize) -> Result<()> 
     Ok(())
 }
 
-fn validate_learning(file: &str, l: usize, layer: &Layer, model: &Model) -> Result<()> {
-    let f = |field: &str| format!("layers[{l}].{field}");
-    let dense = matches!(layer.kind, LayerKind::Dense { .. });
-    let hi = (1i32 << (layer.neuron.state_bits - 1)) - 1;
-    if layer.lateral_inhibition != 0 {
-        if !dense {
-            return Err(Error::invalid(
-                file,
-                f("lateral_inhibition"),
-                layer.lateral_inhibition,
-                "0 on a layer that is not Dense",
-            ));
-        }
-        check_range(
-            file,
-            &f("lateral_inhibition"),
-            layer.lateral_inhibition,
-            0,
-            hi,
-        )?;
-    }
-    if let Some(a) = &layer.neuron.adaptation {
-        check_range(file, &f("neuron.adaptation.increment"), a.increment, 0, hi)?;
-        check_range(file, &f("neuron.adaptation.decay"), a.decay, 0, 4096)?;
-    }
-    let Some(s) = &layer.stdp else { return Ok(()) };
-    if !dense {
-        return Err(Error::invalid(
-            file,
-            f("stdp"),
-            "Some(..)",
-            "None on a layer that is not Dense",
-        ));
-    }
-    if model.semantics != Semantics::LayerSerial {
-        return Err(Error::invalid(
-            file,
-            f("stdp"),
-            "Some(..)",
-            "None unless semantics is layer_serial",
-        ));
-    }
-    check_range(file, &f("weight_bits"), layer.weight_bits, 3, 16)?;
-    let wmax = weight_max(layer.weight_bits);
-    check_range(file, &f("stdp.w_max"), s.w_max, -wmax, wmax)?;
-    check_range(file, &f("stdp.w_min"), s.w_min, -wmax, s.w_max)?;
-    check_range(file, &f("stdp.a_plus"), s.a_plus, 0, 1 << 16)?;
-    check_range(file, &f("stdp.a_minus"), s.a_minus, 0, 1 << 16)?;
-    check_range(file, &f("stdp.pre_target"), s.pre_target, 0, TRACE_MAX)?;
-    check_range(
-        file,
-        &f("stdp.pre_increment"),
-        s.pre_increment,
-        0,
-        TRACE_MAX,
-    )?;
-    check_range(
-        file,
-        &f("stdp.post_increment"),
-        s.post_increment,
-        0,
-        TRACE_MAX,
-    )?;
-    check_range(file, &f("stdp.pre_decay"), s.pre_decay, 0, 4096)?;
-    check_range(file, &f("stdp.post_decay"), s.post_decay, 0, 4096)?;
-    if let Some((i, w)) = layer
-        .weights
-        .iter()
-        .enumerate()
-        .find(|(_, w)| **w < s.w_min || **w > s.w_max)
-    {
-        return Err(Error::invalid(
-            file,
-            format!("layers[{l}].weights[{i}]"),
-            w,
-            format!("{} ..= {} (stdp.w_min ..= stdp.w_max)", s.w_min, s.w_max),
-        ));
-    }
-    Ok(())
-}
-
-pub fn layer_shape(kind: &LayerKind, prev: Shape) -> LayerShape {
-    let output = match *kind {
-        LayerKind::Dense { outputs, .. } => Shape::flat(outputs),
-        LayerKind::Conv2d {
-            out_ch,
-            kernel,
-            stride,
-            padding,
-            in_h,
-            in_w,
-            ..
-        } => Shape {
-            c: out_ch,
-            h: (in_h + 2 * padding - kernel) / stride + 1,
-            w: (in_w + 2 * padding - kernel) / stride + 1,
-        },
-        LayerKind::SumPool2d { k } => Shape {
-            c: prev.c,
-            h: prev.h / k,
-            w: prev.w / k,
-        },
-    };
-    let input = match *kind {
-        LayerKind::Conv2d {
-            in_ch, in_h, in_w, ..
-        } => Shape {
-            c: in_ch,
-            h: in_h,
-            w: in_w,
-        },
-        _ => prev,
-    };
-    LayerShape { input, output }
-}
-
-impl LayerKind {
-    /// Length of the layer's `weights` list.
-    pub fn n_weights(&self) -> usize {
-        match *self {
-            LayerKind::Dense { inputs, outputs } => inputs * outputs,
-            LayerKind::Conv2d {
-                in_ch,
-                out_ch,
-                kernel,
-                ..
-            } => out_ch * in_ch * kernel * kernel,
-            LayerKind::SumPool2d { .. } => 0,
-        }
-    }
-}
-
-/// The output position along one axis whose kernel tap `k` covers input
-/// position `i`, if any.
-fn covering_output(
-    i: usize,
-    k: usize,
-    padding: usize,
-    stride: usize,
-    out_len: usize,
-) -> Option<usize> {
-    let p = i + padding;
-    if p < k || !(p - k).is_multiple_of(stride) {
-        return None;
-    }
-    let o = (p - k) / stride;
-    (o < out_len).then_some(o)
-}
-
-/// Calls `f(source, target, weight)` for every non-zero synapse of a layer,
-/// in source-major order (the order of synapse rows).
-pub fn for_each_synapse(layer: &Layer, shape: &LayerShape, mut f: impl FnMut(usize, usize, i32)) {
-    match layer.kind {
-        LayerKind::Dense { inputs, outputs } => {
-            for i in 0..inputs {
-                for o in 0..outputs {
-                    let w = layer.weights[o * inputs + i];
-                    if w != 0 {
-                        f(i, o, w);
-                    }
-                }
-            }
-        }
-        LayerKind::Conv2d {
-            in_ch,
-            kernel,
-            stride,
-            padding,
-            ..
-        } => {
-            let (is, os) = (shape.input, shape.output);
-            for ic in 0..in_ch {
-                for iy in 0..is.h {
-                    for ix in 0..is.w {
-                        let src = is.index(ic, iy, ix);
-                        // Output positions whose receptive field covers (iy, ix).
-                        for oc in 0..os.c {
-                            for ky in 0..kernel {
-                                let Some(oy) = covering_output(iy, ky, padding, stride, os.h)
-                                else {
-                                    continue;
-                                };
-                                for kx in 0..kernel {
-                                    let Some(ox) = covering_output(ix, kx, padding, stride, os.w)
-                                    else {
-                                        continue;
-                                    };
-                                    let w = layer.weights
-                                        [((oc * in_ch + ic) * kernel + ky) * kernel + kx];
-                                    if w != 0 {
-                                        f(src, os.index(oc, oy, ox), w);
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        LayerKind::SumPool2d { k } => {
-            let (is, os) = (shape.input, shape.output);
-            for c in 0..is.c {
-                for y in 0..is.h {
-                    for x in 0..is.w {
-                        let (oy, ox) = (y / k, x / k);
-                        if oy < os.h && ox < os.w {
-                            f(is.index(c, y, x), os.index(c, oy, ox), 1);
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -747,79 +954,12 @@ mod tests {
         assert!(w.settled(&rule, 7, &[9, 7]));
     }
 
-    pub(crate) fn tiny() -> Model {
-        let text = include_str!("../../models/tiny.ron");
-        crate::error::parse_ron("tiny.ron", text).unwrap()
-    }
-
     #[test]
-    fn hand_written_example_loads_and_validates() {
-        let m = tiny();
-        m.validate("tiny.ron").unwrap();
-        assert_eq!(m.output_size(), 2);
-    }
-
-    #[test]
-    fn roundtrip_through_ron() {
-        let m = tiny();
-        let back: Model = crate::error::parse_ron("x", &m.to_ron()).unwrap();
-        assert_eq!(m, back);
-    }
-
-    #[test]
-    fn out_of_range_weight_names_its_index() {
-        let mut m = tiny();
-        m.layers[0].weights[3] = 9;
-        let e = m.validate("t.ron").unwrap_err().to_string();
-        assert!(
-            e.contains("layers[0].weights[3]") && e.contains("-1 ..= 1"),
-            "{e}"
-        );
-    }
-
-    #[test]
-    fn unknown_field_is_an_error_with_position() {
-        let text = include_str!("../../models/tiny.ron").replacen("timesteps:", "timestep:", 1);
-        let e = crate::error::parse_ron::<Model>("t.ron", &text)
-            .unwrap_err()
-            .to_string();
-        assert!(e.starts_with("t.ron:") && e.contains("timestep"), "{e}");
-    }
-
-    #[test]
-    fn conv_synapses_match_a_direct_convolution() {
-        let layer = Layer {
-            name: String::new(),
-            stdp: None,
-            lateral_inhibition: 0,
-            kind: LayerKind::Conv2d {
-                in_ch: 1,
-                out_ch: 1,
-                kernel: 3,
-                stride: 1,
-                padding: 1,
-                in_h: 3,
-                in_w: 3,
-            },
-            weight_bits: 8,
-            weights: (1..=9).collect(),
-            neuron: tiny().layers[0].neuron.clone(),
-        };
-        let shape = layer_shape(&layer.kind, Shape::flat(9));
-        assert_eq!(shape.output, Shape { c: 1, h: 3, w: 3 });
-        let mut n = 0;
-        let mut centre = vec![];
-        for_each_synapse(&layer, &shape, |s, t, w| {
-            n += 1;
-            if t == 4 {
-                centre.push((s, w));
-            }
-        });
-        // 9 outputs: 4 corners see 4 inputs, 4 edges 6, the centre 9.
-        assert_eq!(n, 4 * 4 + 4 * 6 + 9);
-        assert_eq!(
-            centre,
-            (0..9).map(|s| (s, s as i32 + 1)).collect::<Vec<_>>()
-        );
+    fn sparse_lists_from_triples_in_any_order() {
+        let s = Sparse::from_triples(4, vec![(2, 1, 5), (0, 3, -1), (0, 0, 0), (2, 0, 2)]);
+        assert_eq!(s.offsets, vec![0, 2, 2, 4, 4]);
+        assert_eq!(s.targets, vec![0, 3, 0, 1]);
+        assert_eq!(s.weights, vec![0, -1, 2, 5]);
+        assert_eq!(s.row(2), (&[0u32, 1][..], &[2, 5][..]));
     }
 }

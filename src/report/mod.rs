@@ -74,9 +74,14 @@ pub struct Cores {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct PerCore {
+    /// Physical core id.
     pub core: u32,
     pub tile: [u32; 2],
+    /// The population (a layer of a chain).
     pub layer: u32,
+    /// The per-core limit that ended the core's neuron range
+    /// (`population_end`: none did).
+    pub bound_by: crate::mapping::Bound,
     pub neurons: u32,
     pub encoding: String,
     pub axons: u32,
@@ -197,11 +202,12 @@ pub fn build(chip: &Chip, summary: &RunSummary, src: &Source) -> Report {
         .enumerate()
         .map(|(i, k)| {
             let m = &chip.mapping.cores[i];
-            let (x, y) = hw.tile_of(i as u32);
+            let (x, y) = hw.tile_of(m.id);
             PerCore {
-                core: i as u32,
+                core: m.id,
                 tile: [x, y],
-                layer: m.layer,
+                layer: m.population,
+                bound_by: m.bound,
                 neurons: m.n_neurons,
                 encoding: format!("{:?}", m.encoding).to_lowercase(),
                 axons: m.rows.len() as u32,

@@ -86,11 +86,9 @@ impl Prepared {
         hash_input.extend(serde_json::to_vec(&sweep.hw).expect("config serializes"));
         let mut models = vec![];
         for (path, name) in sweep.model_paths.iter().zip(&sweep.spec.models) {
-            let text = read_file(path)?;
-            hash_input.extend(fnv(text.as_bytes()).to_le_bytes());
-            let file = path.display().to_string();
-            let model: Model = crate::error::parse_ron(&file, &text)?;
-            model.validate(&file)?;
+            let bytes = crate::error::read_bytes(path)?;
+            hash_input.extend(fnv(&bytes).to_le_bytes());
+            let model = crate::model::file::from_bytes(&path.display().to_string(), &bytes)?;
             models.push((model, name.clone()));
         }
         let dataset = match &sweep.spec.dataset {

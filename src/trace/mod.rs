@@ -141,6 +141,25 @@ pub struct View<'a> {
     pub end_cycle: u64,
 }
 
+/// Sorted ids as ranges: `0-3, 7, 9-10`.
+fn ranges(ids: &[u32]) -> String {
+    let mut out: Vec<String> = vec![];
+    let mut i = 0;
+    while i < ids.len() {
+        let mut j = i;
+        while j + 1 < ids.len() && ids[j + 1] == ids[j] + 1 {
+            j += 1;
+        }
+        out.push(if i == j {
+            ids[i].to_string()
+        } else {
+            format!("{}-{}", ids[i], ids[j])
+        });
+        i = j + 1;
+    }
+    out.join(", ")
+}
+
 impl<'a> View<'a> {
     pub fn new(
         chip: &Chip,
@@ -148,24 +167,26 @@ impl<'a> View<'a> {
         end_cycle: u64,
         sel: &Selection,
     ) -> Result<View<'a>> {
-        let n_cores = chip.cores.len() as u32;
+        let mut used: Vec<u32> = chip.cores.iter().map(|c| c.phys).collect();
+        used.sort_unstable();
         let cores: Vec<u32> = match &sel.cores {
             Some(c) => {
                 for &core in c {
-                    crate::error::check_range(
-                        "command line",
-                        "--trace-cores",
-                        core,
-                        0,
-                        n_cores - 1,
-                    )?;
+                    if used.binary_search(&core).is_err() {
+                        return Err(Error::invalid(
+                            "command line",
+                            "--trace-cores",
+                            core,
+                            format!("a core in use: {}", ranges(&used)),
+                        ));
+                    }
                 }
                 let mut c = c.clone();
                 c.sort_unstable();
                 c.dedup();
                 c
             }
-            None => (0..n_cores).collect(),
+            None => used,
         };
         let cpr = chip.mesh.cores_per_router;
         let mut routers: Vec<u32> = match &sel.cores {
@@ -213,7 +234,13 @@ impl<'a> View<'a> {
             rec,
             mesh: chip.mesh,
             clock_mhz: chip.hw.clock_mhz,
-            core_layer: chip.cores.iter().map(|c| c.layer).collect(),
+            core_layer: {
+                let mut by_id = vec![u32::MAX; chip.hw.n_cores() as usize];
+                for c in &chip.cores {
+                    by_id[c.phys as usize] = c.population;
+                }
+                by_id
+            },
             window,
             cores,
             routers,

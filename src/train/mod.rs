@@ -18,7 +18,7 @@ use crate::model::gen::{conv_kinds, parse_conv};
 use crate::model::stimulus::graded_payload;
 use crate::model::LayerShape;
 use crate::model::{
-    InputEncoding, Layer, LayerKind, Model, Neuron, Param, Readout, Reset, Semantics,
+    Chain, InputEncoding, Layer, LayerKind, Model, Neuron, Param, Readout, Reset, Semantics,
 };
 use net::{backward, cross_entropy, forward, Fanout, LayerGrads, LayerParams, Trace, UNIT};
 use rand::seq::SliceRandom;
@@ -246,7 +246,7 @@ pub fn skeleton(arch: &[LayerKind]) -> (Vec<LayerShape>, Vec<Option<Arc<Fanout>>
             },
         })
         .collect();
-    let model = Model {
+    let model = Chain {
         name: String::new(),
         metadata: Default::default(),
         timesteps: 1,
@@ -255,6 +255,7 @@ pub fn skeleton(arch: &[LayerKind]) -> (Vec<LayerShape>, Vec<Option<Arc<Fanout>>
             size: input_size(arch),
             encoding: InputEncoding::Spikes,
             rate: 0.2,
+            shape: None,
         },
         readout: Readout::Membrane,
         layers,
@@ -272,7 +273,7 @@ pub fn skeleton(arch: &[LayerKind]) -> (Vec<LayerShape>, Vec<Option<Arc<Fanout>>
             let n_in = shape.input.len();
             let mut lists: Vec<Vec<(u32, u32)>> = vec![vec![]; n_in];
             let pool = matches!(layer.kind, LayerKind::SumPool2d { .. });
-            crate::model::for_each_synapse(layer, shape, |src, tgt, w| {
+            crate::model::chain::for_each_synapse(layer, shape, |src, tgt, w| {
                 let widx = if pool { UNIT } else { (w - 1) as u32 };
                 lists[src].push((tgt as u32, widx));
             });
@@ -640,11 +641,12 @@ fn finish_with(
     masters: &[Master],
     data: &Dataset,
     final_loss: f32,
-    adjust: impl FnOnce(&mut Model),
+    adjust: impl FnOnce(&mut Chain),
 ) -> Result<Trained> {
     let (params, qs) = effective(spec, topo, masters, true);
-    let mut model = export(spec, masters, &qs, data);
-    adjust(&mut model);
+    let mut chain = export(spec, masters, &qs, data);
+    adjust(&mut chain);
+    let mut model = chain.into_model();
     let test = match spec.test_samples {
         Some(n) => data.test.head(n),
         None => data.test.clone(),
@@ -895,7 +897,7 @@ fn sparsity(qs: &[quant::Quantized]) -> f64 {
 }
 
 /// Folds float scales into integer weights, thresholds and biases.
-fn export(spec: &TrainSpec, masters: &[Master], qs: &[quant::Quantized], data: &Dataset) -> Model {
+fn export(spec: &TrainSpec, masters: &[Master], qs: &[quant::Quantized], data: &Dataset) -> Chain {
     let n = masters.len();
     let mut layers = vec![];
     for (l, (m, q)) in masters.iter().zip(qs).enumerate() {
@@ -984,7 +986,7 @@ fn export(spec: &TrainSpec, masters: &[Master], qs: &[quant::Quantized], data: &
         "test_stimulus_seed".into(),
         test_seed(spec.seed).to_string(),
     );
-    Model {
+    Chain {
         name: format!(
             "{}-{arch}-w{}-T{}",
             data.name,
@@ -998,6 +1000,7 @@ fn export(spec: &TrainSpec, masters: &[Master], qs: &[quant::Quantized], data: &
             size: input_size(&spec.arch),
             encoding: spec.encoding,
             rate: 0.2,
+            shape: None,
         },
         readout: spec.readout,
         layers,

@@ -16,8 +16,8 @@ use crate::engine::{
 use crate::error::{check_range, Result};
 use crate::model::stimulus::from_image;
 use crate::model::{
-    Adaptation, Input, InputEncoding, Layer, LayerKind, Model, Neuron, Param, Readout, Reset,
-    Semantics, Stdp,
+    Adaptation, Chain, Input, InputEncoding, Layer, LayerKind, Model, Neuron, Param, Readout,
+    Reset, Semantics, Stdp,
 };
 use crate::train::Progress;
 use rand::{RngExt, SeedableRng};
@@ -114,7 +114,7 @@ pub fn learning_model(net: &StdpNet, inputs: usize, seed: u64) -> Model {
     let weights = (0..inputs * net.neurons)
         .map(|_| rng.random_range(0..=net.init_max))
         .collect();
-    Model {
+    Chain {
         name: format!("stdp-{}-T{}", net.neurons, net.timesteps),
         metadata: [(
             "input_divisor".to_string(),
@@ -127,6 +127,7 @@ pub fn learning_model(net: &StdpNet, inputs: usize, seed: u64) -> Model {
             size: inputs,
             encoding: InputEncoding::Spikes,
             rate: 0.2,
+            shape: None,
         },
         readout: Readout::SpikeCount,
         layers: vec![Layer {
@@ -167,24 +168,26 @@ pub fn learning_model(net: &StdpNet, inputs: usize, seed: u64) -> Model {
         }],
         early_exit: None,
     }
+    .into_model()
 }
 
 /// The inference model after learning: the learned weights, thresholds
 /// frozen at `threshold + theta`, no learning rule.
 pub fn frozen(model: &Model, weights: Vec<i32>, theta: &[i32]) -> Model {
     let mut m = model.clone();
-    let layer = &mut m.layers[0];
-    let base = layer.neuron.threshold.at(0) as i64;
-    let hi = (1i64 << (layer.neuron.state_bits - 1)) - 1;
-    layer.neuron.threshold = Param::PerNeuron(
+    let neuron = &mut m.populations[0].neuron;
+    let base = neuron.threshold.at(0) as i64;
+    let hi = (1i64 << (neuron.state_bits - 1)) - 1;
+    neuron.threshold = Param::PerNeuron(
         theta
             .iter()
             .map(|t| (base + *t as i64).min(hi) as i32)
             .collect(),
     );
-    layer.neuron.adaptation = None;
-    layer.stdp = None;
-    layer.weights = weights;
+    neuron.adaptation = None;
+    let proj = &mut m.projections[0];
+    proj.stdp = None;
+    proj.conn = crate::model::Connectivity::Dense { weights };
     m
 }
 
@@ -465,10 +468,10 @@ mod tests {
         let m = learning_model(&net, 5, 1);
         let f = frozen(&m, vec![1; 15], &[0, 10, 34000]);
         assert_eq!(
-            f.layers[0].neuron.threshold,
+            f.populations[0].neuron.threshold,
             Param::PerNeuron(vec![1500, 1510, 35500])
         );
-        assert!(f.layers[0].stdp.is_none() && f.layers[0].neuron.adaptation.is_none());
+        assert!(f.projections[0].stdp.is_none() && f.populations[0].neuron.adaptation.is_none());
         f.validate("f").unwrap();
     }
 }
