@@ -161,6 +161,26 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 160, ..ProptestConfig::default() })]
+
+    /// Graphs with recurrence (self and backward), skips from the input,
+    /// explicit delays, sparse projections with stored zero weights and
+    /// one-to-one projections, on random chips.
+    #[test]
+    fn graphs_match_the_reference(case in common::graph::graph_case(), sets in chip_sets()) {
+        let model = case.build();
+        let mut sets = sets;
+        sets.push("membrane_sram.state_bits=32".into());
+        sets.push("membrane_sram.word_bits=64".into());
+        sets.push("mesh=4x4".into());
+        let hw = hw(&sets);
+        prop_assume!(neurocycle::mapping::map(&model, &hw, "m").is_ok());
+        let c = common::check(&model, &hw, 2, case.seed);
+        prop_assert_eq!(c.spikes_per_layer.len(), model.populations.len());
+    }
+}
+
 #[test]
 fn hand_written_example_matches_on_every_preset() {
     let model: neurocycle::model::Model =

@@ -56,10 +56,12 @@ pub struct Chip<'a> {
     /// Bits of a spike flit: destination tile x, y, core and axon; with
     /// tree multicast, a destination-core bitmap and the source's key.
     pub flit_bits: u32,
-    /// Tree multicast: one group per source neuron, `group_base[p] + n`
-    /// for neuron n of population p. `None` with source replication.
+    /// Tree multicast: the destination sets of tree flits; neuron n of
+    /// population p sends groups `group_start[p][n]..group_start[p][n + 1]`
+    /// (one, unless two of its rows share a core). `None` with source
+    /// replication.
     pub groups: Option<std::sync::Arc<Groups>>,
-    pub group_base: Vec<u32>,
+    pub group_start: Vec<Vec<u32>>,
 }
 
 fn bits_for(n: u32) -> u32 {
@@ -193,20 +195,35 @@ impl<'a> Chip<'a> {
             })
             .collect();
         let multicast = hw.router.multicast == Multicast::XyTree;
-        let mut group_base = vec![];
+        let mut group_start = vec![];
         let mut groups = Groups {
             offsets: vec![0],
             ..Groups::default()
         };
         for routes in &mapping.routes[1..] {
-            group_base.push(groups.offsets.len() as u32 - 1);
+            let mut starts = Vec::with_capacity(routes.offsets.len());
+            // A core keys a tree flit to one axon, so a neuron with two rows
+            // on one core (two projections, or inhibition and a projection)
+            // sends one tree flit per group of distinct cores.
+            let mut open: Vec<Vec<crate::mapping::Dest>> = vec![];
             for src in 0..routes.offsets.len() - 1 {
+                starts.push(groups.offsets.len() as u32 - 1);
                 for d in routes.of(src) {
-                    groups.cores.push(d.core);
-                    groups.axons.push(d.axon);
+                    match open.iter_mut().find(|g| g.iter().all(|o| o.core != d.core)) {
+                        Some(g) => g.push(*d),
+                        None => open.push(vec![*d]),
+                    }
                 }
-                groups.offsets.push(groups.cores.len() as u32);
+                for g in open.drain(..) {
+                    for d in g {
+                        groups.cores.push(d.core);
+                        groups.axons.push(d.axon);
+                    }
+                    groups.offsets.push(groups.cores.len() as u32);
+                }
             }
+            starts.push(groups.offsets.len() as u32 - 1);
+            group_start.push(starts);
         }
         let n_groups = groups.offsets.len() as u32 - 1;
         let flit_bits = if multicast {
@@ -228,7 +245,7 @@ impl<'a> Chip<'a> {
             mesh: mesh_params(hw, flit_bits),
             flit_bits,
             groups: multicast.then(|| std::sync::Arc::new(groups)),
-            group_base,
+            group_start,
         }
     }
 

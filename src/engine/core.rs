@@ -256,9 +256,10 @@ pub struct StepEnv<'a> {
     pub routes: &'a Routes,
     pub is_output: bool,
     pub pes: u32,
-    /// Tree multicast: the group of this core's neuron n is `base + global
-    /// index of n`. `None`: one flit per destination.
-    pub group_base: Option<u32>,
+    /// Tree multicast: the groups of the population's neurons
+    /// (`Chip::group_start`) and their destination sets. `None`: one flit
+    /// per destination.
+    pub groups: Option<(&'a [u32], &'a super::noc::Groups)>,
     pub ctx: PhaseCtx,
 }
 
@@ -371,14 +372,19 @@ pub fn step_core(
         }
         let at = ready.max(s.next_send_at).max(now);
         s.next_send_at = at + 1;
-        if let Some(base) = env.group_base {
-            // One flit for all destinations; the source reads every entry
-            // to build its destination set.
-            let group = base + tb.first_neuron + neuron;
+        if let Some((starts, groups)) = env.groups {
+            // One flit per destination set; the source reads every entry
+            // of the set to build it.
+            let i = (tb.first_neuron + neuron) as usize;
+            let group = starts[i] + s.dest_next;
             mesh.inject(Flit::multicast(env.core, group, 1, ctx.bank as u8), at);
             events.injected(env.core, at);
-            s.cnt.routing_table_reads += dests.len() as u64;
-            s.out_head += 1;
+            s.cnt.routing_table_reads += groups.len(group) as u64;
+            s.dest_next += 1;
+            if s.dest_next == starts[i + 1] - starts[i] {
+                s.dest_next = 0;
+                s.out_head += 1;
+            }
         } else {
             let d = dests[s.dest_next as usize];
             mesh.inject(Flit::new(env.core, d.core, d.axon, 1, ctx.bank as u8), at);

@@ -387,10 +387,10 @@ fn run<O: Observer>(
             routes: chip.routes_of(tables.population),
             is_output: tables.population as usize == model.output,
             pes: hw.core.pes,
-            group_base: chip
+            groups: chip
                 .groups
-                .as_ref()
-                .map(|_| chip.group_base[tables.population as usize]),
+                .as_deref()
+                .map(|g| (&chip.group_start[tables.population as usize][..], g)),
             ctx: PhaseCtx::default(),
         })
         .collect();

@@ -111,6 +111,13 @@ impl Groups {
     fn range(&self, g: u32) -> std::ops::Range<usize> {
         self.offsets[g as usize] as usize..self.offsets[g as usize + 1] as usize
     }
+    /// Destinations of group `g`.
+    pub fn len(&self, g: u32) -> u32 {
+        self.offsets[g as usize + 1] - self.offsets[g as usize]
+    }
+    pub fn is_empty(&self) -> bool {
+        self.offsets.len() <= 1
+    }
 }
 
 /// Where ejected flits go: the cores' work queues, or a test's recorder.

@@ -3,6 +3,8 @@
 //! expectation: the reference's spikes.
 #![allow(dead_code)]
 
+pub mod graph;
+
 use neurocycle::config::HwConfig;
 use neurocycle::engine::{run_sample, Chip, EngineOptions, Quiet};
 use neurocycle::mapping;
