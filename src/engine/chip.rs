@@ -214,6 +214,11 @@ impl<'a> Chip<'a> {
                         None => open.push(vec![*d]),
                     }
                 }
+                // A neuron without destinations keeps an (empty) key too:
+                // the key field counts every neuron.
+                if open.is_empty() {
+                    groups.offsets.push(groups.cores.len() as u32);
+                }
                 for g in open.drain(..) {
                     for d in g {
                         groups.cores.push(d.core);
