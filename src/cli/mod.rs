@@ -5,7 +5,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use neurocycle::config::HwConfig;
 use neurocycle::engine::EngineOptions;
 use neurocycle::error::{write_atomic, Error, Result};
-use neurocycle::model::gen::{generate, parse_conv, GenSpec};
+use neurocycle::model::gen::{generate, parse_conv, GenSpec, Storage};
 use neurocycle::model::{Model, Readout, Reset, Semantics};
 use neurocycle::run::{simulate as simulate_job, Inputs, Job, RunOptions};
 use neurocycle::trace;
@@ -37,6 +37,8 @@ pub enum Command {
     Run(RunArgs),
     /// Write a synthetic model (random sparse quantized SNN).
     Gen(GenArgs),
+    /// Convert a model file between RON and the binary `.ncm` (by OUT's extension).
+    Convert(ConvertArgs),
     /// Run a built-in model on the built-in default chip, no files needed.
     Demo(DemoArgs),
     /// Characterize the mesh alone with synthetic traffic (latency, throughput, saturation).
@@ -117,11 +119,19 @@ pub struct RunArgs {
     /// Hardware config (RON), e.g. hw_configs/default.ron.
     #[arg(long)]
     pub hw: PathBuf,
-    /// Model (RON), e.g. models/tiny.ron.
+    /// Model (RON or binary .ncm), e.g. models/tiny.ron.
     #[arg(long)]
     pub model: PathBuf,
     #[command(flatten)]
     pub sim: SimArgs,
+}
+
+#[derive(Args)]
+pub struct ConvertArgs {
+    /// Model to read (RON or .ncm).
+    pub input: PathBuf,
+    /// Model to write: binary for `.ncm`, RON otherwise.
+    pub output: PathBuf,
 }
 
 #[derive(Args)]
@@ -167,6 +177,17 @@ pub enum ResetArg {
     Subtract,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ConnectivityArg {
+    /// Dense storage up to 4,194,304 weights per layer, synapse lists
+    /// above it or when --fan-in, --locality or --recurrent is given.
+    Auto,
+    /// Every weight of every dense layer, zeros included.
+    Dense,
+    /// Synapse lists: memory and file grow with the synapses.
+    Sparse,
+}
+
 #[derive(Args)]
 pub struct GenArgs {
     /// Dense layer sizes, input first: 784,512,10.
@@ -176,9 +197,29 @@ pub struct GenArgs {
     /// (cOkKsSpP = Conv2d, pK = SumPool2d, dN = Dense).
     #[arg(long)]
     pub conv: Option<String>,
-    /// Fraction of zero weights, 0..1.
-    #[arg(long, default_value_t = 0.9)]
+    /// Fraction of zero weights, 0..1 (with synapse lists: the chance that
+    /// a source is not drawn).
+    #[arg(long, default_value_t = 0.9, allow_negative_numbers = true)]
     pub sparsity: f64,
+    /// How dense layers store their synapses.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub connectivity: ConnectivityArg,
+    /// Sources per neuron, exactly (synapse lists; instead of --sparsity).
+    #[arg(long)]
+    pub fan_in: Option<usize>,
+    /// Draw a neuron's sources from the WIDTH neurons around its position
+    /// in the source population (synapse lists), as mapped networks are
+    /// local; keeps routing tables and axon counts small.
+    #[arg(long, value_name = "WIDTH")]
+    pub locality: Option<usize>,
+    /// Add a recurrent projection (delay 1) with this many sources per
+    /// neuron to every population but the output (synapse lists).
+    #[arg(long, value_name = "FAN_IN", default_value_t = 0)]
+    pub recurrent: usize,
+    /// Refuse to generate a model needing more memory than this (e.g. 2G);
+    /// default: the memory available.
+    #[arg(long, value_name = "SIZE")]
+    pub max_memory: Option<String>,
     /// 1 (binary), 2 (ternary) .. 16.
     #[arg(long, default_value_t = 4)]
     pub weight_bits: u8,
@@ -209,7 +250,7 @@ pub struct GenArgs {
     pub threshold_scale: f64,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Output model file (RON).
+    /// Output model file: binary for `.ncm`, RON otherwise.
     #[arg(long)]
     pub out: PathBuf,
 }
@@ -228,6 +269,22 @@ pub fn main(cli: Cli) -> Result<i32> {
             )
         }
         Command::Gen(a) => gen(&a),
+        Command::Convert(a) => {
+            let model = Model::load(&a.input)?;
+            model.save(&a.output)?;
+            let size = |p: &std::path::Path| std::fs::metadata(p).map_or(0, |m| m.len());
+            eprintln!(
+                "converted {} ({} bytes) to {} ({} bytes): {} populations, {} projections, {} synapses",
+                a.input.display(),
+                size(&a.input),
+                a.output.display(),
+                size(&a.output),
+                model.populations.len(),
+                model.projections.len(),
+                model.n_synapses()
+            );
+            Ok(0)
+        }
         Command::Noc(a) => noc::main(&a),
         Command::Train(a) => {
             let line = std::env::args().collect::<Vec<_>>().join(" ");
@@ -415,20 +472,13 @@ fn gen(a: &GenArgs) -> Result<i32> {
         None => None,
     };
     let layers = a.layers.clone().unwrap_or_else(|| vec![784, 512, 10]);
-    if conv.is_none() && layers.len() < 2 {
+    let lists_asked = a.fan_in.is_some() || a.locality.is_some() || a.recurrent > 0;
+    if a.connectivity == ConnectivityArg::Dense && lists_asked {
         return Err(Error::Usage(
-            "--layers needs the input size and at least one layer, e.g. 784,10".into(),
+            "--fan-in, --locality and --recurrent draw synapse lists; use --connectivity sparse or auto".into(),
         ));
     }
-    if !(0.0..=1.0).contains(&a.sparsity) {
-        return Err(Error::invalid(
-            "--sparsity",
-            "sparsity",
-            a.sparsity,
-            "0.0 ..= 1.0",
-        ));
-    }
-    let spec = GenSpec {
+    let mut spec = GenSpec {
         layers,
         conv,
         sparsity: a.sparsity,
@@ -453,10 +503,29 @@ fn gen(a: &GenArgs) -> Result<i32> {
         state_bits: a.state_bits,
         threshold_scale: a.threshold_scale,
         seed: a.seed,
+        storage: Storage::Dense,
+        fan_in: a.fan_in,
+        locality: a.locality,
+        recurrent: a.recurrent,
     };
-    // Check the options that the generator passes through before using them.
-    neurocycle::error::check_range("gen", "--weight-bits", a.weight_bits, 1, 16)?;
-    neurocycle::error::check_range("gen", "--state-bits", a.state_bits, 2, 32)?;
+    spec.storage = match a.connectivity {
+        ConnectivityArg::Dense => Storage::Dense,
+        ConnectivityArg::Sparse => Storage::Lists,
+        ConnectivityArg::Auto => {
+            // Sizes are checked below; saturate until then.
+            let big = spec.conv.is_none()
+                && spec
+                    .layers
+                    .windows(2)
+                    .any(|w| w[0].saturating_mul(w[1]) > 1 << 22);
+            if big || lists_asked {
+                Storage::Lists
+            } else {
+                Storage::Dense
+            }
+        }
+    };
+    spec.check(neurocycle::limits::max_bytes("--max-memory", a.max_memory.as_deref())? as f64)?;
     let model = generate(&spec);
     model.validate("<generated>")?;
     model.save(&a.out)?;

@@ -37,6 +37,18 @@ pub enum Bound {
 }
 
 impl Bound {
+    /// The name reports use (as in the JSON).
+    pub fn name(self) -> &'static str {
+        match self {
+            Bound::Neurons => "neurons",
+            Bound::MembraneSram => "membrane_sram",
+            Bound::Axons => "axons",
+            Bound::SynapseMemory => "synapse_memory",
+            Bound::RoutingTable => "routing_table",
+            Bound::PopulationEnd => "population_end",
+        }
+    }
+
     pub fn parameter(self, hw: &HwConfig) -> String {
         match self {
             Bound::Neurons => format!("core.neurons = {}", hw.core.neurons),
@@ -477,4 +489,26 @@ pub fn numbering(model: &Model, spans: &[Vec<Span>]) -> (Vec<Vec<u32>>, Vec<u32>
         spans.iter().map(|s| s.len() as u32).collect(),
         next as usize,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bound_names_are_the_json_names() {
+        for b in [
+            Bound::Neurons,
+            Bound::MembraneSram,
+            Bound::Axons,
+            Bound::SynapseMemory,
+            Bound::RoutingTable,
+            Bound::PopulationEnd,
+        ] {
+            assert_eq!(
+                serde_json::to_string(&b).unwrap(),
+                format!("\"{}\"", b.name())
+            );
+        }
+    }
 }

@@ -429,13 +429,13 @@ impl Report {
         );
         let _ = writeln!(
             s,
-            "  {:>4} {:>5} {:>6} {:>8} {:>11} {:>12} {:>12} {:>7}",
+            "  {:>4} {:>5} {:>6} {:>8} {:>11} {:>12} {:>12} {:>7}  bound by",
             "core", "layer", "enc", "neurons", "events", "synops", "busy cyc", "PE util"
         );
         for p in &c.per_core {
             let _ = writeln!(
                 s,
-                "  {:>4} {:>5} {:>6} {:>8} {:>11} {:>12} {:>12} {:>7}",
+                "  {:>4} {:>5} {:>6} {:>8} {:>11} {:>12} {:>12} {:>7}  {}",
                 p.core,
                 p.layer,
                 p.encoding,
@@ -443,7 +443,8 @@ impl Report {
                 p.events,
                 p.synops,
                 p.busy_cycles,
-                fmt_pct(p.pe_utilization)
+                fmt_pct(p.pe_utilization),
+                p.bound_by.name()
             );
         }
         let m = &self.memory;
