@@ -1,11 +1,12 @@
 //! Runs many inferences through the chip on a pool of threads. Each sample
 //! is independent (its stimulus comes from the seed and its index), and
 //! results are merged in sample order, so the report is the same for any
-//! thread count.
+//! thread count. With fewer samples than threads, each inference is split
+//! over several threads (`engine::Engine` partitions the mesh).
 
 use crate::config::HwConfig;
 use crate::data::Dataset;
-use crate::engine::{run_sample, Chip, Counters, EngineOptions, Quiet};
+use crate::engine::{Chip, Counters, Engine, EngineOptions, Quiet};
 use crate::error::{check_range, Result};
 use crate::mapping;
 use crate::model::stimulus::{self, Stimulus};
@@ -92,14 +93,17 @@ pub fn run(
     let done = AtomicU64::new(0);
     let results: Mutex<Vec<Option<Result<SampleResult>>>> =
         Mutex::new((0..opts.samples).map(|_| None).collect());
-    let threads = opts.threads.clamp(1, opts.samples.max(1) as usize);
-    let one = |i: u64| -> Result<SampleResult> {
+    let threads = opts.threads.max(1);
+    let workers = threads.min(opts.samples.max(1) as usize);
+    // Threads left over split each inference.
+    let partitions = threads / workers;
+    let one = |engine: &mut Engine, i: u64| -> Result<SampleResult> {
         let stim = stimulus(i);
-        let engine = EngineOptions {
+        let options = EngineOptions {
             record_spikes: opts.check,
             ..opts.engine
         };
-        let out = run_sample(chip, &stim, engine, &mut Quiet)?;
+        let out = engine.run(&stim, options, &mut Quiet)?;
         let mismatches = if opts.check {
             let r = reference::run(chip.model, &stim);
             spike_mismatches(&out.spikes, &r.spikes) + (r.readout != out.readout) as u64
@@ -114,18 +118,22 @@ pub fn run(
         })
     };
     crossbeam::scope(|s| {
-        for _ in 0..threads {
-            s.spawn(|_| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= opts.samples {
-                    break;
-                }
-                let r = one(i);
-                let failed = r.is_err();
-                results.lock().expect("no thread panics holding the lock")[i as usize] = Some(r);
-                progress(done.fetch_add(1, Ordering::Relaxed) + 1);
-                if failed {
-                    next.store(opts.samples, Ordering::Relaxed);
+        for _ in 0..workers {
+            s.spawn(|_| {
+                let mut engine = Engine::new(chip, partitions);
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= opts.samples {
+                        break;
+                    }
+                    let r = one(&mut engine, i);
+                    let failed = r.is_err();
+                    results.lock().expect("no thread panics holding the lock")[i as usize] =
+                        Some(r);
+                    progress(done.fetch_add(1, Ordering::Relaxed) + 1);
+                    if failed {
+                        next.store(opts.samples, Ordering::Relaxed);
+                    }
                 }
             });
         }

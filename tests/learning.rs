@@ -101,6 +101,7 @@ fn learn_both(model: &Model, hw: &neurocycle::config::HwConfig, samples: u64, se
         let opts = |every_cycle| EngineOptions {
             every_cycle,
             record_spikes: true,
+            ..EngineOptions::default()
         };
         let got = run_sample_learning(&chip, &stim, opts(false), &mut Quiet, &mut on_chip).unwrap();
         assert_eq!(got.spikes, want.spikes, "spikes, sample {i}");
@@ -192,6 +193,7 @@ fn learning_counters_follow_their_formulas() {
     let opts = EngineOptions {
         every_cycle: false,
         record_spikes: true,
+        ..EngineOptions::default()
     };
     let plain = run_sample(&chip, &stim, opts, &mut Quiet).unwrap();
     let mut learner = ChipLearner::new(&chip);

@@ -73,7 +73,9 @@ pub struct SimArgs {
     /// Directory of the data set's files (fashion-mnist).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Worker threads (default: all cores). Results do not depend on it.
+    /// Worker threads (default: all cores): samples run in parallel, and
+    /// with fewer samples than threads each inference is split over the
+    /// rest (by bands of mesh columns). Results do not depend on it.
     #[arg(long)]
     pub threads: Option<usize>,
     /// Override a config parameter, e.g. --set core.pes=16 --set mesh=8x8.
@@ -391,7 +393,7 @@ fn simulate(
             threads: workers("--threads", a.threads)?,
             engine: EngineOptions {
                 every_cycle: a.every_cycle,
-                record_spikes: false,
+                ..EngineOptions::default()
             },
             check: a.check,
         },

@@ -164,6 +164,37 @@ impl CoreState {
         }
     }
 
+    /// Back to the state of a new inference, keeping every allocation.
+    /// Plastic weights and thresholds are the caller's (learning swaps its
+    /// own in; without learning they never change).
+    pub fn reset(&mut self) {
+        self.queue.head = 0;
+        self.queue.len = 0;
+        self.acc.fill(0);
+        self.u.fill(0);
+        self.v.fill(0);
+        self.theta.fill(0);
+        self.pre_trace.fill(0);
+        self.post_trace.fill(0);
+        self.integ_free_at = 0;
+        self.drain_at = 0;
+        self.must_update = false;
+        self.updated = false;
+        self.update_end = 0;
+        self.host_done = true;
+        self.out.clear();
+        self.out_head = 0;
+        self.dest_next = 0;
+        self.next_send_at = 0;
+        self.wake = u64::MAX;
+        let mut by_phase = std::mem::take(&mut self.cnt.busy_cycles_by_phase);
+        by_phase.fill(0);
+        self.cnt = CoreCounters {
+            busy_cycles_by_phase: by_phase,
+            ..CoreCounters::default()
+        };
+    }
+
     pub fn begin_phase(&mut self, must_update: bool, has_host_input: bool, now: u64) {
         self.must_update = must_update;
         self.updated = false;

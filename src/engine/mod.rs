@@ -20,15 +20,18 @@ pub mod chip;
 pub mod core;
 pub mod counters;
 pub mod noc;
+mod part;
+pub mod sync;
 mod wheel;
 
-use self::core::{step_core, CoreEvents, CoreState, PhaseCtx, StepEnv};
-use crate::error::{Error, Result};
+use self::core::{CoreEvents, CoreState, PhaseCtx, StepEnv};
+use crate::error::Result;
 use crate::model::stimulus::Stimulus;
-use crate::model::{argmax, Readout, SpikeRecord};
+use crate::model::{argmax, SpikeRecord};
 pub use chip::Chip;
 pub use counters::{CoreCounters, Counters};
-use noc::{Flit, Mesh, Sink};
+use noc::Mesh;
+use part::Part;
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct EngineOptions {
@@ -36,6 +39,11 @@ pub struct EngineOptions {
     pub every_cycle: bool,
     /// Record every spike (for `--check` and traces).
     pub record_spikes: bool,
+    /// Threads one inference is split over (0 or 1: one). Each steps the
+    /// routers and cores of a band of mesh columns (rows when the mesh is
+    /// taller than wide); results do not depend on it. Traces and on-chip
+    /// learning run on one.
+    pub threads: usize,
 }
 
 /// The result of one inference on the chip.
@@ -63,6 +71,9 @@ pub enum Activity {
 /// default, and the engine is generic over the observer, so `Quiet`
 /// compiles to nothing.
 pub trait Observer {
+    /// Whether it wants events at all (`Quiet` does not, so an inference it
+    /// watches may use several threads).
+    const ENABLED: bool = true;
     /// A neuron fired in timestep `t`; its spike is ready at `cycle`.
     fn spike(&mut self, _t: u32, _layer: u32, _neuron: u32, _core: u32, _cycle: u64) {}
     /// Phase `phase` of timestep `t` ran from `start_cycle` to `end_cycle`
@@ -90,7 +101,9 @@ pub trait Observer {
 
 /// An observer that ignores everything.
 pub struct Quiet;
-impl Observer for Quiet {}
+impl Observer for Quiet {
+    const ENABLED: bool = false;
+}
 
 struct Recorder<'a, O: Observer> {
     record: bool,
@@ -125,19 +138,6 @@ impl<O: Observer> CoreEvents for Recorder<'_, O> {
     }
 }
 
-/// The cores' work queues, as the mesh's ejection target: an ejected flit
-/// is admitted (scheduled and integrated) on arrival.
-struct Queues<'a, E: CoreEvents + RouterEvents> {
-    cores: &'a mut [CoreState],
-    tables: &'a [chip::CoreTables],
-    /// Index into `cores` of every physical core.
-    index_of: &'a [u32],
-    ctx: &'a PhaseCtx,
-    events: &'a mut E,
-    /// The earliest wake-up this step gave a core.
-    woke: u64,
-}
-
 /// Router activity, forwarded to the observer.
 trait RouterEvents {
     fn hop(&mut self, router: usize, in_port: usize, out_port: usize, cycle: u64, left: bool);
@@ -148,71 +148,6 @@ impl<O: Observer> RouterEvents for Recorder<'_, O> {
     fn hop(&mut self, router: usize, in_port: usize, out_port: usize, cycle: u64, left: bool) {
         self.inner
             .hop(router as u32, in_port as u32, out_port as u32, cycle, left);
-    }
-}
-
-impl<E: CoreEvents + RouterEvents> Sink for Queues<'_, E> {
-    fn room_at(&mut self, core: u32, now: u64) -> u64 {
-        let c = self.index_of[core as usize] as usize;
-        self.cores[c].queue.room_at(now)
-    }
-    fn accept(&mut self, core: u32, flit: Flit, now: u64) {
-        let i = self.index_of[core as usize] as usize;
-        let tables = &self.tables[i];
-        let c = &mut self.cores[i];
-        let (start, cycles) = c.admit(
-            tables,
-            flit.axon,
-            flit.payload as u32,
-            flit.tag as u32,
-            now,
-            self.ctx,
-        );
-        self.events.event(core, now, start, cycles);
-        // A core that still has to update does so when this event drains.
-        if c.must_update && !c.updated {
-            c.wake = c.wake.min(c.drain_at);
-            self.woke = self.woke.min(c.wake);
-        }
-    }
-    #[inline]
-    fn injection_freed(&mut self, core: u32, now: u64) {
-        // A core with spikes left to send waits for this (see `next_wake`);
-        // routers step before cores, so it sends in this very cycle.
-        let c = &mut self.cores[self.index_of[core as usize] as usize];
-        if c.out_head < c.out.len() {
-            c.wake = c.wake.min(now);
-            self.woke = self.woke.min(now);
-        }
-    }
-    #[inline]
-    fn hop(&mut self, router: usize, in_port: usize, out_port: usize, cycle: u64, left: bool) {
-        self.events.hop(router, in_port, out_port, cycle, left);
-    }
-}
-
-/// The readout so far: output spike counts, or the output population's
-/// membrane.
-fn readout_of(
-    model: &crate::model::Model,
-    chip: &Chip,
-    cores: &[CoreState],
-    out_counts: &[i64],
-) -> Vec<i64> {
-    match model.readout {
-        Readout::SpikeCount => out_counts.to_vec(),
-        Readout::Membrane => {
-            let mut v = vec![0i64; model.output_size()];
-            for (c, s) in cores.iter().enumerate() {
-                let t = &chip.cores[c];
-                if t.population as usize == model.output {
-                    for i in 0..t.n_neurons as usize {
-                        v[t.first_neuron as usize + i] = s.v[i] as i64;
-                    }
-                }
-            }
-            v
-        }
     }
 }
 
@@ -286,12 +221,12 @@ impl ChipLearner {
     }
 
     /// Swaps the carried-over state into the cores at a sample's start and
-    /// back at its end (no copies).
-    fn exchange(&mut self, cores: &mut [CoreState]) {
-        for (c, s) in cores.iter_mut().enumerate() {
-            std::mem::swap(&mut s.theta, &mut self.theta[c]);
+    /// back at its end (no copies); `slots[i]` is the chip core of `cores[i]`.
+    fn exchange(&mut self, cores: &mut [CoreState], slots: &[u32]) {
+        for (s, &c) in cores.iter_mut().zip(slots) {
+            std::mem::swap(&mut s.theta, &mut self.theta[c as usize]);
             if !s.weights.is_empty() {
-                std::mem::swap(&mut s.weights, &mut self.weights[c]);
+                std::mem::swap(&mut s.weights, &mut self.weights[c as usize]);
             }
         }
     }
@@ -312,14 +247,14 @@ impl ChipLearner {
     }
 }
 
-/// Runs one inference.
+/// Runs one inference (on a fresh engine; reuse an `Engine` to run many).
 pub fn run_sample<O: Observer>(
     chip: &Chip,
     stimulus: &Stimulus,
     opts: EngineOptions,
     observer: &mut O,
 ) -> Result<SampleRun> {
-    run(chip, stimulus, opts, observer, None)
+    Engine::new(chip, opts.threads).run(stimulus, opts, observer)
 }
 
 /// Runs one sample with learning on: STDP layers rewrite `learner`'s
@@ -332,188 +267,256 @@ pub fn run_sample_learning<O: Observer>(
     observer: &mut O,
     learner: &mut ChipLearner,
 ) -> Result<SampleRun> {
-    run(chip, stimulus, opts, observer, Some(learner))
+    Engine::new(chip, 1).run_learning(stimulus, opts, observer, learner)
 }
 
-fn run<O: Observer>(
-    chip: &Chip,
-    stimulus: &Stimulus,
-    opts: EngineOptions,
-    observer: &mut O,
-    mut learner: Option<&mut ChipLearner>,
-) -> Result<SampleRun> {
-    let model = chip.model;
-    let hw = chip.hw;
-    let schedule = &chip.mapping.schedule;
-    let n_pops = model.populations.len();
-    let n_phases = schedule.n_phases;
-    let n_cores = chip.cores.len();
-    let mut cores: Vec<CoreState> = chip
-        .cores
-        .iter()
-        .map(|t| CoreState::new(t, hw.core.queue_depth, n_phases, chip.banks))
-        .collect();
-    if let Some(l) = learner.as_deref_mut() {
-        l.exchange(&mut cores);
-    }
-    let mut mesh = match &chip.groups {
-        Some(g) => Mesh::with_groups(chip.mesh, g.clone()),
-        None => Mesh::new(chip.mesh),
-    };
-    let mut counters = Counters {
-        samples: 1,
-        timestep_cycles: vec![0; model.timesteps as usize],
-        phase_cycles: vec![0; n_phases],
-        spikes_per_layer: vec![0; n_pops],
-        ..Counters::default()
-    };
-    let out_len = model.output_size();
-    let mut out_counts = vec![0i64; out_len];
-    let mut rec = Recorder {
-        record: opts.record_spikes,
-        spikes: vec![],
-        inner: observer,
-    };
-    // Host input lists per core: (axon, payload).
-    let mut host: Vec<Vec<(u32, u32)>> = vec![vec![]; n_cores];
-    let input_routes = &chip.mapping.routes[0];
-    let mut envs: Vec<StepEnv> = chip
-        .cores
-        .iter()
-        .map(|tables| StepEnv {
-            core: tables.phys,
-            tables,
-            consts: &chip.consts[tables.population as usize],
-            routes: chip.routes_of(tables.population),
-            is_output: tables.population as usize == model.output,
-            pes: hw.core.pes,
-            groups: chip
-                .groups
-                .as_deref()
-                .map(|g| (&chip.group_start[tables.population as usize][..], g)),
-            ctx: PhaseCtx::default(),
+/// The cycle-level chip, ready to run inference after inference: its state
+/// is allocated once, reset between samples, and the cycle loop allocates
+/// nothing once the first inference has sized its buffers.
+pub struct Engine<'c> {
+    chip: &'c Chip<'c>,
+    parts: Vec<Part<'c>>,
+    /// (partition, slot) of every chip core.
+    place: Vec<(u32, u32)>,
+}
+
+/// The partition of every router: bands of columns (rows on a mesh taller
+/// than wide), as even as the mesh allows.
+fn bands(x: u32, y: u32, parts: usize) -> Vec<u8> {
+    let columns = x >= y;
+    let across = if columns { x } else { y } as usize;
+    let parts = parts.clamp(1, across.min(sync::MAX_PARTS));
+    (0..x * y)
+        .map(|r| {
+            let at = if columns { r % x } else { r / x } as usize;
+            (at * parts / across) as u8
         })
-        .collect();
-    let mut now = 0u64;
-    let mut watch = crate::model::ExitWatch::default();
+        .collect()
+}
 
-    for t in 0..model.timesteps {
-        let t_start = now;
-        for phase in 0..n_phases {
-            let phase_start = now;
-            let with_input = phase == 0;
-            for h in host.iter_mut() {
-                h.clear();
-            }
-            if with_input && (t as usize) < stimulus.timesteps() {
-                for ev in stimulus.at(t as usize) {
-                    for d in input_routes.of(ev.input as usize) {
-                        let c = chip.mapping.index_of[d.core as usize];
-                        host[c as usize].push((d.axon, ev.payload));
-                    }
+impl<'c> Engine<'c> {
+    /// An engine splitting every inference over `threads` partitions (at
+    /// most one per mesh column, or row on a tall mesh).
+    pub fn new(chip: &'c Chip<'c>, threads: usize) -> Engine<'c> {
+        let hw = chip.hw;
+        let model = chip.model;
+        let owner = bands(chip.mesh.x, chip.mesh.y, threads);
+        let n_parts = owner.iter().copied().max().unwrap_or(0) as usize + 1;
+        let cpr = chip.mesh.cores_per_router;
+        let n_phases = chip.mapping.schedule.n_phases;
+        let mut place = vec![(0u32, 0u32); chip.cores.len()];
+        let mut by_phys: Vec<u32> = (0..chip.cores.len() as u32).collect();
+        by_phys.sort_by_key(|c| chip.cores[*c as usize].phys);
+        let parts = (0..n_parts)
+            .map(|me| {
+                let slots: Vec<u32> = by_phys
+                    .iter()
+                    .copied()
+                    .filter(|c| owner[(chip.cores[*c as usize].phys / cpr) as usize] as usize == me)
+                    .collect();
+                let mut slot_of_phys = vec![u32::MAX; hw.n_cores() as usize];
+                for (k, &c) in slots.iter().enumerate() {
+                    slot_of_phys[chip.cores[c as usize].phys as usize] = k as u32;
+                    place[c as usize] = (me as u32, k as u32);
                 }
-            }
-            let ctx = PhaseCtx {
-                t,
-                phase,
-                banks: chip.banks,
-                bank: t % chip.banks,
-                read_latency: hw.synapse_memory.read_latency_cycles as u64,
-                learn: learner.is_some(),
-            };
-            for env in envs.iter_mut() {
-                env.ctx = ctx;
-            }
-            for (c, s) in cores.iter_mut().enumerate() {
-                let updates = schedule.level[chip.cores[c].population as usize] as usize == phase;
-                s.begin_phase(updates, !host[c].is_empty(), now);
-            }
-
-            // The earliest core wake-up: the cores are looked at only then.
-            let mut cores_wake = cores.iter().map(|s| s.wake).min().unwrap_or(u64::MAX);
-            loop {
-                {
-                    let mut sink = Queues {
-                        cores: &mut cores,
-                        tables: &chip.cores,
-                        index_of: &chip.mapping.index_of,
-                        ctx: &ctx,
-                        events: &mut rec,
-                        woke: u64::MAX,
-                    };
-                    mesh.step(now, &mut sink, opts.every_cycle);
-                    cores_wake = cores_wake.min(sink.woke);
-                }
-                if opts.every_cycle || cores_wake <= now {
-                    cores_wake = u64::MAX;
-                    for ((s, env), host) in cores.iter_mut().zip(&envs).zip(&host) {
-                        if opts.every_cycle || s.wake <= now {
-                            step_core(s, env, host, now, &mut mesh, &mut rec, &mut out_counts);
-                        }
-                        cores_wake = cores_wake.min(s.wake);
-                    }
-                }
-                let mut next = cores_wake;
-                if mesh.is_empty() && cores.iter().all(|s| s.quiescent()) {
-                    // Only pipelines and walks are left to finish.
-                    now = cores.iter().map(|s| s.busy_until()).fold(now, u64::max);
-                    break;
-                }
-                // Read after the cores ran: they may have injected flits.
-                // A core due next cycle makes the mesh's wake-up moot.
-                if next > now + 1 {
-                    next = next.min(mesh.next_wake());
-                }
-                // Every wait has a known end (a pipeline, a credit on its way,
-                // a queue slot freeing), so a phase that is not over but has
-                // no next cycle can never finish.
-                if next == u64::MAX {
-                    return Err(Error::Deadlock {
-                        cycle: now,
-                        msg: format!(
-                            "nothing can move in timestep {t} phase {phase}: {}",
-                            mesh.describe_stuck()
-                        ),
-                    });
-                }
-                now = if opts.every_cycle {
-                    now + 1
+                let groups = chip.groups.clone().unwrap_or_default();
+                let mesh = if n_parts == 1 {
+                    Mesh::with_groups(chip.mesh, groups)
                 } else {
-                    next.max(now + 1)
+                    Mesh::partitioned(chip.mesh, groups, &owner, me as u8)
                 };
-            }
-            rec.inner.phase(t, phase as u32, phase_start, now);
-            now += hw.barrier_cycles as u64;
-            counters.barrier_cycles += hw.barrier_cycles as u64;
-            counters.phase_cycles[phase] += now - phase_start;
-        }
-        counters.timestep_cycles[t as usize] += now - t_start;
-        counters.timesteps_run += 1;
-        if let Some(rule) = &model.early_exit {
-            let so_far = readout_of(model, chip, &cores, &out_counts);
-            if watch.settled(rule, t + 1, &so_far) {
-                break;
-            }
-        }
+                let out_len = model.output_size();
+                Part {
+                    cores: slots
+                        .iter()
+                        .map(|c| {
+                            CoreState::new(
+                                &chip.cores[*c as usize],
+                                hw.core.queue_depth,
+                                n_phases,
+                                chip.banks,
+                            )
+                        })
+                        .collect(),
+                    envs: slots
+                        .iter()
+                        .map(|c| {
+                            let tables = &chip.cores[*c as usize];
+                            StepEnv {
+                                core: tables.phys,
+                                tables,
+                                consts: &chip.consts[tables.population as usize],
+                                routes: chip.routes_of(tables.population),
+                                is_output: tables.population as usize == model.output,
+                                pes: hw.core.pes,
+                                groups: chip.groups.as_deref().map(|g| {
+                                    (&chip.group_start[tables.population as usize][..], g)
+                                }),
+                                ctx: PhaseCtx::default(),
+                            }
+                        })
+                        .collect(),
+                    host: vec![vec![]; slots.len()],
+                    slots,
+                    slot_of_phys,
+                    mesh,
+                    out_counts: vec![0; out_len],
+                    spikes: vec![],
+                    partial: vec![0; out_len],
+                    total: vec![0; out_len],
+                }
+            })
+            .collect();
+        Engine { chip, parts, place }
     }
 
-    counters.cycles = now;
-    counters.max_inference_cycles = now;
-    counters.noc = mesh.stats.clone();
-    for (c, s) in cores.iter().enumerate() {
-        counters.spikes_per_layer[chip.cores[c].population as usize] += s.cnt.spikes;
+    /// Partitions an inference is split over.
+    pub fn partitions(&self) -> usize {
+        self.parts.len()
     }
-    let readout = readout_of(model, chip, &cores, &out_counts);
-    if let Some(l) = learner {
-        l.exchange(&mut cores);
+
+    /// Runs one inference.
+    pub fn run<O: Observer>(
+        &mut self,
+        stimulus: &Stimulus,
+        opts: EngineOptions,
+        observer: &mut O,
+    ) -> Result<SampleRun> {
+        self.execute(stimulus, opts, observer, None)
     }
-    counters.cores = cores.into_iter().map(|s| s.cnt).collect();
-    let mut spikes = rec.spikes;
-    spikes.sort_unstable();
-    Ok(SampleRun {
-        prediction: argmax(&readout),
-        readout,
-        spikes,
-        counters,
-    })
+
+    /// Runs one inference with learning on (see `run_sample_learning`).
+    pub fn run_learning<O: Observer>(
+        &mut self,
+        stimulus: &Stimulus,
+        opts: EngineOptions,
+        observer: &mut O,
+        learner: &mut ChipLearner,
+    ) -> Result<SampleRun> {
+        self.execute(stimulus, opts, observer, Some(learner))
+    }
+
+    fn execute<O: Observer>(
+        &mut self,
+        stimulus: &Stimulus,
+        opts: EngineOptions,
+        observer: &mut O,
+        mut learner: Option<&mut ChipLearner>,
+    ) -> Result<SampleRun> {
+        let chip = self.chip;
+        for p in self.parts.iter_mut() {
+            p.reset();
+            if let Some(l) = learner.as_deref_mut() {
+                l.exchange(&mut p.cores, &p.slots);
+            }
+        }
+        let learn = learner.is_some();
+        let timing = if self.parts.len() == 1 {
+            self.parts[0].run(
+                chip,
+                &self.place,
+                0,
+                stimulus,
+                opts,
+                learn,
+                observer,
+                &mut sync::Solo,
+            )
+        } else {
+            assert!(
+                !O::ENABLED && !learn,
+                "observers and learning run on one partition (Engine::new(chip, 1))"
+            );
+            let shared = sync::Shared::new(self.parts.len(), chip.model.output_size());
+            let place = &self.place;
+            let results: Vec<Result<part::Timing>> = std::thread::scope(|s| {
+                let handles: Vec<_> = self
+                    .parts
+                    .iter_mut()
+                    .enumerate()
+                    .map(|(me, p)| {
+                        let shared = &shared;
+                        s.spawn(move || {
+                            let _guard = sync::PoisonOnPanic(shared);
+                            let mut member = sync::Member::new(shared, me);
+                            p.run(
+                                chip,
+                                place,
+                                me as u32,
+                                stimulus,
+                                opts,
+                                false,
+                                &mut Quiet,
+                                &mut member,
+                            )
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("a partition's thread panicked"))
+                    .collect()
+            });
+            // Every partition reaches the same end; a deadlock is best
+            // described by one that holds a stuck flit.
+            let mut first = None;
+            let mut ok = None;
+            for r in results {
+                match r {
+                    Ok(t) => ok = ok.or(Some(t)),
+                    Err(e) => {
+                        if first.is_none() || e.to_string().contains("holds a flit") {
+                            first = first
+                                .filter(|f: &crate::error::Error| {
+                                    f.to_string().contains("holds a flit")
+                                })
+                                .or(Some(e));
+                        }
+                    }
+                }
+            }
+            match (first, ok) {
+                (Some(e), _) => Err(e),
+                (None, Some(t)) => Ok(t),
+                (None, None) => unreachable!("every partition returns"),
+            }
+        };
+        if let Some(l) = learner {
+            for p in self.parts.iter_mut() {
+                l.exchange(&mut p.cores, &p.slots);
+            }
+        }
+        let timing = timing?;
+        let model = chip.model;
+        let mut counters = Counters {
+            samples: 1,
+            cycles: timing.cycles,
+            max_inference_cycles: timing.cycles,
+            timestep_cycles: timing.timestep_cycles,
+            phase_cycles: timing.phase_cycles,
+            barrier_cycles: timing.barrier_cycles,
+            timesteps_run: timing.timesteps_run,
+            spikes_per_layer: vec![0; model.populations.len()],
+            cores: vec![CoreCounters::default(); chip.cores.len()],
+            ..Counters::default()
+        };
+        let mut spikes = vec![];
+        for p in self.parts.iter_mut() {
+            counters.noc.merge(&p.mesh.stats);
+            for (s, &c) in p.cores.iter().zip(&p.slots) {
+                counters.spikes_per_layer[chip.cores[c as usize].population as usize] +=
+                    s.cnt.spikes;
+                counters.cores[c as usize] = s.cnt.clone();
+            }
+            spikes.append(&mut p.spikes);
+        }
+        spikes.sort_unstable();
+        let readout = self.parts[0].total.clone();
+        Ok(SampleRun {
+            prediction: argmax(&readout),
+            readout,
+            spikes,
+            counters,
+        })
+    }
 }

@@ -33,6 +33,16 @@
 //! can change; a credit sent back later wakes it.
 //! Stall cycles are counted at departure from timestamps, so sleeping
 //! counts them exactly as visiting every cycle would.
+//!
+//! Partitions: one inference may run on several threads, each stepping the
+//! routers of a band of mesh columns (`Mesh::partitioned`). A flit sent to
+//! a router of another band, and the credit a departure returns to one,
+//! become messages (`Msg`) that the other band applies before its next
+//! cycle; an upstream router reads its credits from a mirror of the
+//! downstream buffer that its own sends and the returned credits keep
+//! exact. Since a pushed flit is ready two cycles later at the earliest
+//! and a credit returns a link latency later, applying them one cycle late
+//! changes nothing (the order of routers within a cycle never matters).
 
 use std::hint::select_unpredictable;
 
@@ -118,6 +128,16 @@ impl Groups {
     pub fn is_empty(&self) -> bool {
         self.offsets.len() <= 1
     }
+}
+
+/// What one partition of the mesh tells another (see the top).
+#[derive(Clone, Copy, Debug)]
+pub enum Msg {
+    /// A flit for input `port` of `router`.
+    Flit { router: u32, port: u32, flit: Flit },
+    /// Input buffer `q` (router * ports + port) freed `slot`; its credit
+    /// reaches the upstream router at cycle `at`.
+    Credit { q: u32, slot: u32, at: u64 },
 }
 
 /// Where ejected flits go: the cores' work queues, or a test's recorder.
@@ -236,6 +256,8 @@ struct RouterState {
     /// The router's position, for routing without a division.
     x: u32,
     y: u32,
+    /// Mesh directions whose neighbour belongs to another partition.
+    foreign: u32,
 }
 
 /// An output port: its link and its round-robin pointer. Its credits are
@@ -307,6 +329,14 @@ pub struct Mesh {
     /// From leaving a router to being ready to leave the next one.
     hop_cycles: u64,
     pub stats: NocStats,
+    /// Partition of every router, and this mesh's (0 when whole).
+    owner: Unchecked<u8>,
+    me: u8,
+    /// Messages for other partitions since `take_outbox`, the flits among
+    /// them, and the earliest cycle at which one acts.
+    outbox: Vec<Msg>,
+    outbox_flits: u64,
+    outbox_at: u64,
 }
 
 impl Mesh {
@@ -356,15 +386,155 @@ impl Mesh {
             ),
             groups,
             step_of: [(p.x as usize).wrapping_neg(), 1, p.x as usize, usize::MAX],
-            wheel: Wheel::default(),
-            due: Vec::with_capacity(routers),
+            wheel: {
+                // Room for the wake-ups of a busy cycle: entering them then
+                // never allocates (stale entries may share a cycle).
+                let mut w = Wheel::default();
+                w.reserve((4 * routers).min(1024));
+                w
+            },
+            due: Vec::with_capacity((4 * routers).min(1024)),
             in_flight: 0,
             hop_cycles: (p.flit_cycles - 1 + p.link_latency + p.router_latency) as u64,
             stats: NocStats {
                 per_link: vec![0; routers * 4],
                 ..NocStats::default()
             },
+            owner: Unchecked(vec![0; routers]),
+            me: 0,
+            outbox: vec![],
+            outbox_flits: 0,
+            outbox_at: u64::MAX,
         }
+    }
+
+    /// The part of a mesh that partition `me` steps, the routers of every
+    /// partition given by `owner` (router index -> partition).
+    pub fn partitioned(
+        p: MeshParams,
+        groups: std::sync::Arc<Groups>,
+        owner: &[u8],
+        me: u8,
+    ) -> Mesh {
+        let mut mesh = Mesh::with_groups(p, groups);
+        assert_eq!(owner.len(), mesh.n_routers(), "one owner per router");
+        mesh.owner = Unchecked(owner.to_vec());
+        mesh.me = me;
+        for r in 0..mesh.n_routers() {
+            let (x, y) = (r as u32 % p.x, r as u32 / p.x);
+            let mut foreign = 0;
+            for (dir, inside) in [
+                (NORTH, y > 0),
+                (EAST, x + 1 < p.x),
+                (SOUTH, y + 1 < p.y),
+                (WEST, x > 0),
+            ] {
+                if inside && owner[mesh.neighbor(r, dir)] != owner[r] {
+                    foreign |= 1 << dir;
+                }
+            }
+            mesh.routers[r].foreign = foreign;
+        }
+        // Room for a cycle's messages without growing later.
+        mesh.outbox.reserve(4 * mesh.n_routers());
+        mesh
+    }
+
+    /// Whether router `r` belongs to this partition.
+    #[inline]
+    pub fn owns(&self, r: usize) -> bool {
+        self.owner[r] == self.me
+    }
+
+    /// Empties the mesh and its counters for a new inference, keeping every
+    /// allocation (so a reused mesh allocates nothing).
+    pub fn reset(&mut self) {
+        for f in self.slot_free.0.iter_mut() {
+            *f = 0;
+        }
+        for ip in self.inp.0.iter_mut() {
+            *ip = InPort::default();
+        }
+        for op in self.out.0.iter_mut() {
+            *op = OutPort::default();
+        }
+        for rs in self.routers.0.iter_mut() {
+            rs.wake = u64::MAX;
+            rs.nonempty = 0;
+            rs.blocked = 0;
+        }
+        self.wheel.reset();
+        self.due.clear();
+        self.in_flight = 0;
+        self.outbox.clear();
+        self.outbox_flits = 0;
+        self.outbox_at = u64::MAX;
+        let per_link = std::mem::take(&mut self.stats.per_link);
+        self.stats = NocStats {
+            per_link,
+            ..NocStats::default()
+        };
+        self.stats.per_link.iter_mut().for_each(|x| *x = 0);
+    }
+
+    /// The messages for other partitions since the last call, with the
+    /// flits among them and the earliest cycle one acts at; `swap` receives
+    /// them (and gives back an empty buffer).
+    pub fn take_outbox(&mut self, swap: &mut Vec<Msg>) -> (u64, u64) {
+        swap.clear();
+        std::mem::swap(&mut self.outbox, swap);
+        let out = (self.outbox_flits, self.outbox_at);
+        self.outbox_flits = 0;
+        self.outbox_at = u64::MAX;
+        out
+    }
+
+    /// Applies another partition's messages that concern this one (before
+    /// the next cycle is stepped).
+    pub fn apply(&mut self, msgs: &[Msg]) {
+        for m in msgs {
+            match *m {
+                Msg::Flit { router, port, flit } => {
+                    if self.owns(router as usize) {
+                        self.push(router as usize, port as usize, flit);
+                    }
+                }
+                Msg::Credit { q, slot, at } => {
+                    let (q, slot) = (q as usize, slot as usize);
+                    let down = q / self.ports;
+                    let port = q % self.ports;
+                    let up = self.neighbor(down, port);
+                    if !self.owns(up) {
+                        continue;
+                    }
+                    // The mirror of the downstream buffer loses its head.
+                    let ip = &mut self.inp[q];
+                    ip.head = if ip.head as usize + 1 == self.depth {
+                        0
+                    } else {
+                        ip.head + 1
+                    };
+                    ip.len -= 1;
+                    self.slot_free[q * self.depth + slot] = at;
+                    let us = &mut self.routers[up];
+                    if us.blocked & (1 << opposite(port)) != 0 && at < us.wake {
+                        us.wake = at;
+                        self.wheel.insert(at, up as u32);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Flits in this partition's buffers plus those sent to other
+    /// partitions and not yet taken.
+    pub fn flits_held(&self) -> u64 {
+        self.in_flight + self.outbox_flits
+    }
+
+    /// The earliest cycle at which a message not yet taken acts.
+    pub fn outbox_at(&self) -> u64 {
+        self.outbox_at
     }
 
     pub fn n_routers(&self) -> usize {
@@ -468,6 +638,25 @@ impl Mesh {
         self.slots[q * self.depth + slot] = flit;
     }
 
+    /// A flit for router `r` of another partition: it goes as a message,
+    /// and this partition's mirror of the buffer counts it at once.
+    #[cold]
+    fn send_foreign(&mut self, r: usize, port: usize, flit: Flit) {
+        let q = r * self.ports + port;
+        debug_assert!(
+            (self.inp[q].len as usize) < self.depth,
+            "credit protocol violated"
+        );
+        self.inp[q].len += 1;
+        self.outbox.push(Msg::Flit {
+            router: r as u32,
+            port: port as u32,
+            flit,
+        });
+        self.outbox_flits += 1;
+        self.outbox_at = self.outbox_at.min(flit.ready_cycle);
+    }
+
     #[inline]
     fn route(&self, r: usize, dest_core: u32) -> usize {
         let (x, y) = (self.routers[r].x, self.routers[r].y);
@@ -549,7 +738,7 @@ impl Mesh {
         self.wheel.take(now, &mut due);
         if every_cycle {
             for r in 0..self.n_routers() {
-                if self.routers[r].nonempty != 0 {
+                if self.routers[r].nonempty != 0 && self.owns(r) {
                     self.step_router(r, now, sink);
                 }
             }
@@ -730,7 +919,11 @@ impl Mesh {
             self.stats.hops += 1;
             copy.ready_cycle = now + self.hop_cycles;
             let next = self.neighbor(r, out);
-            self.push(next, opposite(out), copy);
+            if self.routers[r].foreign & (1 << out) == 0 {
+                self.push(next, opposite(out), copy);
+            } else {
+                self.send_foreign(next, opposite(out), copy);
+            }
         } else {
             let core = (r * self.p.cores_per_router as usize + out - LOCAL) as u32;
             if copy.group != UNICAST {
@@ -787,10 +980,19 @@ impl Mesh {
         let at = now + self.p.link_latency as u64;
         self.slot_free[freed] = at;
         let up = select_unpredictable(port < LOCAL, r.wrapping_add(self.step_of[port & 3]), r);
-        let us = &mut self.routers[up];
-        if us.blocked & (1 << opposite(port)) != 0 && at < us.wake {
-            us.wake = at;
-            self.wheel.insert(at, up as u32);
+        if port < LOCAL && self.routers[r].foreign & (1 << port) != 0 {
+            self.outbox.push(Msg::Credit {
+                q: iq as u32,
+                slot: (freed - iq * self.depth) as u32,
+                at,
+            });
+            self.outbox_at = self.outbox_at.min(at);
+        } else {
+            let us = &mut self.routers[up];
+            if us.blocked & (1 << opposite(port)) != 0 && at < us.wake {
+                us.wake = at;
+                self.wheel.insert(at, up as u32);
+            }
         }
         select_unpredictable(empty, u64::MAX, next_at)
     }

@@ -37,6 +37,22 @@ impl Default for Wheel {
 }
 
 impl Wheel {
+    /// Empties the wheel for a new run from cycle 0, keeping every bucket's
+    /// capacity.
+    pub fn reset(&mut self) {
+        self.clear();
+        self.now = 0;
+    }
+
+    /// Gives every bucket room for `n` entries, so that entering wake-ups
+    /// does not allocate while fewer than `n` share a cycle.
+    pub fn reserve(&mut self, n: usize) {
+        for b in self.buckets.iter_mut() {
+            b.reserve(n);
+        }
+        self.far.reserve(n);
+    }
+
     /// Enters a wake-up of `id` at `cycle`, after the last cycle taken.
     #[inline]
     pub fn insert(&mut self, cycle: u64, id: u32) {

@@ -6,7 +6,7 @@
 pub mod graph;
 
 use neurocycle::config::HwConfig;
-use neurocycle::engine::{run_sample, Chip, EngineOptions, Quiet};
+use neurocycle::engine::{run_sample, Chip, Engine, EngineOptions, Quiet};
 use neurocycle::mapping;
 use neurocycle::model::stimulus::synthetic;
 use neurocycle::model::Model;
@@ -44,6 +44,7 @@ pub fn check(
             EngineOptions {
                 every_cycle: false,
                 record_spikes: true,
+                ..EngineOptions::default()
             },
             &mut Quiet,
         )
@@ -61,6 +62,7 @@ pub fn check(
             EngineOptions {
                 every_cycle: true,
                 record_spikes: true,
+                ..EngineOptions::default()
             },
             &mut Quiet,
         )
@@ -70,6 +72,30 @@ pub fn check(
             slow.counters, fast.counters,
             "skipping idle cycles changed a counter, sample {i}"
         );
+        // One inference split over threads (bands of mesh columns) gives
+        // the same spikes and counters, event driven or every cycle.
+        for (threads, every_cycle) in [(2, false), (3, false), (2, true)] {
+            let mut engine = Engine::new(&chip, threads);
+            let split = engine
+                .run(
+                    &stim,
+                    EngineOptions {
+                        every_cycle,
+                        record_spikes: true,
+                        threads,
+                    },
+                    &mut Quiet,
+                )
+                .unwrap();
+            assert_eq!(split.spikes, fast.spikes, "{threads} threads, sample {i}");
+            assert_eq!(split.readout, fast.readout, "{threads} threads, sample {i}");
+            assert_eq!(
+                split.counters,
+                fast.counters,
+                "{threads} threads ({} partitions) changed a counter, sample {i}",
+                engine.partitions()
+            );
+        }
         merged.merge(&fast.counters);
     }
     let stim = |i: u64| synthetic(model, seed, i);
