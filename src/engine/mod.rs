@@ -276,22 +276,51 @@ pub fn run_sample_learning<O: Observer>(
 pub struct Engine<'c> {
     chip: &'c Chip<'c>,
     parts: Vec<Part<'c>>,
+    /// Partition of every router.
+    owner: Vec<u8>,
     /// (partition, slot) of every chip core.
     place: Vec<(u32, u32)>,
 }
 
-/// The partition of every router: bands of columns (rows on a mesh taller
-/// than wide), as even as the mesh allows.
-fn bands(x: u32, y: u32, parts: usize) -> Vec<u8> {
-    let columns = x >= y;
-    let across = if columns { x } else { y } as usize;
-    let parts = parts.clamp(1, across.min(sync::MAX_PARTS));
-    (0..x * y)
-        .map(|r| {
-            let at = if columns { r % x } else { r / x } as usize;
-            (at * parts / across) as u8
-        })
-        .collect()
+/// The partition of every router. Routers are taken column by column (row
+/// by row on a mesh taller than wide) and cut into consecutive runs of
+/// about equal work, the work of a router being its cores' synapses and
+/// neurons plus a share for the router itself: bands of columns, with a
+/// step where a cut falls inside a column.
+fn bands(chip: &Chip, parts: usize) -> Vec<u8> {
+    let (x, y) = (chip.mesh.x, chip.mesh.y);
+    let n = (x * y) as usize;
+    let parts = parts.clamp(1, n.min(sync::MAX_PARTS));
+    let mut load = vec![0u64; n];
+    for t in &chip.cores {
+        load[(t.phys / chip.mesh.cores_per_router) as usize] +=
+            t.targets.len() as u64 + t.n_neurons as u64;
+    }
+    let total: u64 = load.iter().sum();
+    let router_share = (total / n as u64).max(1);
+    let total = total + router_share * n as u64;
+    let order: Vec<u32> = if x >= y {
+        (0..x)
+            .flat_map(|c| (0..y).map(move |r| r * x + c))
+            .collect()
+    } else {
+        (0..n as u32).collect()
+    };
+    let mut owner = vec![0u8; n];
+    let (mut k, mut acc) = (0u64, 0u64);
+    for (i, &r) in order.iter().enumerate() {
+        // Move on once this run holds its share, keeping a router for
+        // every run still to come.
+        let left = (n - i) as u64;
+        let runs_left = parts as u64 - 1 - k;
+        if runs_left > 0 && acc > 0 && (acc >= total * (k + 1) / parts as u64 || left <= runs_left)
+        {
+            k += 1;
+        }
+        owner[r as usize] = k as u8;
+        acc += load[r as usize] + router_share;
+    }
+    owner
 }
 
 impl<'c> Engine<'c> {
@@ -300,7 +329,7 @@ impl<'c> Engine<'c> {
     pub fn new(chip: &'c Chip<'c>, threads: usize) -> Engine<'c> {
         let hw = chip.hw;
         let model = chip.model;
-        let owner = bands(chip.mesh.x, chip.mesh.y, threads);
+        let owner = bands(chip, threads);
         let n_parts = owner.iter().copied().max().unwrap_or(0) as usize + 1;
         let cpr = chip.mesh.cores_per_router;
         let n_phases = chip.mapping.schedule.n_phases;
@@ -367,7 +396,12 @@ impl<'c> Engine<'c> {
                 }
             })
             .collect();
-        Engine { chip, parts, place }
+        Engine {
+            chip,
+            parts,
+            owner,
+            place,
+        }
     }
 
     /// Partitions an inference is split over.
@@ -427,7 +461,7 @@ impl<'c> Engine<'c> {
                 !O::ENABLED && !learn,
                 "observers and learning run on one partition (Engine::new(chip, 1))"
             );
-            let shared = sync::Shared::new(self.parts.len(), chip.model.output_size());
+            let shared = sync::Shared::new(&self.owner, chip.model.output_size());
             let place = &self.place;
             let results: Vec<Result<part::Timing>> = std::thread::scope(|s| {
                 let handles: Vec<_> = self
@@ -438,6 +472,7 @@ impl<'c> Engine<'c> {
                         let shared = &shared;
                         s.spawn(move || {
                             let _guard = sync::PoisonOnPanic(shared);
+                            let _running = sync::Running::start();
                             let mut member = sync::Member::new(shared, me);
                             p.run(
                                 chip,

@@ -440,6 +440,11 @@ impl Mesh {
         mesh
     }
 
+    /// The router upstream of input buffer `q` (router * ports + port).
+    pub fn upstream_of(&self, q: usize) -> usize {
+        self.neighbor(q / self.ports, q % self.ports)
+    }
+
     /// Whether router `r` belongs to this partition.
     #[inline]
     pub fn owns(&self, r: usize) -> bool {
@@ -501,9 +506,8 @@ impl Mesh {
                 }
                 Msg::Credit { q, slot, at } => {
                     let (q, slot) = (q as usize, slot as usize);
-                    let down = q / self.ports;
                     let port = q % self.ports;
-                    let up = self.neighbor(down, port);
+                    let up = self.upstream_of(q);
                     if !self.owns(up) {
                         continue;
                     }

@@ -6,7 +6,7 @@
 use super::chip::CoreTables;
 use super::core::{step_core, CoreEvents, CoreState, PhaseCtx, StepEnv};
 use super::noc::{Flit, Mesh, Sink};
-use super::sync::{Collective, Summary};
+use super::sync::{Advance, Collective};
 use super::{EngineOptions, Observer, Recorder, RouterEvents};
 use crate::error::{Error, Result};
 use crate::model::stimulus::Stimulus;
@@ -29,6 +29,18 @@ pub(super) struct Part<'c> {
     /// Scratch for readouts (the output population's size).
     pub partial: Vec<i64>,
     pub total: Vec<i64>,
+}
+
+/// A partition's cores, as the collective asks about them.
+struct Finished<'a>(&'a [CoreState]);
+
+impl super::sync::Cores for Finished<'_> {
+    fn finished(&self) -> Option<u64> {
+        self.0
+            .iter()
+            .all(|s| s.quiescent())
+            .then(|| self.0.iter().map(|s| s.busy_until()).max().unwrap_or(0))
+    }
 }
 
 /// What a partition measured that is the same in every partition.
@@ -153,6 +165,7 @@ impl<'c> Part<'c> {
         let input_routes = &chip.mapping.routes[0];
         let mut now = 0u64;
         let mut watch = ExitWatch::default();
+        let mut epoch = 0u64;
         let result = 'run: {
             for t in 0..model.timesteps {
                 let t_start = now;
@@ -189,6 +202,8 @@ impl<'c> Part<'c> {
                         s.begin_phase(updates, !host.is_empty(), now);
                     }
 
+                    sync.begin_phase(epoch, now);
+                    epoch += 1;
                     // The earliest core wake-up: the cores are looked at only then.
                     let mut cores_wake =
                         self.cores.iter().map(|s| s.wake).min().unwrap_or(u64::MAX);
@@ -224,52 +239,28 @@ impl<'c> Part<'c> {
                                 cores_wake = cores_wake.min(s.wake);
                             }
                         }
-                        let flits = self.mesh.flits_held();
-                        // Only an empty mesh lets the phase end: the cores
-                        // are looked at only then.
-                        let quiescent = flits == 0 && self.cores.iter().all(|s| s.quiescent());
-                        // Read after the cores ran: they may have injected flits.
-                        // A core due next cycle makes the mesh's wake-up moot.
-                        let mut next = cores_wake;
-                        if next > now + 1 {
-                            next = next.min(self.mesh.next_wake());
+                        match sync.advance(
+                            &mut self.mesh,
+                            now,
+                            cores_wake,
+                            opts.every_cycle,
+                            &Finished(&self.cores),
+                        ) {
+                            Advance::To(c) => now = c,
+                            Advance::Done(end) => {
+                                now = end;
+                                break;
+                            }
+                            Advance::Stuck => {
+                                break 'run Err(Error::Deadlock {
+                                    cycle: now,
+                                    msg: format!(
+                                        "nothing can move in timestep {t} phase {phase}: {}",
+                                        self.mesh.describe_stuck()
+                                    ),
+                                })
+                            }
                         }
-                        let summary = Summary {
-                            next: next.min(self.mesh.outbox_at()),
-                            flits,
-                            quiescent,
-                            busy_until: if quiescent {
-                                self.cores
-                                    .iter()
-                                    .map(|s| s.busy_until())
-                                    .fold(now, u64::max)
-                            } else {
-                                now
-                            },
-                        };
-                        let global = sync.exchange(&mut self.mesh, summary);
-                        if global.done {
-                            // Only pipelines and walks are left to finish.
-                            now = global.busy_until;
-                            break;
-                        }
-                        // Every wait has a known end (a pipeline, a credit on
-                        // its way, a queue slot freeing), so a phase that is
-                        // not over but has no next cycle can never finish.
-                        if global.next == u64::MAX {
-                            break 'run Err(Error::Deadlock {
-                                cycle: now,
-                                msg: format!(
-                                    "nothing can move in timestep {t} phase {phase}: {}",
-                                    self.mesh.describe_stuck()
-                                ),
-                            });
-                        }
-                        now = if opts.every_cycle {
-                            now + 1
-                        } else {
-                            global.next.max(now + 1)
-                        };
                     }
                     rec.inner.phase(t, phase as u32, phase_start, now);
                     now += hw.barrier_cycles as u64;
