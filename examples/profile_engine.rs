@@ -1,7 +1,7 @@
 //! Runs the bench workload in a loop, for profilers (perf, callgrind):
 //! cargo run --release --example profile_engine -- 50
 use neurocycle::config::HwConfig;
-use neurocycle::engine::{run_sample, Chip, EngineOptions, Quiet};
+use neurocycle::engine::{Chip, Engine, EngineOptions, Quiet};
 use neurocycle::mapping;
 use neurocycle::model::gen::{bench_spec, generate};
 use neurocycle::model::stimulus::synthetic;
@@ -16,10 +16,12 @@ fn main() {
     let map = mapping::map(&model, &hw, "bench").unwrap();
     let chip = Chip::build(&hw, &model, &map);
     let stim = synthetic(&model, 1, 0);
+    let mut engine = Engine::new(&chip, 1);
     let t = std::time::Instant::now();
     let mut synops = 0;
     for _ in 0..n {
-        synops += run_sample(&chip, &stim, EngineOptions::default(), &mut Quiet)
+        synops += engine
+            .run(&stim, EngineOptions::default(), &mut Quiet)
             .unwrap()
             .counters
             .total(|k| k.synops);

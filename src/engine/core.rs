@@ -311,6 +311,7 @@ pub trait CoreEvents {
 }
 
 /// Visits one core at cycle `now`.
+#[inline(always)]
 pub fn step_core(
     s: &mut CoreState,
     env: &StepEnv,

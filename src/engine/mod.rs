@@ -74,6 +74,8 @@ pub trait Observer {
     /// Whether it wants events at all (`Quiet` does not, so an inference it
     /// watches may use several threads).
     const ENABLED: bool = true;
+    /// The inference's first cycle is about to run (set-up is done).
+    fn start(&mut self) {}
     /// A neuron fired in timestep `t`; its spike is ready at `cycle`.
     fn spike(&mut self, _t: u32, _layer: u32, _neuron: u32, _core: u32, _cycle: u64) {}
     /// Phase `phase` of timestep `t` ran from `start_cycle` to `end_cycle`
@@ -430,6 +432,7 @@ impl<'c> Engine<'c> {
         self.execute(stimulus, opts, observer, Some(learner))
     }
 
+    #[inline(never)]
     fn execute<O: Observer>(
         &mut self,
         stimulus: &Stimulus,

@@ -332,6 +332,8 @@ pub struct Mesh {
     /// Partition of every router, and this mesh's (0 when whole).
     owner: Unchecked<u8>,
     me: u8,
+    /// Some routers belong to other partitions.
+    partitioned: bool,
     /// Messages for other partitions since `take_outbox`, the flits among
     /// them, and the earliest cycle at which one acts.
     outbox: Vec<Msg>,
@@ -402,6 +404,7 @@ impl Mesh {
             },
             owner: Unchecked(vec![0; routers]),
             me: 0,
+            partitioned: false,
             outbox: vec![],
             outbox_flits: 0,
             outbox_at: u64::MAX,
@@ -420,6 +423,7 @@ impl Mesh {
         assert_eq!(owner.len(), mesh.n_routers(), "one owner per router");
         mesh.owner = Unchecked(owner.to_vec());
         mesh.me = me;
+        mesh.partitioned = owner.iter().any(|o| *o != me);
         for r in 0..mesh.n_routers() {
             let (x, y) = (r as u32 % p.x, r as u32 / p.x);
             let mut foreign = 0;
@@ -733,31 +737,48 @@ impl Mesh {
     /// Advances every router that can act at `now` (all routers holding
     /// flits when `every_cycle`, to check that skipping changes nothing).
     /// The order in which routers are stepped never matters (see the top).
+    #[inline]
     pub fn step(&mut self, now: u64, sink: &mut impl Sink, every_cycle: bool) {
         if self.in_flight == 0 {
             // The wheel is empty (it is cleared when the last flit leaves).
             return;
         }
+        // A whole mesh compiles without the partition checks.
+        if self.partitioned {
+            self.step_routers::<true>(now, sink, every_cycle);
+        } else {
+            self.step_routers::<false>(now, sink, every_cycle);
+        }
+    }
+
+    #[inline(always)]
+    fn step_routers<const PART: bool>(
+        &mut self,
+        now: u64,
+        sink: &mut impl Sink,
+        every_cycle: bool,
+    ) {
         let mut due = std::mem::take(&mut self.due);
         self.wheel.take(now, &mut due);
         if every_cycle {
             for r in 0..self.n_routers() {
                 if self.routers[r].nonempty != 0 && self.owns(r) {
-                    self.step_router(r, now, sink);
+                    self.step_router::<PART>(r, now, sink);
                 }
             }
         } else {
             for &r in &due {
                 // Entries left behind when a wake-up moved earlier do not match.
                 if self.routers[r as usize].wake == now {
-                    self.step_router(r as usize, now, sink);
+                    self.step_router::<PART>(r as usize, now, sink);
                 }
             }
         }
         self.due = due;
     }
 
-    fn step_router(&mut self, r: usize, now: u64, sink: &mut impl Sink) {
+    #[inline(always)]
+    fn step_router<const PART: bool>(&mut self, r: usize, now: u64, sink: &mut impl Sink) {
         let ports = self.ports;
         let base = r * ports;
         let nonempty = self.routers[r].nonempty;
@@ -776,7 +797,7 @@ impl Mesh {
                 while outs != 0 {
                     let out = outs.trailing_zeros() as usize;
                     outs &= outs - 1;
-                    self.serve(r, out, 1 << port, now, sink, &mut wake, &mut blocked);
+                    self.serve::<PART>(r, out, 1 << port, now, sink, &mut wake, &mut blocked);
                 }
             }
         } else {
@@ -818,7 +839,7 @@ impl Mesh {
             while wanted != 0 {
                 let out = wanted.trailing_zeros() as usize;
                 wanted &= wanted - 1;
-                self.serve(
+                self.serve::<PART>(
                     r,
                     out,
                     requests[out % 32],
@@ -840,7 +861,7 @@ impl Mesh {
     /// when only a departure downstream can tell).
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
-    fn serve(
+    fn serve<const PART: bool>(
         &mut self,
         r: usize,
         out: usize,
@@ -910,7 +931,7 @@ impl Mesh {
         // visited in order and it requested none of them.
         if last_copy {
             // The port's next head may leave from the next cycle on.
-            *wake = (*wake).min(self.depart(r, winner, now));
+            *wake = (*wake).min(self.depart::<PART>(r, winner, now));
             if winner >= LOCAL {
                 let core = (r * self.p.cores_per_router as usize + winner - LOCAL) as u32;
                 sink.injection_freed(core, now);
@@ -923,7 +944,7 @@ impl Mesh {
             self.stats.hops += 1;
             copy.ready_cycle = now + self.hop_cycles;
             let next = self.neighbor(r, out);
-            if self.routers[r].foreign & (1 << out) == 0 {
+            if !PART || self.routers[r].foreign & (1 << out) == 0 {
                 self.push(next, opposite(out), copy);
             } else {
                 self.send_foreign(next, opposite(out), copy);
@@ -952,7 +973,7 @@ impl Mesh {
     /// Returns the earliest cycle the port's next head may leave (`u64::MAX`
     /// when the port is now empty).
     #[inline(always)]
-    fn depart(&mut self, r: usize, port: usize, now: u64) -> u64 {
+    fn depart<const PART: bool>(&mut self, r: usize, port: usize, now: u64) -> u64 {
         let iq = r * self.ports + port;
         let ip = &mut self.inp[iq];
         // Stalled from when it was a ready head until now.
@@ -984,7 +1005,7 @@ impl Mesh {
         let at = now + self.p.link_latency as u64;
         self.slot_free[freed] = at;
         let up = select_unpredictable(port < LOCAL, r.wrapping_add(self.step_of[port & 3]), r);
-        if port < LOCAL && self.routers[r].foreign & (1 << port) != 0 {
+        if PART && port < LOCAL && self.routers[r].foreign & (1 << port) != 0 {
             self.outbox.push(Msg::Credit {
                 q: iq as u32,
                 slot: (freed - iq * self.depth) as u32,

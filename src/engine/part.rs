@@ -166,6 +166,7 @@ impl<'c> Part<'c> {
         let mut now = 0u64;
         let mut watch = ExitWatch::default();
         let mut epoch = 0u64;
+        rec.inner.start();
         let result = 'run: {
             for t in 0..model.timesteps {
                 let t_start = now;

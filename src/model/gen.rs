@@ -95,6 +95,28 @@ pub fn bench_spec() -> GenSpec {
     }
 }
 
+/// The Loihi-size workload of `benches/engine.rs` and `benches/loihi.sh`:
+/// 4096 inputs, two populations of 60,000 neurons (120,000 in all, 118
+/// of the 128 cores of `hw_configs/loihi.ron`), 52 sources per neuron
+/// drawn within 2,048 neurons of its position (6.24 M synapses; local, so
+/// Loihi's 4,096-entry axon and fan-out tables hold them), 4-bit weights,
+/// T = 16, thresholds at 3x the expected drive (28% and 41% of neurons fire
+/// per timestep). The same as `neurocycle gen --layers 4096,60000,60000
+/// --fan-in 52 --locality 2048 --weight-bits 4 --timesteps 16
+/// --threshold-scale 3`.
+pub fn loihi_spec() -> GenSpec {
+    GenSpec {
+        layers: vec![4096, 60000, 60000],
+        storage: Storage::Lists,
+        fan_in: Some(52),
+        locality: Some(2048),
+        weight_bits: 4,
+        timesteps: 16,
+        threshold_scale: 3.0,
+        ..GenSpec::default()
+    }
+}
+
 /// A conv net description: `1x28x28:c8k3s1p1,p2,c16k3s2p0,d10`
 /// (input CxHxW; `cOkKsSpP` Conv2d with O channels, kernel K, stride S,
 /// padding P; `pK` SumPool2d; `dN` Dense with N outputs).
