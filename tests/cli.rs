@@ -723,3 +723,144 @@ fn timestep_and_conversion_studies_refuse_bad_lists() {
         &["no/such.ron"],
     );
 }
+
+/// A sparse recurrent local model written as `.ncm` runs on the chip and
+/// matches the reference; `convert` to RON and back is lossless and runs
+/// to the same report; one inference split over two threads gives the
+/// same report byte for byte.
+#[test]
+fn binary_models_convert_and_split_inferences_agree() {
+    let ncm = tmp("graph.ncm");
+    let o = run(&[
+        "gen",
+        "--layers",
+        "64,96,48",
+        "--fan-in",
+        "12",
+        "--locality",
+        "24",
+        "--recurrent",
+        "4",
+        "--timesteps",
+        "5",
+        "--threshold-scale",
+        "1.5",
+        "--out",
+        ncm.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // 96 x 12 + 96 x 4 (recurrent) + 48 x 12 synapses.
+    assert!(
+        stderr(&o).contains("2 populations, 2112 synapses"),
+        "{}",
+        stderr(&o)
+    );
+    let ron = tmp("graph.ron");
+    let back = tmp("graph-back.ncm");
+    for (from, to) in [(&ncm, &ron), (&ron, &back)] {
+        let o = run(&["convert", from.to_str().unwrap(), to.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    assert_eq!(std::fs::read(&ncm).unwrap(), std::fs::read(&back).unwrap());
+    let text = std::fs::read_to_string(&ron).unwrap();
+    assert!(
+        text.contains("sparse(") && text.contains("delay: 1"),
+        "graph form"
+    );
+    let report = |model: &PathBuf, threads: &str, name: &str| {
+        let path = tmp(name);
+        let o = run(&[
+            "run",
+            "--hw",
+            "hw_configs/default.ron",
+            "--model",
+            model.to_str().unwrap(),
+            "--samples",
+            "1",
+            "--threads",
+            threads,
+            "--check",
+            "--report",
+            path.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let text = std::fs::read_to_string(path).unwrap();
+        // The reports name their model file; the rest must agree.
+        text.replace(model.to_str().unwrap(), "MODEL")
+    };
+    let one = report(&ncm, "1", "g1.json");
+    assert_eq!(one, report(&ncm, "2", "g2.json"));
+    assert_eq!(one, report(&ron, "2", "g3.json"));
+    assert!(one.contains("\"mismatched_spikes\": 0"));
+}
+
+#[test]
+fn gen_refuses_what_would_crash_or_exhaust_memory() {
+    let out = tmp("never.ron");
+    let out = out.to_str().unwrap();
+    fails_with(
+        &["gen", "--conv", "1x28x28:c8k3s0p1,d10", "--out", out],
+        &["stride 0", "1 ..= 64"],
+    );
+    fails_with(&["gen", "--conv", "1x28x28:p0,d10", "--out", out], &["p0"]);
+    fails_with(
+        &["gen", "--layers", "4294967297,10", "--out", out],
+        &["--layers", "16777216"],
+    );
+    fails_with(
+        &["gen", "--layers", "200000,200000", "--out", out],
+        &["GiB", "--max-memory"],
+    );
+    fails_with(
+        &[
+            "gen",
+            "--layers",
+            "20000,20000",
+            "--connectivity",
+            "dense",
+            "--max-memory",
+            "1G",
+            "--out",
+            out,
+        ],
+        &["1.0 GiB", "--connectivity sparse"],
+    );
+    fails_with(
+        &[
+            "gen",
+            "--layers",
+            "784,10",
+            "--sparsity",
+            "-0.1",
+            "--out",
+            out,
+        ],
+        &["--sparsity", "0.0 ..= 1.0"],
+    );
+    assert!(!std::path::Path::new(out).exists());
+}
+
+#[test]
+fn a_model_too_big_for_the_chip_names_the_cores_and_limits() {
+    let m = tmp("wide.ron");
+    let o = run(&[
+        "gen",
+        "--layers",
+        "4096,2048,2048",
+        "--sparsity",
+        "0.5",
+        "--out",
+        m.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    fails_with(
+        &[
+            "run",
+            "--hw",
+            "hw_configs/default.ron",
+            "--model",
+            m.to_str().unwrap(),
+        ],
+        &["needs", "cores", "the chip has 16", "synapse_memory.bytes"],
+    );
+}
