@@ -542,6 +542,20 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_graph_example_loads() {
+        let doc = include_str!("../../docs/model-format.md");
+        let start = doc
+            .find("```ron\n(\n    name: \"recurrent\"")
+            .expect("the example");
+        let body = &doc[start + 7..];
+        let text = &body[..body.find("```").unwrap()];
+        let m = parse("docs/model-format.md", text).unwrap();
+        assert_eq!(m.populations.len(), 2);
+        assert_eq!(m.projections[1].delay, Some(2));
+        assert!(m.as_chain().is_none());
+    }
+
+    #[test]
     fn both_forms_at_once_are_refused() {
         let text = GRAPH.replace(
             "populations: [",
