@@ -148,6 +148,26 @@ impl<'c> Part<'c> {
         observer: &mut O,
         sync: &mut C,
     ) -> Result<Timing> {
+        // Two loops, so the event-driven one tests nothing for the other.
+        if opts.every_cycle {
+            self.run_loop::<true, O, C>(chip, host_of, me, stimulus, opts, learn, observer, sync)
+        } else {
+            self.run_loop::<false, O, C>(chip, host_of, me, stimulus, opts, learn, observer, sync)
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn run_loop<const EVERY: bool, O: Observer, C: Collective>(
+        &mut self,
+        chip: &super::Chip,
+        host_of: &[(u32, u32)],
+        me: u32,
+        stimulus: &Stimulus,
+        opts: EngineOptions,
+        learn: bool,
+        observer: &mut O,
+        sync: &mut C,
+    ) -> Result<Timing> {
         let model = chip.model;
         let hw = chip.hw;
         let schedule = &chip.mapping.schedule;
@@ -218,15 +238,15 @@ impl<'c> Part<'c> {
                                 events: &mut rec,
                                 woke: u64::MAX,
                             };
-                            self.mesh.step(now, &mut sink, opts.every_cycle);
+                            self.mesh.step(now, &mut sink, EVERY);
                             cores_wake = cores_wake.min(sink.woke);
                         }
-                        if opts.every_cycle || cores_wake <= now {
+                        if EVERY || cores_wake <= now {
                             cores_wake = u64::MAX;
                             for ((s, env), host) in
                                 self.cores.iter_mut().zip(&self.envs).zip(&self.host)
                             {
-                                if opts.every_cycle || s.wake <= now {
+                                if EVERY || s.wake <= now {
                                     step_core(
                                         s,
                                         env,
@@ -244,7 +264,7 @@ impl<'c> Part<'c> {
                             &mut self.mesh,
                             now,
                             cores_wake,
-                            opts.every_cycle,
+                            EVERY,
                             &Finished(&self.cores),
                         ) {
                             Advance::To(c) => now = c,

@@ -70,7 +70,7 @@ pub struct Solo;
 impl Collective for Solo {
     fn begin_phase(&mut self, _epoch: u64, _start: u64) {}
 
-    #[inline]
+    #[inline(always)]
     fn advance(
         &mut self,
         mesh: &mut Mesh,
