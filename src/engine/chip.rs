@@ -5,7 +5,7 @@
 //! is the id the mesh routes by.
 
 use crate::config::{HwConfig, Multicast, PeAssignment};
-use crate::mapping::{decode_row, Mapping, Routes};
+use crate::mapping::{decode_row_with, Mapping, Routes};
 use crate::model::neuron::LifConsts;
 use crate::model::{Model, Stdp};
 
@@ -143,25 +143,27 @@ impl<'a> Chip<'a> {
                 };
                 let plastic = t.stdp.is_some();
                 let mut load = vec![0u32; pes as usize];
+                let synapses: usize = cm.rows.iter().map(|r| r.nnz as usize).sum();
+                t.targets.reserve_exact(synapses);
+                t.weights.reserve_exact(synapses);
+                let mut full = vec![0i32; if plastic { n as usize } else { 0 }];
                 for axon in 0..cm.rows.len() as u32 {
                     load.iter_mut().for_each(|l| *l = 0);
-                    let decoded = decode_row(cm, axon, word_bits);
                     if plastic && axon < cm.input_rows {
-                        let mut full = vec![0i32; n as usize];
-                        for (target, w) in decoded {
-                            full[target as usize] = w;
-                        }
-                        for (target, w) in full.into_iter().enumerate() {
+                        // Every target, zeros too: learning may turn any on.
+                        full.iter_mut().for_each(|w| *w = 0);
+                        decode_row_with(cm, axon, word_bits, |target, w| full[target as usize] = w);
+                        for (target, w) in full.iter().enumerate() {
                             t.targets.push(target as u16);
-                            t.weights.push(w as i16);
+                            t.weights.push(*w as i16);
                             load[pe_of(target as u32, n, pes, hw.core.pe_assignment) as usize] += 1;
                         }
                     } else {
-                        for (target, w) in decoded {
+                        decode_row_with(cm, axon, word_bits, |target, w| {
                             t.targets.push(target as u16);
                             t.weights.push(w as i16);
                             load[pe_of(target, n, pes, hw.core.pe_assignment) as usize] += 1;
-                        }
+                        });
                     }
                     t.row_start.push(t.targets.len() as u32);
                     let words = cm.rows[axon as usize].bits.div_ceil(word_bits);

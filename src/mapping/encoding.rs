@@ -12,7 +12,6 @@
 //! tell a stored zero from no synapse, and skips both.
 
 use crate::config::Encoding;
-use bitvec::prelude::*;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RowCode {
@@ -59,17 +58,18 @@ impl RowCode {
         weight_bits > 1 || (full_rows && !zeros)
     }
 
-    fn put_weight(bits: &mut BitSlice<u64, Lsb0>, w: i32, width: u32) {
-        let raw = if width == 1 {
+    /// The bits of weight `w` in a field of `width` (one bit: 1 = +1, 0 = -1).
+    #[inline]
+    fn weight_field(w: i32, width: u32) -> u64 {
+        if width == 1 {
             (w > 0) as u64
         } else {
             (w as i64 as u64) & ((1u64 << width) - 1)
-        };
-        bits[..width as usize].store_le::<u64>(raw);
+        }
     }
 
-    fn get_weight(bits: &BitSlice<u64, Lsb0>, width: u32) -> i32 {
-        let raw = bits[..width as usize].load_le::<u64>();
+    #[inline]
+    fn weight_of(raw: u64, width: u32) -> i32 {
         if width == 1 {
             if raw == 1 {
                 1
@@ -83,12 +83,13 @@ impl RowCode {
     }
 
     /// Writes `entries` ((local target, weight), sorted; zero only as a
-    /// stored sparse synapse) into
-    /// `bits`, which is exactly `row_bits(entries.len())` long.
-    pub fn encode(&self, entries: &[(u32, i32)], bits: &mut BitSlice<u64, Lsb0>) {
+    /// stored sparse synapse) into the zeroed `row_bits(entries.len())`
+    /// bits of `words` from bit `at` (bits LSB-first, as a
+    /// `BitVec<u64, Lsb0>` holds them).
+    pub fn encode(&self, entries: &[(u32, i32)], words: &mut [u64], at: usize) {
         match self.encoding {
             Encoding::Dense | Encoding::Auto => {
-                let w = self.dense_bits as usize;
+                let w = self.dense_bits;
                 let mut next = entries.iter().peekable();
                 for t in 0..self.n {
                     let weight = match next.peek() {
@@ -98,63 +99,125 @@ impl RowCode {
                         }
                         _ => 0,
                     };
-                    Self::put_weight(&mut bits[t as usize * w..], weight, self.dense_bits);
+                    put(
+                        words,
+                        at + (t * w) as usize,
+                        Self::weight_field(weight, w),
+                        w,
+                    );
                 }
             }
             Encoding::Bitmask => {
                 for (t, _) in entries {
-                    bits.set(*t as usize, true);
+                    put(words, at + *t as usize, 1, 1);
                 }
-                let mut at = self.n as usize;
+                let mut bit = at + self.n as usize;
                 for (_, w) in entries {
-                    Self::put_weight(&mut bits[at..], *w, self.nz_bits);
-                    at += self.nz_bits as usize;
+                    put(
+                        words,
+                        bit,
+                        Self::weight_field(*w, self.nz_bits),
+                        self.nz_bits,
+                    );
+                    bit += self.nz_bits as usize;
                 }
             }
             Encoding::Csr => {
-                let mut at = 0usize;
+                let mut bit = at;
                 for (t, w) in entries {
-                    bits[at..at + self.index_bits as usize].store_le::<u64>(*t as u64);
-                    at += self.index_bits as usize;
-                    Self::put_weight(&mut bits[at..], *w, self.nz_bits);
-                    at += self.nz_bits as usize;
+                    put(words, bit, *t as u64, self.index_bits);
+                    bit += self.index_bits as usize;
+                    put(
+                        words,
+                        bit,
+                        Self::weight_field(*w, self.nz_bits),
+                        self.nz_bits,
+                    );
+                    bit += self.nz_bits as usize;
                 }
             }
         }
     }
 
-    /// Reads a row back: (local target, weight) for every stored synapse
-    /// (dense rows: every non-zero).
-    pub fn decode(&self, bits: &BitSlice<u64, Lsb0>, nnz: u32) -> Vec<(u32, i32)> {
-        let mut out = Vec::with_capacity(nnz as usize);
+    /// Reads a row from bit `at` of `words` back, calling `f(local target,
+    /// weight)` for every stored synapse (dense rows: every non-zero), in
+    /// target order.
+    pub fn decode_with(&self, words: &[u64], at: usize, nnz: u32, mut f: impl FnMut(u32, i32)) {
         match self.encoding {
             Encoding::Dense | Encoding::Auto => {
-                let w = self.dense_bits as usize;
+                let w = self.dense_bits;
                 for t in 0..self.n {
-                    let weight = Self::get_weight(&bits[t as usize * w..], self.dense_bits);
+                    let weight = Self::weight_of(get(words, at + (t * w) as usize, w), w);
                     if weight != 0 {
-                        out.push((t, weight));
+                        f(t, weight);
                     }
                 }
             }
             Encoding::Bitmask => {
-                let mut at = self.n as usize;
-                for t in bits[..self.n as usize].iter_ones() {
-                    out.push((t as u32, Self::get_weight(&bits[at..], self.nz_bits)));
-                    at += self.nz_bits as usize;
+                let mut bit = at + self.n as usize;
+                let end = at + self.n as usize;
+                let mut p = at;
+                while p < end {
+                    // The presence bits a word at a time.
+                    let take = (64 - p % 64).min(end - p);
+                    let mut ones = get(words, p, take as u32);
+                    while ones != 0 {
+                        let t = (p - at) as u32 + ones.trailing_zeros();
+                        ones &= ones - 1;
+                        f(
+                            t,
+                            Self::weight_of(get(words, bit, self.nz_bits), self.nz_bits),
+                        );
+                        bit += self.nz_bits as usize;
+                    }
+                    p += take;
                 }
             }
             Encoding::Csr => {
-                let mut at = 0usize;
+                let mut bit = at;
                 for _ in 0..nnz {
-                    let t = bits[at..at + self.index_bits as usize].load_le::<u64>() as u32;
-                    at += self.index_bits as usize;
-                    out.push((t, Self::get_weight(&bits[at..], self.nz_bits)));
-                    at += self.nz_bits as usize;
+                    let t = get(words, bit, self.index_bits) as u32;
+                    bit += self.index_bits as usize;
+                    f(
+                        t,
+                        Self::weight_of(get(words, bit, self.nz_bits), self.nz_bits),
+                    );
+                    bit += self.nz_bits as usize;
                 }
             }
         }
+    }
+
+    /// [`decode_with`](Self::decode_with) into a list.
+    pub fn decode(&self, words: &[u64], at: usize, nnz: u32) -> Vec<(u32, i32)> {
+        let mut out = Vec::with_capacity(nnz as usize);
+        self.decode_with(words, at, nnz, |t, w| out.push((t, w)));
         out
+    }
+}
+
+/// ORs `v` (`width` bits, at most 64) into `words` at bit `at`.
+#[inline]
+fn put(words: &mut [u64], at: usize, v: u64, width: u32) {
+    let (w, b) = (at / 64, (at % 64) as u32);
+    words[w] |= v << b;
+    if b + width > 64 {
+        words[w + 1] |= v >> (64 - b);
+    }
+}
+
+/// The `width` bits (1 ..= 64) of `words` at bit `at`.
+#[inline]
+fn get(words: &[u64], at: usize, width: u32) -> u64 {
+    let (w, b) = (at / 64, (at % 64) as u32);
+    let mut v = words[w] >> b;
+    if b + width > 64 {
+        v |= words[w + 1] << (64 - b);
+    }
+    if width == 64 {
+        v
+    } else {
+        v & ((1u64 << width) - 1)
     }
 }
 
@@ -194,10 +257,12 @@ mod tests {
             };
             for enc in [Encoding::Dense, Encoding::Bitmask, Encoding::Csr] {
                 let code = RowCode::new(enc, wb, 37);
-                let mut bits = bitvec![u64, Lsb0; 0; code.row_bits(entries.len() as u32) as usize];
-                code.encode(&entries, &mut bits);
+                // At an odd bit offset, so fields straddle words.
+                let bits = code.row_bits(entries.len() as u32) as usize;
+                let mut words = vec![0u64; (bits + 77).div_ceil(64)];
+                code.encode(&entries, &mut words, 77);
                 assert_eq!(
-                    code.decode(&bits, entries.len() as u32),
+                    code.decode(&words, 77, entries.len() as u32),
                     entries,
                     "{enc:?} {wb}"
                 );
@@ -212,9 +277,9 @@ mod tests {
             for enc in [Encoding::Bitmask, Encoding::Csr] {
                 let code = RowCode::with_zeros(enc, wb, 16, true);
                 assert_eq!(code.nz_bits, (wb as u32).max(2));
-                let mut bits = bitvec![u64, Lsb0; 0; code.row_bits(4) as usize];
-                code.encode(&entries, &mut bits);
-                assert_eq!(code.decode(&bits, 4), entries, "{enc:?} {wb}");
+                let mut words = vec![0u64; 2];
+                code.encode(&entries, &mut words, 13);
+                assert_eq!(code.decode(&words, 13, 4), entries, "{enc:?} {wb}");
             }
         }
         assert!(!RowCode::dense_holds(1, true, true));

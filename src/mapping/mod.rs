@@ -464,7 +464,8 @@ pub fn map(model: &Model, hw: &HwConfig, file: &str) -> Result<Mapping> {
             let e0 = b.row_start[c][a] as usize;
             code.encode(
                 &entries[e0..e0 + row.nnz as usize],
-                &mut core.memory[start..start + row.bits as usize],
+                core.memory.as_raw_mut_slice(),
+                start,
             );
             word += row.bits.div_ceil(word_bits);
         }
@@ -530,19 +531,26 @@ pub fn map(model: &Model, hw: &HwConfig, file: &str) -> Result<Mapping> {
     })
 }
 
-/// Decodes the row of `axon` on `core` from the memory image:
-/// (local target, weight) pairs in target order.
-pub fn decode_row(core: &CoreMapping, axon: u32, word_bits: u32) -> Vec<(u32, i32)> {
+/// Decodes the row of `axon` on `core` from the memory image, calling
+/// `f(local target, weight)` in target order.
+pub fn decode_row_with(core: &CoreMapping, axon: u32, word_bits: u32, mut f: impl FnMut(u32, i32)) {
     let row = core.rows[axon as usize];
     if row.implicit {
         let own = row.source.checked_sub(core.first_neuron);
-        return (0..core.n_neurons)
-            .filter(|t| Some(*t) != own)
-            .map(|t| (t, core.inhibition))
-            .collect();
+        for t in (0..core.n_neurons).filter(|t| Some(*t) != own) {
+            f(t, core.inhibition);
+        }
+        return;
     }
     let start = row.word_offset as usize * word_bits as usize;
-    core.codes[row.code as usize].decode(&core.memory[start..start + row.bits as usize], row.nnz)
+    core.codes[row.code as usize].decode_with(core.memory.as_raw_slice(), start, row.nnz, f);
+}
+
+/// [`decode_row_with`] into a list.
+pub fn decode_row(core: &CoreMapping, axon: u32, word_bits: u32) -> Vec<(u32, i32)> {
+    let mut out = vec![];
+    decode_row_with(core, axon, word_bits, |t, w| out.push((t, w)));
+    out
 }
 
 #[cfg(test)]
