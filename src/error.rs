@@ -104,38 +104,185 @@ pub fn parse_ron_ext<T: serde::de::DeserializeOwned>(
         })
 }
 
-/// Reads a whole file as bytes.
+/// Largest text file (config, sweep, report, RON model) read whole.
+pub const MAX_TEXT_BYTES: u64 = 1 << 30;
+
+/// Opens `path` for reading whole, refusing what is not a regular file (a
+/// device like `/dev/zero` would be read for ever) and files over `cap`.
+fn open_regular(path: &std::path::Path, cap: u64) -> Result<(std::fs::File, u64)> {
+    let err = |source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(err)?;
+    if !meta.is_file() {
+        return Err(err(std::io::Error::other(
+            "not a regular file (a directory, device, fifo or socket)",
+        )));
+    }
+    if meta.len() > cap {
+        return Err(err(std::io::Error::other(format!(
+            "{} bytes, more than the {cap} this kind of file may have",
+            meta.len()
+        ))));
+    }
+    Ok((std::fs::File::open(path).map_err(err)?, meta.len()))
+}
+
+/// Reads a whole regular file of at most `cap` bytes (a file growing
+/// while it is read is cut there and refused).
+pub fn read_bytes_capped(path: &std::path::Path, cap: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let (file, len) = open_regular(path, cap)?;
+    let mut bytes = Vec::with_capacity(len as usize);
+    file.take(cap + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|source| Error::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    if bytes.len() as u64 > cap {
+        return Err(Error::Read {
+            path: path.to_path_buf(),
+            source: std::io::Error::other(format!("grew past {cap} bytes while read")),
+        });
+    }
+    Ok(bytes)
+}
+
+/// Reads a whole model file (binary or text): at most what the machine has
+/// available.
 pub fn read_bytes(path: &std::path::Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|source| Error::Read {
-        path: path.to_path_buf(),
-        source,
-    })
+    read_bytes_capped(path, crate::limits::available_bytes())
 }
 
+/// Reads a whole text file (at most `MAX_TEXT_BYTES`).
 pub fn read_file(path: &std::path::Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|source| Error::Read {
+    let bytes = read_bytes_capped(path, MAX_TEXT_BYTES)?;
+    String::from_utf8(bytes).map_err(|e| Error::Read {
         path: path.to_path_buf(),
-        source,
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
     })
 }
 
-/// Writes through a temporary file and a rename, so a crash or a full disk
-/// never leaves a half-written report where a good one was.
+/// Writes an output. A regular file (or a new path) is written through a
+/// temporary file and a rename, so a crash or a full disk never leaves a
+/// half-written report where a good one was; a symbolic link is followed
+/// and its target replaced that way; a device or fifo is written to as it
+/// is (never replaced by a regular file); a directory is refused.
 pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
     let err = |source| Error::Write {
         path: path.to_path_buf(),
         source,
     };
-    let dir = match path.parent() {
+    let target = match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => match std::fs::canonicalize(path) {
+            Ok(real) => real,
+            // A dangling link: writing through it creates its target.
+            Err(_) => return std::fs::write(path, bytes).map_err(err),
+        },
+        _ => path.to_path_buf(),
+    };
+    match std::fs::metadata(&target) {
+        Ok(m) if m.is_dir() => {
+            return Err(err(std::io::Error::other("is a directory")));
+        }
+        Ok(m) if !m.is_file() => {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&target)
+                .map_err(err)?;
+            return f.write_all(bytes).and_then(|_| f.flush()).map_err(err);
+        }
+        _ => {}
+    }
+    let dir = match target.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
     std::fs::create_dir_all(&dir).map_err(err)?;
-    let name = path
+    let name = target
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
     std::fs::write(&tmp, bytes).map_err(err)?;
-    std::fs::rename(&tmp, path).map_err(err)
+    std::fs::rename(&tmp, &target).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        err(e)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("neurocycle-io-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn writes_go_through_links_and_fifos_and_never_replace_them() {
+        let d = scratch("write");
+        // A symbolic link: the target is replaced, the link stays a link.
+        let target = d.join("target.json");
+        std::fs::write(&target, "old").unwrap();
+        let link = d.join("link.json");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        write_atomic(&link, b"new").unwrap();
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "new");
+        // A fifo: written to as it is, read by another thread, still a fifo.
+        let fifo = d.join("pipe");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if made.is_ok_and(|s| s.success()) {
+            let reader = {
+                let fifo = fifo.clone();
+                std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+            };
+            write_atomic(&fifo, b"through").unwrap();
+            assert_eq!(reader.join().unwrap(), "through");
+            use std::os::unix::fs::FileTypeExt;
+            assert!(std::fs::symlink_metadata(&fifo)
+                .unwrap()
+                .file_type()
+                .is_fifo());
+            // Reading a fifo where a file is expected is refused at once.
+            let e = read_file(&fifo).unwrap_err().to_string();
+            assert!(e.contains("not a regular file"), "{e}");
+        }
+        // A directory is refused; a new path is created.
+        assert!(write_atomic(&d, b"x").is_err());
+        write_atomic(&d.join("sub/new.txt"), b"made").unwrap();
+        assert_eq!(std::fs::read_to_string(d.join("sub/new.txt")).unwrap(), "made");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn reads_are_capped_and_refuse_what_is_not_a_file() {
+        let d = scratch("read");
+        let big = d.join("big.ron");
+        std::fs::write(&big, vec![b' '; 100]).unwrap();
+        let e = read_bytes_capped(&big, 10).unwrap_err().to_string();
+        assert!(e.contains("100 bytes") && e.contains("10"), "{e}");
+        assert_eq!(read_bytes_capped(&big, 100).unwrap().len(), 100);
+        let e = read_file(&d).unwrap_err().to_string();
+        assert!(e.contains("not a regular file"), "{e}");
+        let e = read_file(std::path::Path::new("/dev/zero")).unwrap_err().to_string();
+        assert!(e.contains("not a regular file"), "{e}");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        let v: (u32, u32) = parse_ron("bom.ron", "\u{feff}(1, 2)").unwrap();
+        assert_eq!(v, (1, 2));
+    }
 }

@@ -236,6 +236,11 @@ fn bad_input_gets_one_line_and_exit_code_2() {
         &["run", "--hw", "nope.ron", "--model", m],
         &["nope.ron", "cannot read"],
     );
+    // A device where a file is expected is refused, not read for ever.
+    fails_with(
+        &["run", "--hw", "/dev/zero", "--model", m],
+        &["/dev/zero", "not a regular file"],
+    );
     let bad = tmp("bad.ron");
     std::fs::write(&bad, "(name: \"x\", mesh: (4, 4),, )").unwrap();
     fails_with(

@@ -164,11 +164,12 @@ impl Chain {
                     check_range(file, &f("kind.stride"), stride, 1, 64)?;
                     check_range(file, &f("kind.padding"), padding, 0, kernel - 1)?;
                     check_range(file, &f("kind.out_ch"), out_ch, 1, 1 << 16)?;
-                    if in_ch * in_h * in_w != prev.len() || in_ch == 0 {
+                    let in_len = in_ch.checked_mul(in_h).and_then(|x| x.checked_mul(in_w));
+                    if in_len != Some(prev.len()) || in_ch == 0 {
                         return Err(Error::invalid(
                             file,
                             f("kind"),
-                            format!("in_ch*in_h*in_w = {}", in_ch * in_h * in_w),
+                            format!("in_ch x in_h x in_w = {in_ch} x {in_h} x {in_w}"),
                             format!("{} (the size of the layer's input)", prev.len()),
                         ));
                     }

@@ -218,15 +218,12 @@ fn graph_of(file: &str, f: ModelFile) -> Result<Model> {
             (None, n) => Shape::flat(n),
             (Some((c, h, w)), n) => {
                 let s = Shape { c, h, w };
-                if n != 0 && n != s.len() {
+                if n != 0 && Some(n) != s.checked_len() {
                     return Err(Error::invalid(
                         file,
                         at("size"),
                         n,
-                        format!(
-                            "{} (channels x height x width of `shape`), or left out",
-                            s.len()
-                        ),
+                        format!("channels x height x width of `shape` ({c} x {h} x {w}), or left out"),
                     ));
                 }
                 s
@@ -267,9 +264,18 @@ fn graph_of(file: &str, f: ModelFile) -> Result<Model> {
             unreachable!("targets are populations")
         };
         let n_sources = match source {
-            Source::Input => f.input.size,
-            Source::Population(p) => populations[p].len(),
-        };
+            Source::Input => Some(f.input.size),
+            Source::Population(p) => populations[p].shape.checked_len(),
+        }
+        .filter(|n| (1..=MAX_NEURONS).contains(n))
+        .ok_or_else(|| {
+            Error::invalid(
+                file,
+                format!("projections[{j}].source"),
+                &pf.source,
+                format!("a source of 1 ..= {MAX_NEURONS} neurons"),
+            )
+        })?;
         let conn = match pf.kind {
             ConnFile::Dense { weights } => Connectivity::Dense { weights },
             ConnFile::OneToOne { weights } => Connectivity::OneToOne { weights },

@@ -451,6 +451,10 @@ impl Shape {
     pub fn len(&self) -> usize {
         self.c * self.h * self.w
     }
+    /// `len`, or `None` when it overflows (a file can claim any shape).
+    pub fn checked_len(&self) -> Option<usize> {
+        self.c.checked_mul(self.h)?.checked_mul(self.w)
+    }
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -558,7 +562,7 @@ impl Model {
             )?;
         }
         check_range(file, "input.size", self.input.size, 1, MAX_NEURONS)?;
-        if self.input.shape().len() != self.input.size {
+        if self.input.shape().checked_len() != Some(self.input.size) {
             return Err(Error::invalid(
                 file,
                 "input.shape",
@@ -591,7 +595,8 @@ impl Model {
         check_range(file, "output", self.output, 0, self.populations.len() - 1)?;
         for (p, pop) in self.populations.iter().enumerate() {
             let f = |field: &str| format!("populations[{p}].{field}");
-            check_range(file, &f("size"), pop.len(), 1, MAX_NEURONS)?;
+            let size = pop.shape.checked_len().unwrap_or(usize::MAX);
+            check_range(file, &f("size"), size, 1, MAX_NEURONS)?;
             validate_neuron(
                 file,
                 &format!("populations[{p}].neuron"),
@@ -760,14 +765,15 @@ impl Model {
                     conv.kernel - 1,
                 )?;
                 check_range(file, &f("kind.conv2d.out_ch"), conv.out_ch, 1, 1 << 16)?;
-                if conv.in_ch == 0 || conv.input().len() != n_src {
+                if conv.in_ch == 0 || conv.input().checked_len() != Some(n_src) {
                     return Err(Error::invalid(
                         file,
                         f("kind.conv2d"),
-                        format!("in_ch*in_h*in_w = {}", conv.input().len()),
+                        format!("in_ch x in_h x in_w = {} x {} x {}", conv.in_ch, conv.in_h, conv.in_w),
                         format!("{n_src} (the size of the source)"),
                     ));
                 }
+                // Sizes are now below 2^24: the arithmetic below cannot overflow.
                 if conv.in_h + 2 * conv.padding < conv.kernel
                     || conv.in_w + 2 * conv.padding < conv.kernel
                 {

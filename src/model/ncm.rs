@@ -355,12 +355,10 @@ pub fn decode(file: &str, bytes: &[u8]) -> Result<Model> {
             Some(s) => Source::Population(s),
         };
         let n_sources = match source {
-            Source::Input => skel.input.size,
-            Source::Population(s) => populations
-                .get(s)
-                .map(|x| x.len())
-                .ok_or_else(|| r.err(format!("source population {s} does not exist")))?,
-        };
+            Source::Input => Some(skel.input.size),
+            Source::Population(s) => populations.get(s).and_then(|x| x.shape.checked_len()),
+        }
+        .ok_or_else(|| r.err("its source population does not exist or has no valid size"))?;
         let conn = match p.kind {
             KindSkel::SumPool2d { k } => Connectivity::SumPool2d { k },
             KindSkel::Dense | KindSkel::Conv2d(_) | KindSkel::OneToOne => {
