@@ -261,7 +261,10 @@ mod tests {
         // A directory is refused; a new path is created.
         assert!(write_atomic(&d, b"x").is_err());
         write_atomic(&d.join("sub/new.txt"), b"made").unwrap();
-        assert_eq!(std::fs::read_to_string(d.join("sub/new.txt")).unwrap(), "made");
+        assert_eq!(
+            std::fs::read_to_string(d.join("sub/new.txt")).unwrap(),
+            "made"
+        );
         let _ = std::fs::remove_dir_all(&d);
     }
 
@@ -275,7 +278,9 @@ mod tests {
         assert_eq!(read_bytes_capped(&big, 100).unwrap().len(), 100);
         let e = read_file(&d).unwrap_err().to_string();
         assert!(e.contains("not a regular file"), "{e}");
-        let e = read_file(std::path::Path::new("/dev/zero")).unwrap_err().to_string();
+        let e = read_file(std::path::Path::new("/dev/zero"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not a regular file"), "{e}");
         let _ = std::fs::remove_dir_all(&d);
     }

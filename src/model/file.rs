@@ -223,7 +223,9 @@ fn graph_of(file: &str, f: ModelFile) -> Result<Model> {
                         file,
                         at("size"),
                         n,
-                        format!("channels x height x width of `shape` ({c} x {h} x {w}), or left out"),
+                        format!(
+                            "channels x height x width of `shape` ({c} x {h} x {w}), or left out"
+                        ),
                     ));
                 }
                 s

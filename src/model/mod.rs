@@ -769,7 +769,10 @@ impl Model {
                     return Err(Error::invalid(
                         file,
                         f("kind.conv2d"),
-                        format!("in_ch x in_h x in_w = {} x {} x {}", conv.in_ch, conv.in_h, conv.in_w),
+                        format!(
+                            "in_ch x in_h x in_w = {} x {} x {}",
+                            conv.in_ch, conv.in_h, conv.in_w
+                        ),
                         format!("{n_src} (the size of the source)"),
                     ));
                 }
