@@ -27,6 +27,7 @@ pub mod error;
 pub mod limits;
 pub mod mapping;
 pub mod model;
+pub mod nir;
 pub mod plot;
 pub mod reference;
 pub mod report;

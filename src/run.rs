@@ -168,6 +168,8 @@ pub enum Inputs<'a> {
     Synthetic,
     /// The test split of a labelled data set, in order.
     Dataset(&'a Dataset),
+    /// Spike trains read from a file, in order.
+    Recorded(&'a crate::data::recorded::Recording),
 }
 
 impl Inputs<'_> {
@@ -176,7 +178,7 @@ impl Inputs<'_> {
     /// same stimuli).
     pub fn default_seed(&self, model: &Model) -> u64 {
         match self {
-            Inputs::Synthetic => 1,
+            Inputs::Synthetic | Inputs::Recorded(_) => 1,
             Inputs::Dataset(_) => crate::data::recorded_seed(model),
         }
     }
@@ -194,6 +196,7 @@ impl Inputs<'_> {
                 i,
                 Some(d.test.labels[i as usize] as u32),
             ),
+            Inputs::Recorded(r) => r.samples[i as usize].clone(),
         }
     }
 
@@ -203,6 +206,18 @@ impl Inputs<'_> {
         if let Inputs::Dataset(d) = self {
             d.check_model(model, model_file)?;
             check_range("command line", "--samples", samples, 1, d.test.len() as u64)?;
+        }
+        if let Inputs::Recorded(r) = self {
+            if r.timesteps != model.timesteps {
+                return Err(crate::error::Error::invalid(
+                    &r.file,
+                    "timesteps",
+                    r.timesteps,
+                    format!("{} (the timesteps of {model_file})", model.timesteps),
+                ));
+            }
+            let n = r.samples.len() as u64;
+            check_range("command line", "--samples", samples, 1, n)?;
         }
         Ok(())
     }

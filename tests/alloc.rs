@@ -113,6 +113,7 @@ fn a_second_inference_allocates_nothing_in_the_cycle_loop() {
             du: 4096,
             dv: 0,
             reset: neurocycle::model::Reset::Subtract,
+            decay_bits: 12,
             seed,
         };
         let m = c.build();

@@ -550,7 +550,7 @@ fn run_writes_traces_and_heat_maps_and_plot_draws_from_files() {
         .any(|e| e["pid"] == 2 && e["ph"] == "X"));
     assert!(std::fs::read_to_string(dir.join("spikes.csv"))
         .unwrap()
-        .starts_with("timestep,layer,neuron,core,cycle\n"));
+        .starts_with("timestep,layer,neuron,core,cycle,population\n"));
     for name in ["pe-utilization", "busy-fraction", "link-load"] {
         for ext in ["svg", "png"] {
             let len = std::fs::metadata(plots.join(format!("{name}.{ext}")))

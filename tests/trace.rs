@@ -311,7 +311,10 @@ fn spikes_csv_holds_the_reference_spikes() {
         let view = View::new(&chip, &rec, cycles, &Selection::default()).unwrap();
         let text = spikes_csv(&view);
         let mut lines = text.lines();
-        assert_eq!(lines.next(), Some("timestep,layer,neuron,core,cycle"));
+        assert_eq!(
+            lines.next(),
+            Some("timestep,layer,neuron,core,cycle,population")
+        );
         let mut got: Vec<(u32, u32, u32)> = vec![];
         let mut last_cycle = 0;
         for l in lines {

@@ -3,6 +3,7 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use neurocycle::config::HwConfig;
+use neurocycle::data::recorded;
 use neurocycle::engine::EngineOptions;
 use neurocycle::error::{write_atomic, Error, Result};
 use neurocycle::model::gen::{generate, parse_conv, GenSpec, Storage};
@@ -11,6 +12,7 @@ use neurocycle::run::{simulate as simulate_job, Inputs, Job, RunOptions};
 use neurocycle::trace;
 use std::path::PathBuf;
 
+mod nir;
 mod noc;
 mod plot;
 mod study;
@@ -39,6 +41,10 @@ pub enum Command {
     Gen(GenArgs),
     /// Convert a model file between RON and the binary `.ncm` (by OUT's extension).
     Convert(ConvertArgs),
+    /// Import a NIR graph (snnTorch, Norse, Lava-dl, ...) as a model file.
+    Import(nir::ImportArgs),
+    /// Export a model file as a NIR graph.
+    Export(nir::ExportArgs),
     /// Run a built-in model on the built-in default chip, no files needed.
     Demo(DemoArgs),
     /// Characterize the mesh alone with synthetic traffic (latency, throughput, saturation).
@@ -59,9 +65,10 @@ pub enum Command {
 
 #[derive(Args)]
 pub struct SimArgs {
-    /// Number of input samples (inferences).
-    #[arg(long, default_value_t = 8)]
-    pub samples: u64,
+    /// Number of input samples (inferences); default 8, or every sample
+    /// of --input.
+    #[arg(long)]
+    pub samples: Option<u64>,
     /// Seed of the stimulus (synthetic, or rate-coded data set samples;
     /// default 1, or with --dataset the seed the trainer measured with).
     #[arg(long)]
@@ -73,6 +80,21 @@ pub struct SimArgs {
     /// Directory of the data set's files (fashion-mnist).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Recorded input spike trains: .npy ((T, N) or (T, B, ...)), or CSV
+    /// (t,neuron / sample,t,neuron / event stream t,x,y,p). A .npy sets
+    /// the timesteps of the run.
+    #[arg(long, value_name = "PATH", conflicts_with = "dataset")]
+    pub input: Option<PathBuf>,
+    /// Class labels of the --input samples (.npy or one per line), for
+    /// accuracy.
+    #[arg(long, value_name = "FILE", requires = "input")]
+    pub labels: Option<PathBuf>,
+    /// The --input array is batch first, (B, T, ...).
+    #[arg(long, requires = "input")]
+    pub batch_first: bool,
+    /// Time units per timestep of an --input event stream (t,x,y,p).
+    #[arg(long, requires = "input")]
+    pub time_bin: Option<f64>,
     /// Worker threads (default: all cores): samples run in parallel, and
     /// with fewer samples than threads each inference is split over the
     /// rest (by bands of mesh columns). Results do not depend on it.
@@ -177,6 +199,8 @@ pub enum ReadoutArg {
 pub enum ResetArg {
     ToValue,
     Subtract,
+    /// snnTorch's default: subtract the threshold one step late.
+    DelayedSubtract,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -287,6 +311,8 @@ pub fn main(cli: Cli) -> Result<i32> {
             );
             Ok(0)
         }
+        Command::Import(a) => nir::import_main(&a),
+        Command::Export(a) => nir::export_main(&a),
         Command::Noc(a) => noc::main(&a),
         Command::Train(a) => {
             let line = std::env::args().collect::<Vec<_>>().join(" ");
@@ -335,7 +361,7 @@ pub fn main(cli: Cli) -> Result<i32> {
                         model.metadata.get("test_accuracy").map_or("?", |s| s.as_str()),
                         model.metadata.get("test_samples").map_or("?", |s| s.as_str()),
                         file.trim_end_matches(" (built in)"),
-                        sim.samples
+                        sim.samples.unwrap_or(8)
                     );
                 }
             }
@@ -376,9 +402,61 @@ fn simulate(
         Some(name) => Some(neurocycle::data::load(name, a.data_dir.as_deref())?),
         None => None,
     };
-    let inputs = match &dataset {
-        Some(d) => Inputs::Dataset(d),
-        None => Inputs::Synthetic,
+    let mut recording = match &a.input {
+        Some(path) => {
+            let layout = recorded::Layout {
+                batch_first: a.batch_first,
+                time_bin: a.time_bin,
+            };
+            let mut rec = recorded::load(path, model, layout)?;
+            if let Some(l) = &a.labels {
+                recorded::attach_labels(&mut rec, l, model.output_size())?;
+            }
+            Some(rec)
+        }
+        None => None,
+    };
+    // A recorded array sets the run's timesteps, with as many more as the
+    // output lags the input, so that no input step is lost.
+    let retimed;
+    let model = match &mut recording {
+        Some(r) if r.from_array => {
+            let lag = neurocycle::model::Schedule::of(model)
+                .ok()
+                .and_then(|s| s.input_lag(model))
+                .unwrap_or(0);
+            let t = r.timesteps + lag;
+            r.pad_to(t);
+            if t != model.timesteps {
+                eprintln!(
+                    "{}: {} timesteps per sample{}: running {t} (the model says {})",
+                    r.file,
+                    r.timesteps - lag,
+                    if lag > 0 {
+                        format!(", and the output lags the input by {lag}")
+                    } else {
+                        String::new()
+                    },
+                    model.timesteps
+                );
+            }
+            retimed = Model {
+                timesteps: t,
+                ..model.clone()
+            };
+            &retimed
+        }
+        _ => model,
+    };
+    let inputs = match (&dataset, &recording) {
+        (Some(d), _) => Inputs::Dataset(d),
+        (_, Some(r)) => Inputs::Recorded(r),
+        _ => Inputs::Synthetic,
+    };
+    let samples = match (a.samples, &recording) {
+        (Some(n), _) => n,
+        (None, Some(r)) => r.samples.len() as u64,
+        (None, None) => 8,
     };
     let job = Job {
         hw: &hw,
@@ -389,7 +467,7 @@ fn simulate(
         inputs,
         seed: a.seed.unwrap_or_else(|| inputs.default_seed(model)),
         opts: RunOptions {
-            samples: a.samples,
+            samples,
             threads: workers("--threads", a.threads)?,
             engine: EngineOptions {
                 every_cycle: a.every_cycle,
@@ -398,7 +476,7 @@ fn simulate(
             check: a.check,
         },
     };
-    let bar = indicatif::ProgressBar::new(a.samples);
+    let bar = indicatif::ProgressBar::new(samples);
     bar.set_style(
         indicatif::ProgressStyle::with_template(
             "{bar:40} {pos}/{len} samples  {per_sec}  eta {eta}",
@@ -501,6 +579,7 @@ fn gen(a: &GenArgs) -> Result<i32> {
         reset: match a.reset {
             ResetArg::ToValue => Reset::ToValue,
             ResetArg::Subtract => Reset::Subtract,
+            ResetArg::DelayedSubtract => Reset::DelayedSubtract,
         },
         state_bits: a.state_bits,
         threshold_scale: a.threshold_scale,

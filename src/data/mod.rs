@@ -10,6 +10,7 @@
 
 pub mod gestures;
 pub mod idx;
+pub mod recorded;
 
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};

@@ -32,6 +32,9 @@ pub struct CoreTables {
     pub update_cycles: u32,
     pub membrane_words: u32,
     pub threshold: Vec<i32>,
+    /// Initial u and v of each neuron; empty when all are 0.
+    pub u_init: Vec<i32>,
+    pub v_init: Vec<i32>,
     pub bias: Vec<i32>,
     /// The population's STDP rule: then rows `0..input_rows` hold every target
     /// `0..n` in order (zeros too) and learning may rewrite them.
@@ -132,6 +135,8 @@ impl<'a> Chip<'a> {
                     update_cycles: walk_cycles(n, pes),
                     membrane_words: (n * slots).div_ceil(hw.neurons_per_membrane_word().max(1)),
                     threshold: vec![],
+                    u_init: vec![],
+                    v_init: vec![],
                     bias: vec![],
                     stdp: model
                         .projections
@@ -193,6 +198,17 @@ impl<'a> Chip<'a> {
                     t.bias
                         .push(pop.neuron.bias.at((cm.first_neuron + i) as usize));
                 }
+                let init = |p: &crate::model::Param| -> Vec<i32> {
+                    if p.is_zero() {
+                        vec![]
+                    } else {
+                        (0..n)
+                            .map(|i| p.at((cm.first_neuron + i) as usize))
+                            .collect()
+                    }
+                };
+                t.u_init = init(&pop.neuron.u_init);
+                t.v_init = init(&pop.neuron.v_init);
                 t
             })
             .collect();

@@ -97,6 +97,9 @@ pub struct CoreState {
     pub acc: Vec<i32>,
     pub u: Vec<i32>,
     pub v: Vec<i32>,
+    /// What a new inference starts u and v from (empty: 0).
+    u_init: Vec<i32>,
+    v_init: Vec<i32>,
     /// The pipeline accepts the next event from this cycle on.
     pub integ_free_at: u64,
     /// The last admitted event's accumulates are all done at this cycle.
@@ -129,8 +132,18 @@ impl CoreState {
         CoreState {
             queue: Queue::new(queue_depth as usize),
             acc: vec![0; banks as usize * n],
-            u: vec![0; n],
-            v: vec![0; n],
+            u: if t.u_init.is_empty() {
+                vec![0; n]
+            } else {
+                t.u_init.clone()
+            },
+            v: if t.v_init.is_empty() {
+                vec![0; n]
+            } else {
+                t.v_init.clone()
+            },
+            u_init: t.u_init.clone(),
+            v_init: t.v_init.clone(),
             integ_free_at: 0,
             drain_at: 0,
             must_update: false,
@@ -171,8 +184,13 @@ impl CoreState {
         self.queue.head = 0;
         self.queue.len = 0;
         self.acc.fill(0);
-        self.u.fill(0);
-        self.v.fill(0);
+        for (x, init) in [(&mut self.u, &self.u_init), (&mut self.v, &self.v_init)] {
+            if init.is_empty() {
+                x.fill(0);
+            } else {
+                x.copy_from_slice(init);
+            }
+        }
         self.theta.fill(0);
         self.pre_trace.fill(0);
         self.post_trace.fill(0);

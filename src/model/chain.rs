@@ -414,6 +414,7 @@ impl Chain {
         let mut projections = Vec::with_capacity(n);
         for (l, (layer, shape)) in self.layers.into_iter().zip(&shapes).enumerate() {
             projections.push(Projection {
+                full_range: false,
                 name: String::new(),
                 source: if l == 0 {
                     Source::Input
@@ -478,6 +479,7 @@ impl Model {
                 || proj.target != l
                 || proj.delay.is_some()
                 || !proj.name.is_empty()
+                || proj.full_range
             {
                 return None;
             }

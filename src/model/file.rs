@@ -57,6 +57,8 @@ struct ProjectionFile {
     source: String,
     target: String,
     weight_bits: u8,
+    #[serde(default, skip_serializing_if = "is_false")]
+    full_range: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     delay: Option<u32>,
     kind: ConnFile,
@@ -324,6 +326,7 @@ fn graph_of(file: &str, f: ModelFile) -> Result<Model> {
             source,
             target,
             weight_bits: pf.weight_bits,
+            full_range: pf.full_range,
             delay: pf.delay,
             conn,
             stdp: pf.stdp,
@@ -418,6 +421,7 @@ fn graph_file(model: &Model) -> ModelFile {
                 source: name_of(j.source),
                 target: name_of(Source::Population(j.target)),
                 weight_bits: j.weight_bits,
+                full_range: j.full_range,
                 delay: j.delay,
                 kind: match &j.conn {
                     Connectivity::Dense { weights } => ConnFile::Dense {
@@ -455,6 +459,10 @@ fn graph_file(model: &Model) -> ModelFile {
             model.populations[model.output].name.clone()
         },
     }
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 #[cfg(test)]

@@ -357,7 +357,12 @@ fn neuron(spec: &GenSpec, l: usize, kind: &LayerKind, fan_in: f64, is_last: bool
         v_reset: 0,
         reset: spec.reset,
         input_shift: 0,
+        input_right_shift: 0,
+        u_init: crate::model::Param::Scalar(0),
+        v_init: crate::model::Param::Scalar(0),
+        loihi_bounds: false,
         state_bits: spec.state_bits,
+        decay_bits: 12,
     }
 }
 
@@ -550,6 +555,7 @@ fn generate_lists(spec: &GenSpec) -> Model {
             }
         };
         projections.push(Projection {
+            full_range: false,
             name: String::new(),
             source,
             target: l,
@@ -565,6 +571,7 @@ fn generate_lists(spec: &GenSpec) -> Model {
             let sparse = draw_projection(&mut rng, n, n, spec, Some(k), wmax);
             fan_in += sources_of(n, Some(k));
             projections.push(Projection {
+                full_range: false,
                 name: format!("l{l}-recurrent"),
                 source: Source::Population(l),
                 target: l,

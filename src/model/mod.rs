@@ -80,6 +80,10 @@ pub struct Projection {
     pub target: usize,
     /// 1 = binary (+-1, 0 = pruned), 2 = ternary, up to 16.
     pub weight_bits: u8,
+    /// Weights span the full two's-complement range, down to
+    /// `-2^(weight_bits-1)` (Loihi's 8-bit -128); otherwise the range is
+    /// symmetric. Needs `weight_bits >= 3`.
+    pub full_range: bool,
     /// Timesteps between a spike and its effect; `None` takes the
     /// semantics' default (see `schedule`).
     pub delay: Option<u32>,
@@ -355,9 +359,15 @@ pub struct Adaptation {
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Reset {
+    /// `v := v_reset` in the step of the spike (the NIR spec's reading).
     #[default]
     ToValue,
+    /// `v -= threshold` in the step of the spike.
     Subtract,
+    /// The spike is reported from the un-reset voltage, and the threshold
+    /// is subtracted in the next step, after the leak (snnTorch's default
+    /// `reset_mechanism = "subtract"`, `reset_delay = True`).
+    DelayedSubtract,
 }
 
 /// A per-population scalar or one value per neuron.
@@ -388,6 +398,9 @@ impl Param {
             Param::PerNeuron(vs) => vs,
         }
     }
+    pub fn is_zero(&self) -> bool {
+        self.values().iter().all(|v| *v == 0)
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -409,9 +422,31 @@ pub struct Neuron {
     pub reset: Reset,
     #[serde(default)]
     pub input_shift: u8,
+    /// Arithmetic right shift (floor) of the summed input before
+    /// `input_shift`: Lava's negative `weight_exp`.
+    #[serde(default, skip_serializing_if = "is_zero_u8")]
+    pub input_right_shift: u8,
+    /// State at the start of an inference (Lava's `u_init`, `v_init`).
+    #[serde(default, skip_serializing_if = "Param::is_zero")]
+    pub u_init: Param,
+    #[serde(default, skip_serializing_if = "Param::is_zero")]
+    pub v_init: Param,
+    /// Loihi's bounds (Lava's bit-accurate LIF): u wraps into
+    /// (-2^(b-1), 2^(b-1)] and v saturates to +-(2^(b-1) - 1); otherwise
+    /// u wraps as a b-bit two's-complement number and v saturates to
+    /// -2^(b-1) ..= 2^(b-1) - 1.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub loihi_bounds: bool,
     /// Width of `u` and `v` (u wraps, v saturates).
     #[serde(default = "default_state_bits")]
     pub state_bits: u8,
+    /// Resolution of `du` and `dv`: they count in `2^decay_bits` (Loihi:
+    /// 12, so 4096 = full decay); up to 15 for decays finer than 1/4096.
+    #[serde(
+        default = "default_decay_bits",
+        skip_serializing_if = "is_default_decay_bits"
+    )]
+    pub decay_bits: u8,
     /// An adaptive threshold (one more state word per neuron).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adaptation: Option<Adaptation>,
@@ -421,7 +456,7 @@ impl Neuron {
     /// State words kept per neuron: v, u when the current persists, theta
     /// with an adaptive threshold.
     pub fn state_words(&self) -> u32 {
-        1 + (self.du != 4096) as u32 + self.adaptation.is_some() as u32
+        1 + (self.du as u32 != 1 << self.decay_bits) as u32 + self.adaptation.is_some() as u32
     }
     /// Bits of state per neuron.
     pub fn state_bits_needed(&self) -> u32 {
@@ -434,6 +469,18 @@ fn full_decay() -> u16 {
 }
 fn default_state_bits() -> u8 {
     16
+}
+fn is_zero_u8(x: &u8) -> bool {
+    *x == 0
+}
+fn is_false(x: &bool) -> bool {
+    !*x
+}
+fn default_decay_bits() -> u8 {
+    12
+}
+fn is_default_decay_bits(b: &u8) -> bool {
+    *b == 12
 }
 
 /// Channels, height, width; a flat vector is (n, 1, 1).
@@ -662,13 +709,33 @@ impl Model {
         let tgt = self.populations[proj.target].shape;
         let (n_src, n_tgt) = (src.len(), tgt.len());
         let wmax = weight_max(proj.weight_bits);
+        if proj.full_range && proj.weight_bits < 3 {
+            return Err(Error::invalid(
+                file,
+                f("full_range"),
+                "true",
+                format!(
+                    "false for weight_bits = {} (binary and ternary weights are +-1)",
+                    proj.weight_bits
+                ),
+            ));
+        }
+        let wmin = if proj.full_range { -wmax - 1 } else { -wmax };
         let check_weights = |field: &str, weights: &[i32]| -> Result<()> {
-            if let Some((i, w)) = weights.iter().enumerate().find(|(_, w)| w.abs() > wmax) {
+            if let Some((i, w)) = weights
+                .iter()
+                .enumerate()
+                .find(|(_, w)| **w > wmax || **w < wmin)
+            {
                 return Err(Error::invalid(
                     file,
                     format!("projections[{j}].{field}[{i}]"),
                     w,
-                    format!("-{wmax} ..= {wmax} for weight_bits = {}", proj.weight_bits),
+                    format!(
+                        "{wmin} ..= {wmax} for weight_bits = {}{}",
+                        proj.weight_bits,
+                        if proj.full_range { ", full_range" } else { "" }
+                    ),
                 ));
             }
             Ok(())
@@ -908,13 +975,29 @@ impl Model {
 pub fn validate_neuron(file: &str, at: &str, n: &Neuron, size: usize) -> Result<()> {
     let f = |field: &str| format!("{at}.{field}");
     check_range(file, &f("state_bits"), n.state_bits, 2, 32)?;
-    check_range(file, &f("du"), n.du, 0, 4096)?;
-    check_range(file, &f("dv"), n.dv, 0, 4096)?;
+    check_range(file, &f("decay_bits"), n.decay_bits, 12, 15)?;
+    let one = 1u16 << n.decay_bits;
+    check_range(file, &f("du"), n.du, 0, one)?;
+    check_range(file, &f("dv"), n.dv, 0, one)?;
     check_range(file, &f("input_shift"), n.input_shift, 0, 31)?;
     let hi = ((1i64 << (n.state_bits - 1)) - 1) as i32;
     let lo = -hi - 1;
     check_range(file, &f("v_reset"), n.v_reset, lo, hi)?;
-    for (name, p) in [("threshold", &n.threshold), ("bias", &n.bias)] {
+    if n.reset == Reset::DelayedSubtract && n.adaptation.is_some() {
+        return Err(Error::invalid(
+            file,
+            f("reset"),
+            "delayed_subtract",
+            "to_value or subtract with an adaptive threshold (a delayed reset needs the threshold of the step before)",
+        ));
+    }
+    check_range(file, &f("input_right_shift"), n.input_right_shift, 0, 31)?;
+    for (name, p) in [
+        ("threshold", &n.threshold),
+        ("bias", &n.bias),
+        ("u_init", &n.u_init),
+        ("v_init", &n.v_init),
+    ] {
         if let Param::PerNeuron(vs) = p {
             if vs.len() != size {
                 return Err(Error::invalid(

@@ -60,6 +60,8 @@ struct ProjectionSkel {
     source: Option<usize>,
     target: usize,
     weight_bits: u8,
+    #[serde(default, skip_serializing_if = "is_false")]
+    full_range: bool,
     delay: Option<u32>,
     kind: KindSkel,
     stdp: Option<Stdp>,
@@ -112,6 +114,7 @@ pub fn encode(model: &Model) -> Vec<u8> {
                 },
                 target: j.target,
                 weight_bits: j.weight_bits,
+                full_range: j.full_range,
                 delay: j.delay,
                 kind: match &j.conn {
                     Connectivity::Dense { .. } => KindSkel::Dense,
@@ -435,6 +438,7 @@ pub fn decode(file: &str, bytes: &[u8]) -> Result<Model> {
             source,
             target: p.target,
             weight_bits: p.weight_bits,
+            full_range: p.full_range,
             delay: p.delay,
             conn,
             stdp: p.stdp,
@@ -456,6 +460,10 @@ pub fn decode(file: &str, bytes: &[u8]) -> Result<Model> {
         projections,
         output: skel.output,
     })
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 #[cfg(test)]

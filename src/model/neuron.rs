@@ -14,11 +14,29 @@ pub fn decay(x: i32, d: u16) -> i64 {
     (x as i64 * (DECAY_ONE - d as i64)) / DECAY_ONE
 }
 
+/// [`decay`] with `d` out of `2^bits` instead of 4096.
+#[inline]
+pub fn decay_in(x: i32, d: u16, bits: u8) -> i64 {
+    let one = 1i64 << bits;
+    (x as i64 * (one - d as i64)) / one
+}
+
 /// Two's-complement wrap of `x` to `bits` bits.
 #[inline]
 pub fn wrap(x: i64, bits: u8) -> i32 {
     let sh = 64 - bits as u32;
     ((x << sh) >> sh) as i32
+}
+
+/// Lava's bit-accurate wrap of Loihi's current (`PyLifModelBitAcc`): with
+/// `m = 2^(bits-1)`, a value above `m` loses `2m`, then one at or below
+/// `-m` gains `2m` (computed from the value before the first step), so
+/// the range is (-m, m] rather than two's complement's [-m, m).
+#[inline]
+pub fn loihi_wrap(x: i64, bits: u8) -> i32 {
+    let m = 1i64 << (bits - 1);
+    let w = if x > m { x - 2 * m } else { x };
+    (if w <= -m { x + 2 * m } else { w }) as i32
 }
 
 #[inline]
@@ -35,7 +53,10 @@ pub struct LifConsts {
     pub v_reset: i32,
     pub reset: Reset,
     pub input_shift: u8,
+    pub input_right_shift: u8,
     pub state_bits: u8,
+    pub decay_bits: u8,
+    pub loihi_bounds: bool,
     pub adaptation: Option<Adaptation>,
 }
 
@@ -47,7 +68,10 @@ impl LifConsts {
             v_reset: n.v_reset,
             reset: n.reset,
             input_shift: n.input_shift,
+            input_right_shift: n.input_right_shift,
             state_bits: n.state_bits,
+            decay_bits: n.decay_bits,
+            loihi_bounds: n.loihi_bounds,
             adaptation: n.adaptation,
         }
     }
@@ -66,13 +90,31 @@ pub fn step(
     threshold: i32,
     bias: i32,
 ) -> bool {
-    let drive = (input as i32 as i64) << c.input_shift;
-    *u = wrap(decay(*u, c.du) + drive, c.state_bits);
-    let nv = saturate(decay(*v, c.dv) + *u as i64 + bias as i64, c.state_bits);
+    let drive = ((input as i32 as i64) >> c.input_right_shift) << c.input_shift;
+    let nu = decay_in(*u, c.du, c.decay_bits) + drive;
+    *u = if c.loihi_bounds {
+        loihi_wrap(nu, c.state_bits)
+    } else {
+        wrap(nu, c.state_bits)
+    };
+    // A delayed reset is due when the kept, un-reset voltage of the step
+    // before was above threshold; it is subtracted after the leak.
+    let late = match c.reset {
+        Reset::DelayedSubtract if *v > threshold => threshold as i64,
+        _ => 0,
+    };
+    let sum = decay_in(*v, c.dv, c.decay_bits) + *u as i64 + bias as i64 - late;
+    let nv = if c.loihi_bounds {
+        let hi = (1i64 << (c.state_bits - 1)) - 1;
+        sum.clamp(-hi, hi) as i32
+    } else {
+        saturate(sum, c.state_bits)
+    };
     if nv > threshold {
         *v = match c.reset {
             Reset::ToValue => c.v_reset,
             Reset::Subtract => saturate(nv as i64 - threshold as i64, c.state_bits),
+            Reset::DelayedSubtract => nv,
         };
         true
     } else {
@@ -134,7 +176,10 @@ mod tests {
             v_reset: 0,
             reset,
             input_shift: 0,
+            input_right_shift: 0,
             state_bits: 16,
+            decay_bits: 12,
+            loihi_bounds: false,
             adaptation: None,
         }
     }
@@ -196,6 +241,41 @@ mod tests {
     }
 
     #[test]
+    fn loihi_bounds_follow_lavas_bit_accurate_lif() {
+        let m = 1i64 << 23;
+        // Lava: u > 2^23 loses 2^24; u <= -2^23 gains 2^24.
+        assert_eq!(loihi_wrap(m, 24), m as i32); // two's complement: -2^23
+        assert_eq!(wrap(m, 24), -m as i32);
+        assert_eq!(loihi_wrap(m + 5, 24), (-m + 5) as i32);
+        assert_eq!(loihi_wrap(-m, 24), m as i32);
+        assert_eq!(loihi_wrap(-m - 3, 24), (m - 3) as i32);
+        assert_eq!(loihi_wrap(-m + 1, 24), (-m + 1) as i32);
+        // v saturates at -(2^23 - 1), not -2^23.
+        let mut c = consts(4096, 0, Reset::ToValue);
+        c.state_bits = 24;
+        c.loihi_bounds = true;
+        let (mut u, mut v) = (0, -(m as i32) + 10);
+        step(&c, &mut u, &mut v, -100, 1000, 0);
+        assert_eq!(v, -(m as i32) + 1);
+        c.loihi_bounds = false;
+        let (mut u, mut v) = (0, -(m as i32) + 10);
+        step(&c, &mut u, &mut v, -100, 1000, 0);
+        assert_eq!(v, -(m as i32));
+    }
+
+    #[test]
+    fn a_right_shift_floors_the_summed_input_before_the_left_shift() {
+        let mut c = consts(4096, 0, Reset::ToValue);
+        c.state_bits = 24;
+        c.input_right_shift = 2;
+        c.input_shift = 6;
+        let (mut u, mut v) = (0, 0);
+        step(&c, &mut u, &mut v, -5, 1 << 20, 0);
+        assert_eq!(u, (-5i32 >> 2) << 6); // -2 * 64: floor, as numpy's right_shift
+        assert_eq!(u, -128);
+    }
+
+    #[test]
     fn current_wraps_and_voltage_saturates() {
         assert_eq!(wrap(32768, 16), -32768);
         assert_eq!(wrap(-32769, 16), 32767);
@@ -221,6 +301,28 @@ mod tests {
         let (mut u, mut v) = (0, 0);
         assert!(step(&c, &mut u, &mut v, 25, 10, 0));
         assert_eq!(v, 15);
+    }
+
+    #[test]
+    fn delayed_subtract_resets_one_step_late_after_the_leak() {
+        // snnTorch's Leaky: mem[t] = beta*mem[t-1] + x[t] - H(mem[t-1] - thr)*thr.
+        let c = consts(4096, 2048, Reset::DelayedSubtract);
+        let (mut u, mut v) = (0, 0);
+        assert!(step(&c, &mut u, &mut v, 25, 10, 0));
+        assert_eq!(v, 25); // spike reported from the un-reset membrane
+                           // The reset of that spike: 25 / 2 = 12 after the leak, minus 10.
+        assert!(!step(&c, &mut u, &mut v, 0, 10, 0));
+        assert_eq!(v, 2);
+        assert!(!step(&c, &mut u, &mut v, 0, 10, 0));
+        assert_eq!(v, 1); // no reset is due: the step before did not spike
+                          // Two spikes in a row: the second is reported before the first's
+                          // reset lowers the membrane below threshold.
+        let (mut u, mut v) = (0, 0);
+        assert!(step(&c, &mut u, &mut v, 50, 10, 0));
+        assert!(step(&c, &mut u, &mut v, 0, 10, 0));
+        assert_eq!(v, 15); // 25 - 10
+        assert!(!step(&c, &mut u, &mut v, 0, 10, 0));
+        assert_eq!(v, -3); // 7 - 10
     }
 
     #[test]

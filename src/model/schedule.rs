@@ -83,6 +83,35 @@ impl Schedule {
         })
     }
 
+    /// Timesteps between an input spike and the earliest update of the
+    /// output population it can reach: the fewest delay steps on a path
+    /// from the input (`None`: no path). An input of T steps has acted on
+    /// the output by timestep T - 1 + lag.
+    pub fn input_lag(&self, model: &Model) -> Option<u32> {
+        // Bellman-Ford over non-negative delays; populations are few.
+        let n = model.populations.len();
+        let mut best: Vec<Option<u32>> = vec![None; n];
+        for _ in 0..=n {
+            let mut changed = false;
+            for (j, p) in model.projections.iter().enumerate() {
+                let from = match p.source {
+                    Source::Input => Some(0),
+                    Source::Population(s) => best[s],
+                };
+                if let Some(d) = from.map(|f| f + self.delay[j]) {
+                    if best[p.target].is_none_or(|b| d < b) {
+                        best[p.target] = Some(d);
+                        changed = true;
+                    }
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        best[model.output]
+    }
+
     /// Accumulator banks a core needs: one per timestep a spike can be
     /// ahead of the update (t .. t + max_delay).
     pub fn banks(&self) -> u32 {

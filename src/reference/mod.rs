@@ -89,8 +89,15 @@ fn execute(model: &Model, stimulus: &Stimulus, learner: &mut Learner, learn: boo
         .map(|p| LifConsts::of(&p.neuron))
         .collect();
     let sizes: Vec<usize> = model.populations.iter().map(|p| p.len()).collect();
-    let mut u: Vec<Vec<i32>> = sizes.iter().map(|n| vec![0; *n]).collect();
-    let mut v = u.clone();
+    let init = |f: fn(&crate::model::Neuron) -> &crate::model::Param| -> Vec<Vec<i32>> {
+        model
+            .populations
+            .iter()
+            .map(|p| (0..p.len()).map(|i| f(&p.neuron).at(i)).collect())
+            .collect()
+    };
+    let mut u = init(|n| &n.u_init);
+    let mut v = init(|n| &n.v_init);
     // Input per population and bank: `pending[p][bank * n + i]`.
     let mut pending: Vec<Vec<i64>> = sizes.iter().map(|n| vec![0; banks * n]).collect();
     // Spikes (payloads) of this timestep and of the one before, per source:

@@ -132,6 +132,8 @@ pub struct View<'a> {
     pub clock_mhz: f64,
     /// Layer of each core in use.
     pub core_layer: Vec<u32>,
+    /// Name of each population (layer).
+    pub population_names: Vec<String>,
     /// `[start, end)` in cycles.
     pub window: (u64, u64),
     /// Cores kept (sorted).
@@ -241,6 +243,9 @@ impl<'a> View<'a> {
                 }
                 by_id
             },
+            population_names: (0..chip.model.populations.len())
+                .map(|p| chip.model.population_name(p))
+                .collect(),
             window,
             cores,
             routers,
@@ -323,7 +328,8 @@ impl<'a> View<'a> {
     }
 }
 
-/// Writes `spikes.csv`: timestep, layer, neuron, core, cycle, in cycle order.
+/// Writes `spikes.csv`: timestep, layer, neuron, core, cycle, population
+/// (the layer's name), in cycle order.
 pub fn spikes_csv(v: &View) -> String {
     let mut rows: Vec<_> = v
         .rec
@@ -332,9 +338,19 @@ pub fn spikes_csv(v: &View) -> String {
         .filter(|s| v.keeps_core(s.3) && v.in_window(s.4))
         .collect();
     rows.sort_by_key(|s| (s.4, s.1, s.2));
-    let mut out = String::from("timestep,layer,neuron,core,cycle\n");
+    let mut out = String::from("timestep,layer,neuron,core,cycle,population\n");
     for (t, layer, neuron, core, cycle) in rows {
-        out.push_str(&format!("{t},{layer},{neuron},{core},{cycle}\n"));
+        let name = v
+            .population_names
+            .get(*layer as usize)
+            .map_or("", |n| n.as_str());
+        // A name with a comma or quote is quoted, as CSV does.
+        let name = if name.contains([',', '"', '\n']) {
+            format!("\"{}\"", name.replace('"', "\"\""))
+        } else {
+            name.to_string()
+        };
+        out.push_str(&format!("{t},{layer},{neuron},{core},{cycle},{name}\n"));
     }
     out
 }

@@ -242,7 +242,12 @@ pub fn skeleton(arch: &[LayerKind]) -> (Vec<LayerShape>, Vec<Option<Arc<Fanout>>
                 v_reset: 0,
                 reset: Reset::Subtract,
                 input_shift: 0,
+                input_right_shift: 0,
+                u_init: crate::model::Param::Scalar(0),
+                v_init: crate::model::Param::Scalar(0),
+                loihi_bounds: false,
                 state_bits: 16,
+                decay_bits: 12,
             },
         })
         .collect();
@@ -920,7 +925,12 @@ fn export(spec: &TrainSpec, masters: &[Master], qs: &[quant::Quantized], data: &
                     v_reset: 0,
                     reset: Reset::ToValue,
                     input_shift: 0,
+                    input_right_shift: 0,
+                    u_init: crate::model::Param::Scalar(0),
+                    v_init: crate::model::Param::Scalar(0),
+                    loihi_bounds: false,
                     state_bits: 16,
+                    decay_bits: 12,
                 },
             });
             continue;
@@ -966,7 +976,12 @@ fn export(spec: &TrainSpec, masters: &[Master], qs: &[quant::Quantized], data: &
                 v_reset: 0,
                 reset: Reset::Subtract,
                 input_shift: 0,
+                input_right_shift: 0,
+                u_init: crate::model::Param::Scalar(0),
+                v_init: crate::model::Param::Scalar(0),
+                loihi_bounds: false,
                 state_bits,
+                decay_bits: 12,
             },
         });
     }

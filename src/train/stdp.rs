@@ -146,8 +146,13 @@ pub fn learning_model(net: &StdpNet, inputs: usize, seed: u64) -> Model {
                 v_reset: 0,
                 reset: Reset::ToValue,
                 input_shift: 0,
+                input_right_shift: 0,
+                u_init: crate::model::Param::Scalar(0),
+                v_init: crate::model::Param::Scalar(0),
+                loihi_bounds: false,
                 // Inhibition from many rivals at once must not wrap `u`.
                 state_bits: 24,
+                decay_bits: 12,
                 adaptation: Some(Adaptation {
                     increment: net.adaptation,
                     decay: 0,

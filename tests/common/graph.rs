@@ -25,6 +25,8 @@ pub struct GraphCase {
     pub du: u16,
     pub dv: u16,
     pub reset: Reset,
+    /// du and dv count in 2^decay_bits (du, dv above are 12-bit, scaled).
+    pub decay_bits: u8,
     pub seed: u64,
 }
 
@@ -50,7 +52,12 @@ pub fn graph_case() -> impl Strategy<Value = GraphCase> {
         (
             prop_oneof![Just(4096u16), 0u16..4096],
             prop_oneof![Just(0u16), 0u16..2048],
-            prop_oneof![Just(Reset::ToValue), Just(Reset::Subtract)],
+            prop_oneof![
+                Just(Reset::ToValue),
+                Just(Reset::Subtract),
+                Just(Reset::DelayedSubtract)
+            ],
+            12u8..=15,
         ),
         0u64..10_000,
     )
@@ -64,7 +71,7 @@ pub fn graph_case() -> impl Strategy<Value = GraphCase> {
                 rate,
                 graded,
                 lateral,
-                (du, dv, reset),
+                (du, dv, reset, decay_bits),
                 seed,
             )| {
                 GraphCase {
@@ -79,14 +86,18 @@ pub fn graph_case() -> impl Strategy<Value = GraphCase> {
                     du,
                     dv,
                     reset,
+                    decay_bits,
                     seed,
                 }
             },
         )
 }
 
-fn weight(rng: &mut ChaCha8Rng, bits: u8) -> i32 {
+fn weight(rng: &mut ChaCha8Rng, bits: u8, full_range: bool) -> i32 {
     let max = neurocycle::model::weight_max(bits);
+    if full_range && rng.random_bool(0.1) {
+        return -max - 1;
+    }
     let m = rng.random_range(1..=max);
     if rng.random_bool(0.3) {
         -m
@@ -136,10 +147,13 @@ impl GraphCase {
         let mut drive = vec![0f64; pops];
         for (src, tgt, kind, delay, bits) in edges {
             let (ns, nt) = (size_of(src), self.sizes[tgt]);
+            let full_range = bits >= 3 && self.seed % 2 == 1;
             let density = rng.random_range(0.3..0.9);
             let conn = match kind {
                 2 if ns == nt => Connectivity::OneToOne {
-                    weights: (0..nt).map(|_| weight(&mut rng, bits)).collect(),
+                    weights: (0..nt)
+                        .map(|_| weight(&mut rng, bits, full_range))
+                        .collect(),
                 },
                 1 | 2 => {
                     let mut triples = vec![];
@@ -150,7 +164,7 @@ impl GraphCase {
                                 let w = if rng.random_bool(0.15) {
                                     0
                                 } else {
-                                    weight(&mut rng, bits)
+                                    weight(&mut rng, bits, full_range)
                                 };
                                 triples.push((s, t, w));
                             }
@@ -162,7 +176,7 @@ impl GraphCase {
                     weights: (0..ns * nt)
                         .map(|_| {
                             if rng.random_bool(density) {
-                                weight(&mut rng, bits)
+                                weight(&mut rng, bits, full_range)
                             } else {
                                 0
                             }
@@ -180,31 +194,55 @@ impl GraphCase {
                 source: src,
                 target: tgt,
                 weight_bits: bits,
+                full_range,
                 delay,
                 conn,
                 stdp: None,
             });
         }
+        // Some cases start from a non-zero state, shift the input right,
+        // and take Loihi's bounds (u wraps at 16 bits here, so they matter).
+        let s = self.seed;
+        let init = |p: usize, k: u64, thr: i32| -> Param {
+            if s % 3 != k {
+                return Param::Scalar(0);
+            }
+            let span = 2 * thr as u64 + 1;
+            Param::PerNeuron(
+                (0..self.sizes[p] as u64)
+                    .map(|i| ((s * 31 + p as u64 * 7 + i * 13) % span) as i32 - thr)
+                    .collect(),
+            )
+        };
         let populations = (0..pops)
-            .map(|p| Population {
-                name: format!("p{p}"),
-                shape: Shape::flat(self.sizes[p]),
-                neuron: Neuron {
-                    threshold: Param::Scalar((drive[p] * 0.6).round().clamp(1.0, 20_000.0) as i32),
-                    bias: Param::Scalar(0),
-                    du: self.du,
-                    dv: if p + 1 == pops && self.readout == Readout::Membrane {
-                        0
-                    } else {
-                        self.dv
+            .map(|p| {
+                let thr = (drive[p] * 0.6).round().clamp(1.0, 20_000.0) as i32;
+                Population {
+                    name: format!("p{p}"),
+                    shape: Shape::flat(self.sizes[p]),
+                    neuron: Neuron {
+                        threshold: Param::Scalar(thr),
+                        bias: Param::Scalar(0),
+                        du: self.du << (self.decay_bits - 12),
+                        dv: if p + 1 == pops && self.readout == Readout::Membrane {
+                            0
+                        } else {
+                            // An odd low bit, so the finer resolution is used.
+                            (self.dv << (self.decay_bits - 12)) | (self.decay_bits > 12) as u16
+                        },
+                        v_reset: 0,
+                        reset: self.reset,
+                        input_shift: (s % 5 == 2) as u8 * 2,
+                        input_right_shift: (s % 4 == 1) as u8,
+                        u_init: init(p, 1, thr),
+                        v_init: init(p, 0, thr),
+                        loihi_bounds: s.is_multiple_of(2),
+                        state_bits: 16,
+                        decay_bits: self.decay_bits,
+                        adaptation: None,
                     },
-                    v_reset: 0,
-                    reset: self.reset,
-                    input_shift: 0,
-                    state_bits: 16,
-                    adaptation: None,
-                },
-                lateral_inhibition: if self.lateral && p == 0 { 2 } else { 0 },
+                    lateral_inhibition: if self.lateral && p == 0 { 2 } else { 0 },
+                }
             })
             .collect();
         let m = Model {

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod graph;
+pub mod nir_fixtures;
 
 use neurocycle::config::HwConfig;
 use neurocycle::engine::{run_sample, Chip, Engine, EngineOptions, Quiet};
