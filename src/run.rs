@@ -257,6 +257,10 @@ pub fn simulate(job: &Job, progress: &(dyn Fn(u64) + Sync)) -> Result<(Report, R
             overrides: job.overrides,
             model_file: job.model_file,
             seed: job.seed,
+            input_file: match job.inputs {
+                Inputs::Recorded(r) => Some(r.file.as_str()),
+                _ => None,
+            },
         },
     );
     Ok((rep, summary))

@@ -158,7 +158,70 @@ fn nir_fixtures_import_and_run_with_their_recorded_inputs_and_labels() {
         assert!(o.status.success(), "{out}");
         assert!(out.contains(&format!("({correct})")), "{out}");
         assert!(out.contains("0 mismatched spikes"), "{out}");
+        let o = run(&[
+            "eval",
+            "--model",
+            model.to_str().unwrap(),
+            "--input",
+            dir.join(format!("{name}_input_spikes.npy"))
+                .to_str()
+                .unwrap(),
+            "--labels",
+            dir.join(format!("{name}_labels.npy")).to_str().unwrap(),
+        ]);
+        let out = text(&o);
+        assert!(o.status.success(), "{out}");
+        assert!(out.contains(&format!("{correct} correct")), "{out}");
     }
+}
+
+#[test]
+fn batch_first_arrays_give_the_same_run_as_time_first() {
+    let model = tmp("bf.ron");
+    std::fs::write(&model, LAVA_NET).unwrap();
+    // (T = 3, B = 2, N = 2) and the same spikes as (B, T, N).
+    let tf: Vec<u8> = vec![1, 0, 0, 1, 0, 1, 1, 1, 1, 1, 0, 0];
+    let mut bf = vec![0u8; 12];
+    for t in 0..3 {
+        for b in 0..2 {
+            for n in 0..2 {
+                bf[(b * 3 + t) * 2 + n] = tf[(t * 2 + b) * 2 + n];
+            }
+        }
+    }
+    let (p1, p2) = (tmp("tf.npy"), tmp("bf.npy"));
+    npy_u8(&p1, &[3, 2, 2], &tf);
+    npy_u8(&p2, &[2, 3, 2], &bf);
+    let (r1, r2) = (tmp("tf.json"), tmp("bf.json"));
+    let m = model.to_str().unwrap();
+    for (p, r, extra) in [(&p1, &r1, None), (&p2, &r2, Some("--batch-first"))] {
+        let mut args = vec![
+            "run",
+            "--hw",
+            "hw_configs/loihi.ron",
+            "--model",
+            m,
+            "--input",
+            p.to_str().unwrap(),
+            "--report",
+            r.to_str().unwrap(),
+            "--check",
+        ];
+        args.extend(extra);
+        let o = run(&args);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let strip = |p: &PathBuf| {
+        let mut j: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+        let run = j.as_object_mut().unwrap().remove("run").unwrap();
+        assert!(
+            run["input_file"].as_str().unwrap().ends_with(".npy"),
+            "{run}"
+        );
+        j
+    };
+    assert_eq!(strip(&r1), strip(&r2));
 }
 
 #[test]

@@ -69,6 +69,7 @@ fn hand_report() -> report::Report {
             overrides: &[],
             model_file: "m",
             seed: 1,
+            input_file: None,
         },
     )
 }

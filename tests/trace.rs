@@ -318,7 +318,10 @@ fn spikes_csv_holds_the_reference_spikes() {
         let mut got: Vec<(u32, u32, u32)> = vec![];
         let mut last_cycle = 0;
         for l in lines {
-            let f: Vec<u64> = l.split(',').map(|x| x.parse().unwrap()).collect();
+            let fields: Vec<&str> = l.split(',').collect();
+            let f: Vec<u64> = fields[..5].iter().map(|x| x.parse().unwrap()).collect();
+            // The last column names the population.
+            assert_eq!(fields[5], c.model.populations[f[1] as usize].name);
             assert!(f[4] >= last_cycle, "in cycle order");
             last_cycle = f[4];
             got.push((f[0] as u32, f[1] as u32, f[2] as u32));
@@ -375,7 +378,7 @@ fn selections_keep_only_their_window_and_cores() {
         }
     }
     for l in spikes_csv(&view).lines().skip(1) {
-        let f: Vec<u64> = l.split(',').map(|x| x.parse().unwrap()).collect();
+        let f: Vec<u64> = l.split(',').take(5).map(|x| x.parse().unwrap()).collect();
         assert_eq!(f[3], 3);
         assert!(f[4] >= a && f[4] < b);
     }

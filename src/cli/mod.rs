@@ -416,38 +416,12 @@ fn simulate(
         }
         None => None,
     };
-    // A recorded array sets the run's timesteps, with as many more as the
-    // output lags the input, so that no input step is lost.
-    let retimed;
-    let model = match &mut recording {
-        Some(r) if r.from_array => {
-            let lag = neurocycle::model::Schedule::of(model)
-                .ok()
-                .and_then(|s| s.input_lag(model))
-                .unwrap_or(0);
-            let t = r.timesteps + lag;
-            r.pad_to(t);
-            if t != model.timesteps {
-                eprintln!(
-                    "{}: {} timesteps per sample{}: running {t} (the model says {})",
-                    r.file,
-                    r.timesteps - lag,
-                    if lag > 0 {
-                        format!(", and the output lags the input by {lag}")
-                    } else {
-                        String::new()
-                    },
-                    model.timesteps
-                );
-            }
-            retimed = Model {
-                timesteps: t,
-                ..model.clone()
-            };
-            &retimed
-        }
-        _ => model,
-    };
+    let retimed = recording.as_mut().and_then(|r| {
+        let (m, lag) = r.retime(model)?;
+        eprintln!("{}", retime_note(r, lag, model.timesteps));
+        Some(m)
+    });
+    let model = retimed.as_ref().unwrap_or(model);
     let inputs = match (&dataset, &recording) {
         (Some(d), _) => Inputs::Dataset(d),
         (_, Some(r)) => Inputs::Recorded(r),
@@ -519,6 +493,21 @@ fn simulate(
         Some(m) if m > 0 => 1,
         _ => 0,
     })
+}
+
+/// What `--input` did to the timesteps.
+pub fn retime_note(r: &recorded::Recording, lag: u32, model_t: u32) -> String {
+    format!(
+        "{}: {} timesteps per sample{}: running {} (the model says {model_t})",
+        r.file,
+        r.timesteps - lag,
+        if lag > 0 {
+            format!(", and the output lags the input by {lag}")
+        } else {
+            String::new()
+        },
+        r.timesteps
+    )
 }
 
 fn trace_selection(a: &SimArgs) -> Result<trace::Selection> {

@@ -98,8 +98,21 @@ pub struct TrainArgs {
 pub struct EvalArgs {
     #[arg(long)]
     pub model: PathBuf,
-    #[arg(long)]
-    pub dataset: String,
+    /// Labelled data set (mnist, fashion-mnist, dvs-gestures).
+    #[arg(long, required_unless_present = "input", conflicts_with = "input")]
+    pub dataset: Option<String>,
+    /// Recorded input spike trains instead of a data set (as `run --input`).
+    #[arg(long, value_name = "PATH", requires = "labels")]
+    pub input: Option<PathBuf>,
+    /// Class labels of the --input samples.
+    #[arg(long, value_name = "FILE", requires = "input")]
+    pub labels: Option<PathBuf>,
+    /// The --input array is batch first, (B, T, ...).
+    #[arg(long, requires = "input")]
+    pub batch_first: bool,
+    /// Time units per timestep of an --input event stream.
+    #[arg(long, requires = "input")]
+    pub time_bin: Option<f64>,
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
     /// Evaluate the first N test samples (default: all).
@@ -186,9 +199,49 @@ pub fn train_main(a: &TrainArgs, command_line: &str) -> Result<i32> {
     Ok(0)
 }
 
+/// `eval --input`: the reference executor on recorded samples.
+fn eval_recorded(a: &EvalArgs, model: &Model) -> Result<i32> {
+    use neurocycle::data::recorded;
+    let (Some(input), Some(labels)) = (&a.input, &a.labels) else {
+        unreachable!("clap requires --dataset or --input with --labels");
+    };
+    let layout = recorded::Layout {
+        batch_first: a.batch_first,
+        time_bin: a.time_bin,
+    };
+    let mut rec = recorded::load(input, model, layout)?;
+    recorded::attach_labels(&mut rec, labels, model.output_size())?;
+    let retimed = rec.retime(model).map(|(m, lag)| {
+        eprintln!("{}", super::retime_note(&rec, lag, model.timesteps));
+        m
+    });
+    let model = retimed.as_ref().unwrap_or(model);
+    let n = match a.samples {
+        Some(n) => {
+            neurocycle::error::check_range("command line", "--samples", n, 1, rec.samples.len())?;
+            n
+        }
+        None => rec.samples.len(),
+    };
+    let correct = rec.samples[..n]
+        .iter()
+        .filter(|s| Some(neurocycle::reference::run(model, s).prediction) == s.label)
+        .count();
+    println!(
+        "{}: {correct}/{n} correct = {:.2}% accuracy on {} (reference executor)",
+        model.name,
+        100.0 * correct as f64 / n as f64,
+        rec.file
+    );
+    Ok(0)
+}
+
 pub fn eval_main(a: &EvalArgs) -> Result<i32> {
     let model = Model::load(&a.model)?;
-    let data = data::load(&a.dataset, a.data_dir.as_deref())?;
+    let (Some(name), None) = (&a.dataset, &a.input) else {
+        return eval_recorded(a, &model);
+    };
+    let data = data::load(name, a.data_dir.as_deref())?;
     data.check_model(&model, &a.model.display().to_string())?;
     let seed = a.seed.unwrap_or_else(|| data::recorded_seed(&model));
     let test = match a.samples {

@@ -42,6 +42,31 @@ pub struct Recording {
 }
 
 impl Recording {
+    /// An array sets the run's timesteps: its T plus as many as the output
+    /// lags the input, so that no input step is lost. Pads the samples and
+    /// returns the model with those timesteps, with the lag (`None` when
+    /// the model's timesteps stand).
+    pub fn retime(&mut self, model: &Model) -> Option<(Model, u32)> {
+        if !self.from_array {
+            return None;
+        }
+        let lag = crate::model::Schedule::of(model)
+            .ok()
+            .and_then(|s| s.input_lag(model))
+            .unwrap_or(0);
+        let t = self.timesteps + lag;
+        self.pad_to(t);
+        (t != model.timesteps).then(|| {
+            (
+                Model {
+                    timesteps: t,
+                    ..model.clone()
+                },
+                lag,
+            )
+        })
+    }
+
     /// Appends silent timesteps up to `t`.
     pub fn pad_to(&mut self, t: u32) {
         for s in &mut self.samples {

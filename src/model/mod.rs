@@ -401,6 +401,10 @@ impl Param {
     pub fn is_zero(&self) -> bool {
         self.values().iter().all(|v| *v == 0)
     }
+    /// The default, left out of files (a list of zeros is kept as written).
+    pub fn is_scalar_zero(&self) -> bool {
+        *self == Param::Scalar(0)
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -427,9 +431,9 @@ pub struct Neuron {
     #[serde(default, skip_serializing_if = "is_zero_u8")]
     pub input_right_shift: u8,
     /// State at the start of an inference (Lava's `u_init`, `v_init`).
-    #[serde(default, skip_serializing_if = "Param::is_zero")]
+    #[serde(default, skip_serializing_if = "Param::is_scalar_zero")]
     pub u_init: Param,
-    #[serde(default, skip_serializing_if = "Param::is_zero")]
+    #[serde(default, skip_serializing_if = "Param::is_scalar_zero")]
     pub v_init: Param,
     /// Loihi's bounds (Lava's bit-accurate LIF): u wraps into
     /// (-2^(b-1), 2^(b-1)] and v saturates to +-(2^(b-1) - 1); otherwise

@@ -42,6 +42,10 @@ pub struct RunInfo {
     pub timesteps: u32,
     pub samples: u64,
     pub seed: u64,
+    /// The recording the samples came from (`run --input`); the seed is
+    /// then unused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_file: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -185,6 +189,7 @@ pub struct Source<'a> {
     pub overrides: &'a [String],
     pub model_file: &'a str,
     pub seed: u64,
+    pub input_file: Option<&'a str>,
 }
 
 fn ratio(a: f64, b: f64) -> Option<f64> {
@@ -272,6 +277,7 @@ pub fn build(chip: &Chip, summary: &RunSummary, src: &Source) -> Report {
             timesteps: chip.model.timesteps,
             samples: c.samples,
             seed: src.seed,
+            input_file: src.input_file.map(str::to_string),
         },
         latency: Latency {
             clock_mhz: hw.clock_mhz,
@@ -394,7 +400,14 @@ impl Report {
             "  model    {} ({}), {}, T = {}",
             r.model, r.model_file, r.semantics, r.timesteps
         );
-        let _ = writeln!(s, "  samples  {} (seed {})", r.samples, r.seed);
+        match &r.input_file {
+            Some(f) => {
+                let _ = writeln!(s, "  samples  {} (recorded in {f})", r.samples);
+            }
+            None => {
+                let _ = writeln!(s, "  samples  {} (seed {})", r.samples, r.seed);
+            }
+        }
         let _ = writeln!(s, "latency");
         let _ = writeln!(
             s,
