@@ -869,3 +869,79 @@ fn a_model_too_big_for_the_chip_names_the_cores_and_limits() {
         &["needs", "cores", "the chip has 16", "synapse_memory.bytes"],
     );
 }
+
+#[test]
+fn flags_that_would_be_ignored_are_refused_and_negative_numbers_get_the_range() {
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["noc", "--hw", "hw_configs/default.ron", "--rate", "-0.1"],
+            "expected 0.0 ..= 1.0",
+        ),
+        (
+            vec![
+                "noc",
+                "--hw",
+                "hw_configs/default.ron",
+                "--traffic",
+                "hotspot",
+                "--hotspot-fraction",
+                "-0.5",
+                "--rate",
+                "0.1",
+            ],
+            "--hotspot-fraction = -0.5",
+        ),
+        (
+            vec![
+                "noc",
+                "--hw",
+                "hw_configs/default.ron",
+                "--set",
+                "mesh=4x4",
+                "--traffic",
+                "uniform",
+                "--hotspot",
+                "9,9",
+                "--rate",
+                "0.1",
+            ],
+            "need --traffic hotspot",
+        ),
+        (
+            vec![
+                "noc",
+                "--hw",
+                "hw_configs/default.ron",
+                "--rate",
+                "0.1",
+                "--out",
+                "/tmp/never",
+            ],
+            "cannot be used with",
+        ),
+        (
+            vec!["demo", "--dataset", "dvs-gestures"],
+            "demo picks its inputs by --workload",
+        ),
+        (
+            vec![
+                "run",
+                "--hw",
+                "hw_configs/tiny.ron",
+                "--model",
+                "models/mnist-mlp.ron",
+                "--dataset",
+                "mnist",
+                "--data-dir",
+                "/no/such/dir",
+            ],
+            "mnist is built in",
+        ),
+    ];
+    for (args, want) in cases {
+        let o = run(&args);
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {e}");
+        assert!(e.contains(want), "{args:?}: {e}");
+    }
+}

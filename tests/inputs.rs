@@ -366,3 +366,54 @@ fn event_streams_are_binned_into_timesteps() {
     // (p, y, x) = (0, 0, 1) -> 1 at bin 0; (1, 1, 0) -> 6 at bin 1; (1, 1, 1) -> 7 at bin 3.
     assert_eq!(got, vec![(0, 1), (1, 6), (3, 7)], "{spikes}");
 }
+
+#[test]
+fn a_sweep_runs_every_point_on_a_recording() {
+    let dir = tmp("sweep");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("lava.ron"), LAVA_NET).unwrap();
+    npy_u8(
+        &dir.join("rec.npy"),
+        &[3, 2, 2],
+        &[1, 0, 0, 1, 0, 0, 1, 1, 0, 0, 0, 0],
+    );
+    std::fs::write(dir.join("labels.txt"), "1\n0\n").unwrap();
+    std::fs::write(
+        dir.join("s.ron"),
+        r#"Sweep(name: "rec", hw: "preset:loihi", models: ["lava.ron"], samples: 2,
+                 input: Some("rec.npy"), labels: Some("labels.txt"),
+                 axes: [Axis(path: "core.pes", values: List([1, 2]))])"#,
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let o = run(&[
+        "sweep",
+        dir.join("s.ron").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let acc = header.iter().position(|h| *h == "accuracy").unwrap();
+    let rows: Vec<Vec<&str>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(rows.len(), 2, "{csv}");
+    for r in &rows {
+        assert!(!r[acc].is_empty(), "{csv}");
+    }
+    // A recording that does not fit a model is an error naming the sweep file.
+    std::fs::write(dir.join("labels.txt"), "1\n").unwrap();
+    let o = run(&[
+        "sweep",
+        dir.join("s.ron").to_str().unwrap(),
+        "--out",
+        dir.join("out2").to_str().unwrap(),
+    ]);
+    let e = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(e.contains("s.ron") && e.contains("labels.txt"), "{e}");
+}

@@ -326,6 +326,11 @@ pub fn main(cli: Cli) -> Result<i32> {
         Command::Demo(a) => {
             let hw = HwConfig::preset("default")?;
             let mut sim = a.sim;
+            if sim.dataset.is_some() || sim.data_dir.is_some() || sim.input.is_some() {
+                return Err(Error::Usage(
+                    "demo picks its inputs by --workload (mnist-conv, mnist-mlp, dvs-gestures, synthetic); use `run` for --dataset, --data-dir or --input".into(),
+                ));
+            }
             sim.check = true;
             let (model, file) = match a.workload {
                 DemoWorkload::Synthetic => (generate(&demo_spec()), "<generated>"),

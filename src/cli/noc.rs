@@ -30,17 +30,17 @@ pub struct NocArgs {
     #[arg(long, value_enum, default_value = "uniform")]
     pub traffic: PatternArg,
     /// Offered load, flits per node per cycle (0..1): one run.
-    #[arg(long, conflicts_with_all = ["rates", "sweep_rates"])]
+    #[arg(long, allow_negative_numbers = true, conflicts_with_all = ["rates", "sweep_rates", "out", "jobs"])]
     pub rate: Option<f64>,
     /// A latency curve at these rates, e.g. 0.05,0.1,0.2 (needs --out).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
     pub rates: Option<Vec<f64>>,
     /// Find the saturation rate by bisection, then run a latency curve up to
     /// and past it (needs --out).
     #[arg(long)]
     pub sweep_rates: bool,
     /// Width of the final saturation bracket, flits per node per cycle.
-    #[arg(long, default_value_t = 0.002)]
+    #[arg(long, default_value_t = 0.002, allow_negative_numbers = true)]
     pub precision: f64,
     #[arg(long, default_value_t = 2_000)]
     pub warmup_cycles: u64,
@@ -55,7 +55,7 @@ pub struct NocArgs {
     #[arg(long)]
     pub hotspot: Option<String>,
     /// Fraction of packets sent to the hotspot; the rest go uniformly.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     pub hotspot_fraction: f64,
     /// Bits per flit (default: a unicast spike flit of the config, with an
     /// axon field for `core.neurons` axons).
@@ -75,6 +75,12 @@ pub struct NocArgs {
 const CMD: &str = "command line";
 
 fn pattern(a: &NocArgs, hw: &HwConfig) -> Result<Pattern> {
+    let hotspot_flags = a.hotspot.is_some() || a.hotspot_fraction != 1.0;
+    if hotspot_flags && !matches!(a.traffic, PatternArg::Hotspot) {
+        return Err(Error::Usage(
+            "--hotspot and --hotspot-fraction need --traffic hotspot".into(),
+        ));
+    }
     Ok(match a.traffic {
         PatternArg::Uniform => Pattern::Uniform,
         PatternArg::Transpose => Pattern::Transpose,

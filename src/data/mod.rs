@@ -74,6 +74,12 @@ const MNIST_LABELS: &[u8] = include_bytes!("../../data/mnist10k/labels-idx1-ubyt
 /// Loads data set `name`; `dir` overrides where its files are (ignored by
 /// the embedded `mnist`).
 pub fn load(name: &str, dir: Option<&Path>) -> Result<Dataset> {
+    if let (Some(d), "mnist" | "dvs-gestures") = (dir, name) {
+        return Err(Error::Usage(format!(
+            "--data-dir {}: {name} is built in; --data-dir is for fashion-mnist",
+            d.display()
+        )));
+    }
     match name {
         "mnist" => {
             let (shape, all) = images_and_labels(

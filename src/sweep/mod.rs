@@ -75,6 +75,8 @@ pub struct Prepared {
     pub sweep: Sweep,
     models: Vec<(Model, String)>,
     dataset: Option<Dataset>,
+    /// The `input` recording, one per model (empty without).
+    recordings: Vec<crate::data::recorded::Recording>,
     /// Identifies the sweep (spec, base config, model contents): an output
     /// folder holds the points of one fingerprint only.
     pub fingerprint: String,
@@ -95,10 +97,32 @@ impl Prepared {
             Some(d) => Some(crate::data::load(d, data_dir)?),
             None => None,
         };
-        for (model, name) in &models {
-            let inputs = match &dataset {
-                Some(d) => Inputs::Dataset(d),
-                None => Inputs::Synthetic,
+        // A recording per model (its input size and timesteps check it).
+        let mut recordings = vec![];
+        if let Some(path) = &sweep.input_path {
+            hash_input.extend(fnv(&crate::error::read_bytes(path)?).to_le_bytes());
+            for (model, _) in models.iter_mut() {
+                let wrap = |e: Error| Error::Usage(format!("{}: {e}", sweep.file));
+                let mut rec =
+                    crate::data::recorded::load(path, model, Default::default()).map_err(wrap)?;
+                if let Some(l) = &sweep.labels_path {
+                    crate::data::recorded::attach_labels(&mut rec, l, model.output_size())
+                        .map_err(wrap)?;
+                }
+                if let Some((m, _)) = rec.retime(model) {
+                    *model = m;
+                }
+                recordings.push(rec);
+            }
+            if let Some(l) = &sweep.labels_path {
+                hash_input.extend(fnv(&crate::error::read_bytes(l)?).to_le_bytes());
+            }
+        }
+        for (i, (model, name)) in models.iter().enumerate() {
+            let inputs = match (&dataset, recordings.get(i)) {
+                (Some(d), _) => Inputs::Dataset(d),
+                (_, Some(r)) => Inputs::Recorded(r),
+                _ => Inputs::Synthetic,
             };
             inputs
                 .check(model, name, sweep.spec.samples)
@@ -109,6 +133,7 @@ impl Prepared {
             sweep,
             models,
             dataset,
+            recordings,
         })
     }
 
@@ -139,9 +164,10 @@ impl Prepared {
             let (model, name) = &self.models[m];
             let sets = point.sets(&self.sweep.spec.set);
             let hw = self.sweep.hw.with_overrides(&self.sweep.hw_file, &sets)?;
-            let inputs = match &self.dataset {
-                Some(d) => Inputs::Dataset(d),
-                None => Inputs::Synthetic,
+            let inputs = match (&self.dataset, self.recordings.get(m)) {
+                (Some(d), _) => Inputs::Dataset(d),
+                (_, Some(r)) => Inputs::Recorded(r),
+                _ => Inputs::Synthetic,
             };
             let job = Job {
                 hw: &hw,

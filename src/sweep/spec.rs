@@ -26,6 +26,13 @@ pub struct SweepSpec {
     /// Labelled test samples of this data set instead of synthetic input.
     #[serde(default)]
     pub dataset: Option<String>,
+    /// Recorded spike trains instead (as `run --input`), relative to the
+    /// sweep file; every model reads them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
+    /// Labels of the `input` samples (as `run --labels`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<String>,
     /// Overrides applied to every point before the axes.
     #[serde(default)]
     pub set: Vec<String>,
@@ -153,6 +160,9 @@ pub struct Sweep {
     pub hw_file: String,
     /// Model paths resolved against the sweep file's folder.
     pub model_paths: Vec<PathBuf>,
+    /// `input` and `labels`, resolved the same way.
+    pub input_path: Option<PathBuf>,
+    pub labels_path: Option<PathBuf>,
     pub points: Vec<Point>,
 }
 
@@ -262,7 +272,27 @@ impl Sweep {
             ));
         }
         let model_paths = spec.models.iter().map(|m| dir.join(m)).collect();
+        if spec.input.is_some() && spec.dataset.is_some() {
+            return Err(Error::invalid(
+                file,
+                "input",
+                "set with dataset",
+                "one of `input` and `dataset`",
+            ));
+        }
+        if spec.labels.is_some() && spec.input.is_none() {
+            return Err(Error::invalid(
+                file,
+                "labels",
+                "set without input",
+                "`labels` only with `input`",
+            ));
+        }
+        let input_path = spec.input.as_ref().map(|p| dir.join(p));
+        let labels_path = spec.labels.as_ref().map(|p| dir.join(p));
         Ok(Sweep {
+            input_path,
+            labels_path,
             file: file.to_string(),
             spec,
             hw,
