@@ -417,3 +417,26 @@ fn a_sweep_runs_every_point_on_a_recording() {
     assert_eq!(o.status.code(), Some(2), "{e}");
     assert!(e.contains("s.ron") && e.contains("labels.txt"), "{e}");
 }
+
+#[test]
+fn reset_zero_is_the_nir_spec_reading() {
+    let nir = "tests/fixtures/nir/mlp_784_128_10.nir";
+    let (a, b) = (tmp("zero.ron"), tmp("to-value.ron"));
+    for (reset, out) in [("zero", &a), ("to-value", &b)] {
+        let o = run(&[
+            "import",
+            nir,
+            "--out",
+            out.to_str().unwrap(),
+            "--reset",
+            reset,
+        ]);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let (a, b) = (
+        std::fs::read_to_string(a).unwrap(),
+        std::fs::read_to_string(b).unwrap(),
+    );
+    assert_eq!(a, b);
+    assert!(a.contains("reset: to_value"));
+}

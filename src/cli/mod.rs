@@ -197,6 +197,8 @@ pub enum ReadoutArg {
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum ResetArg {
+    /// v := v_reset in the step of the spike (NIR's spec; alias `zero`).
+    #[value(alias = "zero")]
     ToValue,
     Subtract,
     /// snnTorch's default: subtract the threshold one step late.
