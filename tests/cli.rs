@@ -937,6 +937,20 @@ fn flags_that_would_be_ignored_are_refused_and_negative_numbers_get_the_range() 
             ],
             "mnist is built in",
         ),
+        (
+            vec![
+                "train",
+                "--dataset",
+                "mnist",
+                "--arch",
+                "784-10",
+                "--train-samples",
+                "0",
+                "--out",
+                "/tmp/never.ron",
+            ],
+            "--train-samples = 0: expected 1 ..= 8000",
+        ),
     ];
     for (args, want) in cases {
         let o = run(&args);
@@ -944,4 +958,33 @@ fn flags_that_would_be_ignored_are_refused_and_negative_numbers_get_the_range() 
         assert_eq!(o.status.code(), Some(2), "{args:?}: {e}");
         assert!(e.contains(want), "{args:?}: {e}");
     }
+}
+
+#[test]
+fn a_plot_with_an_unknown_extension_is_refused_not_renamed() {
+    let report = tmp("plot-report.json");
+    let o = run(&[
+        "run",
+        "--hw",
+        "hw_configs/tiny.ron",
+        "--model",
+        "models/tiny.ron",
+        "--samples",
+        "1",
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let jpg = tmp("heat.jpg");
+    let o = run(&[
+        "plot",
+        "heatmap",
+        report.to_str().unwrap(),
+        "--out",
+        jpg.to_str().unwrap(),
+    ]);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(e.contains(".svg, .png, or no extension"), "{e}");
+    assert!(!tmp("heat.jpg.svg").exists() && !tmp("heat.jpg.png").exists());
 }

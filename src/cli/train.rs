@@ -128,6 +128,10 @@ pub struct EvalArgs {
 pub fn train_main(a: &TrainArgs, command_line: &str) -> Result<i32> {
     let data = data::load(&a.dataset, a.data_dir.as_deref())?;
     neurocycle::error::check_range("command line", "--graded-bits", a.graded_bits, 1, 16)?;
+    if let Some(n) = a.train_samples {
+        let max = data.train.len();
+        neurocycle::error::check_range("command line", "--train-samples", n, 1, max)?;
+    }
     let spec = TrainSpec {
         arch: parse_arch(&a.arch)?,
         timesteps: a.timesteps,

@@ -71,6 +71,14 @@ pub fn to_png(f: &impl Figure) -> Result<Vec<u8>> {
 /// both `path.svg` and `path.png`. Returns the files written.
 pub fn write(f: &impl Figure, path: &Path) -> Result<Vec<PathBuf>> {
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    if !matches!(ext, "" | "svg" | "png") {
+        return Err(crate::error::Error::invalid(
+            &path.display().to_string(),
+            "--out",
+            format!(".{ext}"),
+            ".svg, .png, or no extension (both)",
+        ));
+    }
     let mut written = vec![];
     if ext != "png" {
         let p = if ext == "svg" {
