@@ -80,21 +80,8 @@ pub struct SimArgs {
     /// Directory of the data set's files (fashion-mnist).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Recorded input spike trains: .npy ((T, N) or (T, B, ...)), or CSV
-    /// (t,neuron / sample,t,neuron / event stream t,x,y,p). A .npy sets
-    /// the timesteps of the run.
-    #[arg(long, value_name = "PATH", conflicts_with = "dataset")]
-    pub input: Option<PathBuf>,
-    /// Class labels of the --input samples (.npy or one per line), for
-    /// accuracy.
-    #[arg(long, value_name = "FILE", requires = "input")]
-    pub labels: Option<PathBuf>,
-    /// The --input array is batch first, (B, T, ...).
-    #[arg(long, requires = "input")]
-    pub batch_first: bool,
-    /// Time units per timestep of an --input event stream (t,x,y,p).
-    #[arg(long, requires = "input")]
-    pub time_bin: Option<f64>,
+    #[command(flatten)]
+    pub recorded: RecordedArgs,
     /// Worker threads (default: all cores): samples run in parallel, and
     /// with fewer samples than threads each inference is split over the
     /// rest (by bands of mesh columns). Results do not depend on it.
@@ -136,6 +123,44 @@ pub struct SimArgs {
     /// into this folder, as SVG and PNG.
     #[arg(long, value_name = "DIR")]
     pub plots: Option<PathBuf>,
+}
+
+/// Recorded inputs, for `run`, `demo` (refused there) and `eval`.
+#[derive(Args)]
+pub struct RecordedArgs {
+    /// Recorded input spike trains: .npy ((T, N) or (T, B, ...)), or CSV
+    /// (t,neuron / sample,t,neuron / event stream t,x,y,p). A .npy sets
+    /// the timesteps of the run.
+    #[arg(long, value_name = "PATH", conflicts_with = "dataset")]
+    pub input: Option<PathBuf>,
+    /// Class labels of the --input samples (.npy or one per line), for
+    /// accuracy.
+    #[arg(long, value_name = "FILE", requires = "input")]
+    pub labels: Option<PathBuf>,
+    /// The --input array is batch first, (B, T, ...).
+    #[arg(long, requires = "input")]
+    pub batch_first: bool,
+    /// Time units per timestep of an --input event stream (t,x,y,p).
+    #[arg(long, requires = "input")]
+    pub time_bin: Option<f64>,
+}
+
+impl RecordedArgs {
+    /// The recording for `model`, labels attached (`None` without --input).
+    pub fn load(&self, model: &Model) -> Result<Option<recorded::Recording>> {
+        let Some(path) = &self.input else {
+            return Ok(None);
+        };
+        let layout = recorded::Layout {
+            batch_first: self.batch_first,
+            time_bin: self.time_bin,
+        };
+        let mut rec = recorded::load(path, model, layout)?;
+        if let Some(l) = &self.labels {
+            recorded::attach_labels(&mut rec, l, model.output_size())?;
+        }
+        Ok(Some(rec))
+    }
 }
 
 #[derive(Args)]
@@ -328,7 +353,7 @@ pub fn main(cli: Cli) -> Result<i32> {
         Command::Demo(a) => {
             let hw = HwConfig::preset("default")?;
             let mut sim = a.sim;
-            if sim.dataset.is_some() || sim.data_dir.is_some() || sim.input.is_some() {
+            if sim.dataset.is_some() || sim.data_dir.is_some() || sim.recorded.input.is_some() {
                 return Err(Error::Usage(
                     "demo picks its inputs by --workload (mnist-conv, mnist-mlp, dvs-gestures, synthetic); use `run` for --dataset, --data-dir or --input".into(),
                 ));
@@ -409,20 +434,7 @@ fn simulate(
         Some(name) => Some(neurocycle::data::load(name, a.data_dir.as_deref())?),
         None => None,
     };
-    let mut recording = match &a.input {
-        Some(path) => {
-            let layout = recorded::Layout {
-                batch_first: a.batch_first,
-                time_bin: a.time_bin,
-            };
-            let mut rec = recorded::load(path, model, layout)?;
-            if let Some(l) = &a.labels {
-                recorded::attach_labels(&mut rec, l, model.output_size())?;
-            }
-            Some(rec)
-        }
-        None => None,
-    };
+    let mut recording = a.recorded.load(model)?;
     let retimed = recording.as_mut().and_then(|r| {
         let (m, lag) = r.retime(model)?;
         eprintln!("{}", retime_note(r, lag, model.timesteps));

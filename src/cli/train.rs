@@ -101,18 +101,9 @@ pub struct EvalArgs {
     /// Labelled data set (mnist, fashion-mnist, dvs-gestures).
     #[arg(long, required_unless_present = "input", conflicts_with = "input")]
     pub dataset: Option<String>,
-    /// Recorded input spike trains instead of a data set (as `run --input`).
-    #[arg(long, value_name = "PATH", requires = "labels")]
-    pub input: Option<PathBuf>,
-    /// Class labels of the --input samples.
-    #[arg(long, value_name = "FILE", requires = "input")]
-    pub labels: Option<PathBuf>,
-    /// The --input array is batch first, (B, T, ...).
-    #[arg(long, requires = "input")]
-    pub batch_first: bool,
-    /// Time units per timestep of an --input event stream.
-    #[arg(long, requires = "input")]
-    pub time_bin: Option<f64>,
+    /// Recorded inputs instead of a data set (as `run --input`; labels needed).
+    #[command(flatten)]
+    pub recorded: super::RecordedArgs,
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
     /// Evaluate the first N test samples (default: all).
@@ -205,16 +196,14 @@ pub fn train_main(a: &TrainArgs, command_line: &str) -> Result<i32> {
 
 /// `eval --input`: the reference executor on recorded samples.
 fn eval_recorded(a: &EvalArgs, model: &Model) -> Result<i32> {
-    use neurocycle::data::recorded;
-    let (Some(input), Some(labels)) = (&a.input, &a.labels) else {
-        unreachable!("clap requires --dataset or --input with --labels");
+    if a.recorded.labels.is_none() {
+        return Err(neurocycle::error::Error::Usage(
+            "eval --input needs --labels (the accuracy is what eval measures)".into(),
+        ));
+    }
+    let Some(mut rec) = a.recorded.load(model)? else {
+        unreachable!("clap requires --dataset or --input");
     };
-    let layout = recorded::Layout {
-        batch_first: a.batch_first,
-        time_bin: a.time_bin,
-    };
-    let mut rec = recorded::load(input, model, layout)?;
-    recorded::attach_labels(&mut rec, labels, model.output_size())?;
     let retimed = rec.retime(model).map(|(m, lag)| {
         eprintln!("{}", super::retime_note(&rec, lag, model.timesteps));
         m
@@ -242,7 +231,7 @@ fn eval_recorded(a: &EvalArgs, model: &Model) -> Result<i32> {
 
 pub fn eval_main(a: &EvalArgs) -> Result<i32> {
     let model = Model::load(&a.model)?;
-    let (Some(name), None) = (&a.dataset, &a.input) else {
+    let (Some(name), None) = (&a.dataset, &a.recorded.input) else {
         return eval_recorded(a, &model);
     };
     let data = data::load(name, a.data_dir.as_deref())?;
