@@ -8,8 +8,9 @@
 //!   threads.
 //!
 //! Every iteration checks a checksum of the counters (cycles, synops,
-//! flits, hops, busy cycles) against the first run's, so a fast wrong
-//! answer fails.
+//! flits, hops, busy cycles) against the first run's, and the first run's
+//! against a run that visits every cycle (`--every-cycle`), so a fast wrong
+//! answer or a wrong timing fails.
 //!
 //! cargo bench --bench engine
 
@@ -62,6 +63,24 @@ fn bench(c: &mut Criterion) {
     );
     let synops = recorded.counters.total(|k| k.synops);
     let sum = checksum(&recorded.counters);
+    // Timing too: the event-driven loop's counters equal those of a loop
+    // that visits every router and core every cycle (no skipping), so a
+    // fast loop that skips wrongly fails here, not just a changed one.
+    let every = engine
+        .run(
+            &stim,
+            EngineOptions {
+                every_cycle: true,
+                ..EngineOptions::default()
+            },
+            &mut Quiet,
+        )
+        .unwrap();
+    assert_eq!(
+        checksum(&every.counters),
+        sum,
+        "event-driven vs every cycle"
+    );
     eprintln!(
         "workload: {synops} synops, {} spikes, {} flits, {} cycles per inference",
         recorded.counters.spikes_per_layer.iter().sum::<u64>(),

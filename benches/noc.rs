@@ -25,7 +25,10 @@ fn bench(c: &mut Criterion) {
     assert!(!first.saturated);
     eprintln!(
         "workload: {} cycles x {} routers, {} flits delivered, mean latency {:.2}",
-        first.cycles, first.nodes, first.flits_delivered, first.packet_latency_mean
+        first.cycles,
+        first.nodes,
+        first.flits_delivered,
+        first.packet_latency_mean.unwrap_or(f64::NAN)
     );
     let run = || {
         let r = simulate(p, &spec);

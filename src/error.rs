@@ -93,15 +93,119 @@ pub fn parse_ron_ext<T: serde::de::DeserializeOwned>(
     extensions: ron::extensions::Extensions,
 ) -> Result<T> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    ron::Options::default()
-        .with_default_extension(extensions)
-        .from_str::<T>(text)
-        .map_err(|e| Error::Parse {
+    let options = ron::Options::default().with_default_extension(extensions);
+    options.from_str::<T>(text).map_err(|e| {
+        let (line, col) = (e.span.start.line, e.span.start.col);
+        let msg = match (&e.code, number_at(text, line, col)) {
+            (ron::Error::IntegerOutOfBounds, Some((field, literal))) => {
+                let range = integer_range::<T>(&options, text, &e.span, &literal)
+                    .unwrap_or("the field's range");
+                format!("{field} = {literal}: expected a whole number in {range}")
+            }
+            (code, Some((field, literal))) => format!("{field} = {literal}: {code}"),
+            (code, None) => code.to_string(),
+        };
+        Error::Parse {
             path: path.to_string(),
-            line: e.span.start.line,
-            col: e.span.start.col,
-            msg: e.code.to_string(),
-        })
+            line,
+            col,
+            msg,
+        }
+    })
+}
+
+/// The byte offset of a 1-based line and column (in characters).
+fn number_offset(text: &str, line: usize, col: usize) -> Option<usize> {
+    let line_start: usize = text
+        .split_inclusive('\n')
+        .take(line.checked_sub(1)?)
+        .map(str::len)
+        .sum();
+    let in_line: usize = text
+        .get(line_start..)?
+        .chars()
+        .take(col.checked_sub(1)?)
+        .map(char::len_utf8)
+        .sum();
+    Some((line_start + in_line).min(text.len()))
+}
+
+/// The field name and the number at a 1-based line and column of a RON
+/// text, when a number is there (ron's messages about numbers name
+/// neither).
+fn number_at(text: &str, line: usize, col: usize) -> Option<(String, String)> {
+    let offset = number_offset(text, line, col)?;
+    let (before, after) = text.split_at(offset);
+    // ron points after a minus sign.
+    let (before, sign) = match before.strip_suffix('-') {
+        Some(b) => (b, "-"),
+        None => (before, ""),
+    };
+    let digits: String = after
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '+' | '-'))
+        .collect();
+    if !digits.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    let field = before.rfind(':').map(|i| {
+        let name = before[..i].trim_end();
+        let start = name
+            .rfind(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .map_or(0, |j| j + 1);
+        name[start..].to_string()
+    });
+    Some((
+        field
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| "value".into()),
+        format!("{sign}{digits}"),
+    ))
+}
+
+/// The range of the integer field a too-large literal is in, found by
+/// parsing again with probe values in its place (ron does not say the
+/// type); small texts only.
+fn integer_range<T: serde::de::DeserializeOwned>(
+    options: &ron::Options,
+    text: &str,
+    span: &ron::error::Span,
+    literal: &str,
+) -> Option<&'static str> {
+    const UNSIGNED: [(&str, &str); 4] = [
+        ("255", "0 ..= 255"),
+        ("65535", "0 ..= 65535"),
+        ("4294967295", "0 ..= 4294967295"),
+        ("18446744073709551615", "0 ..= 18446744073709551615"),
+    ];
+    const SIGNED: [(&str, &str); 4] = [
+        ("127", "-128 ..= 127"),
+        ("32767", "-32768 ..= 32767"),
+        ("2147483647", "-2147483648 ..= 2147483647"),
+        (
+            "9223372036854775807",
+            "-9223372036854775808 ..= 9223372036854775807",
+        ),
+    ];
+    if text.len() > 1 << 20 {
+        return None;
+    }
+    let start = number_offset(text, span.start.line, span.start.col)?;
+    // The literal as written starts at the sign; ron's span after it.
+    let from = start - (literal.starts_with('-') as usize);
+    let to = start + literal.trim_start_matches('-').len();
+    let fits = |probe: &str| {
+        let candidate = format!("{}{probe}{}", &text[..from], &text[to..]);
+        match options.from_str::<T>(&candidate) {
+            Ok(_) => true,
+            Err(e) => {
+                !(matches!(e.code, ron::Error::IntegerOutOfBounds)
+                    && e.span.start.line == span.start.line)
+            }
+        }
+    };
+    let table = if fits("-1") { SIGNED } else { UNSIGNED };
+    table.iter().rev().find(|(p, _)| fits(p)).map(|(_, r)| *r)
 }
 
 /// Largest text file (config, sweep, report, RON model) read whole.

@@ -24,6 +24,7 @@ pub mod data;
 pub mod energy;
 pub mod engine;
 pub mod error;
+pub mod job;
 pub mod limits;
 pub mod mapping;
 pub mod model;

@@ -4,16 +4,13 @@
 //! thread count. With fewer samples than threads, each inference is split
 //! over several threads (`engine::Engine` partitions the mesh).
 
-use crate::config::HwConfig;
 use crate::data::Dataset;
 use crate::engine::{Chip, Counters, Engine, EngineOptions, Quiet};
 use crate::error::{check_range, Result};
-use crate::mapping;
 use crate::model::stimulus::{self, Stimulus};
 use crate::model::Model;
 use crate::model::SpikeRecord;
 use crate::reference;
-use crate::report::{self, Report};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -37,6 +34,15 @@ pub struct RunSummary {
 }
 
 impl RunSummary {
+    /// The process exit code a run reports: 1 when `--check` found the
+    /// chip disagreeing with the reference, else 0.
+    pub fn exit_code(&self) -> i32 {
+        match self.mismatched_spikes {
+            Some(m) if m > 0 => 1,
+            _ => 0,
+        }
+    }
+
     pub fn accuracy(&self) -> Option<(u64, u64)> {
         let labelled: Vec<_> = self
             .labels
@@ -221,47 +227,4 @@ impl Inputs<'_> {
         }
         Ok(())
     }
-}
-
-/// One simulation from files to report: `hw` (overrides applied) and
-/// `model` are mapped, compiled and run on `inputs`.
-pub struct Job<'a> {
-    pub hw: &'a HwConfig,
-    pub hw_file: &'a str,
-    pub overrides: &'a [String],
-    pub model: &'a Model,
-    pub model_file: &'a str,
-    pub inputs: Inputs<'a>,
-    pub seed: u64,
-    pub opts: RunOptions,
-}
-
-/// Runs a job and builds its report.
-pub fn simulate(job: &Job, progress: &(dyn Fn(u64) + Sync)) -> Result<(Report, RunSummary)> {
-    job.inputs
-        .check(job.model, job.model_file, job.opts.samples)?;
-    let map = mapping::map(job.model, job.hw, job.model_file)?;
-    let chip = Chip::build(job.hw, job.model, &map);
-    tracing::info!(
-        cores = map.cores.len(),
-        flit_bits = chip.flit_bits,
-        "mapped"
-    );
-    let stim = |i: u64| job.inputs.sample(job.model, job.seed, i);
-    let summary = run(&chip, &stim, &job.opts, progress)?;
-    let rep = report::build(
-        &chip,
-        &summary,
-        &report::Source {
-            hw_file: job.hw_file,
-            overrides: job.overrides,
-            model_file: job.model_file,
-            seed: job.seed,
-            input_file: match job.inputs {
-                Inputs::Recorded(r) => Some(r.file.as_str()),
-                _ => None,
-            },
-        },
-    );
-    Ok((rep, summary))
 }

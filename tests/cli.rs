@@ -988,3 +988,425 @@ fn a_plot_with_an_unknown_extension_is_refused_not_renamed() {
     assert!(e.contains(".svg, .png, or no extension"), "{e}");
     assert!(!tmp("heat.jpg.svg").exists() && !tmp("heat.jpg.png").exists());
 }
+
+/// The one-line error of a command that must fail with exit code 2.
+fn refused(args: &[&str]) -> String {
+    let o = run(args);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+    assert_eq!(err.trim().lines().count(), 1, "{args:?}: one line: {err}");
+    err
+}
+
+/// Numbers too large for their field name the file, line, field and the
+/// field's range, instead of "Integer is out of bounds" or "data did not
+/// match any variant of untagged enum Param".
+#[test]
+fn out_of_range_numbers_in_files_name_the_field_and_range() {
+    let hw = std::fs::read_to_string("hw_configs/default.ron").unwrap();
+    let model = std::fs::read_to_string("models/tiny.ron").unwrap();
+    let cases = [
+        (
+            "oob-hw.ron",
+            regex_like_replace(&hw, "pes: ", "99999999999999999999"),
+            "models/tiny.ron",
+            "pes = 99999999999999999999: expected a whole number in 0 ..= 4294967295",
+        ),
+        (
+            "oob-neg.ron",
+            regex_like_replace(&hw, "pes: ", "-3"),
+            "models/tiny.ron",
+            "pes = -3: expected a whole number in 0 ..= 4294967295",
+        ),
+    ];
+    for (name, text, model_path, want) in cases {
+        let path = tmp(name);
+        std::fs::write(&path, text).unwrap();
+        let err = refused(&["run", "--hw", path.to_str().unwrap(), "--model", model_path]);
+        assert!(err.contains(want), "{err}");
+        assert!(err.contains(name), "names the file: {err}");
+    }
+    let path = tmp("oob-threshold.ron");
+    std::fs::write(
+        &path,
+        model.replacen("threshold: 1,", "threshold: 9223372036854775807,", 1),
+    )
+    .unwrap();
+    let err = refused(&[
+        "run",
+        "--hw",
+        "hw_configs/default.ron",
+        "--model",
+        path.to_str().unwrap(),
+    ]);
+    assert!(
+        err.contains("threshold = 9223372036854775807: expected a whole number in -2147483648 ..= 2147483647"),
+        "{err}"
+    );
+}
+
+/// `text` with the number after the first `key` replaced by `value`.
+fn regex_like_replace(text: &str, key: &str, value: &str) -> String {
+    let at = text.find(key).unwrap() + key.len();
+    let end = at + text[at..].find(|c: char| !c.is_ascii_digit()).unwrap();
+    format!("{}{value}{}", &text[..at], &text[end..])
+}
+
+/// A sweep file's points are all checked before any runs: a bad axis value
+/// or data set names the sweep file and the axis, and nothing is written.
+#[test]
+fn sweep_files_are_checked_whole_before_running() {
+    let root = std::env::current_dir().unwrap();
+    let write = |name: &str, body: &str| {
+        let p = tmp(name);
+        std::fs::write(
+            &p,
+            format!(
+                "Sweep(name: \"t\", hw: \"{}/hw_configs/default.ron\", models: [\"{}/models/tiny.ron\"], samples: 1, {body})",
+                root.display(),
+                root.display()
+            ),
+        )
+        .unwrap();
+        p
+    };
+    let axis = write(
+        "bad-axis.ron",
+        "axes: [Axis(path: \"core.pes\", values: List([4, 0, 8]))]",
+    );
+    let out = tmp("bad-axis-out");
+    let err = refused(&[
+        "sweep",
+        axis.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        err.contains("bad-axis.ron") && err.contains("core.pes=0") && err.contains("1 ..= 1024"),
+        "{err}"
+    );
+    assert!(!out.exists(), "nothing written before the check");
+    let data = write(
+        "bad-data.ron",
+        "dataset: Some(\"nope\"), axes: [Axis(path: \"core.pes\", values: List([4]))]",
+    );
+    let err = refused(&[
+        "sweep",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        err.contains("bad-data.ron") && err.contains("dataset = nope"),
+        "{err}"
+    );
+    let zero = write(
+        "zero-filter.ron",
+        "axes: [Axis(path: \"core.pes\", values: List([4]))], filter: [\"core.neurons / 0 >= 1\"]",
+    );
+    let err = refused(&[
+        "sweep",
+        zero.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(err.contains("divides by zero"), "{err}");
+}
+
+/// A shard refuses a folder that holds another shard, and merge copies the
+/// shards' point files byte for byte.
+#[test]
+fn shards_keep_their_folders_and_merge_copies_bytes() {
+    let root = std::env::current_dir().unwrap();
+    let file = tmp("shards.ron");
+    std::fs::write(
+        &file,
+        format!(
+            "Sweep(name: \"s\", hw: \"{}/hw_configs/default.ron\", models: [\"{}/models/tiny.ron\"], samples: 2, axes: [Axis(path: \"core.pes\", values: List([2, 4, 8]))])",
+            root.display(),
+            root.display()
+        ),
+    )
+    .unwrap();
+    let (a, b, m) = (tmp("shard-a"), tmp("shard-b"), tmp("shard-merged"));
+    for d in [&a, &b, &m] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+    let f = file.to_str().unwrap();
+    let ok = |args: &[&str]| {
+        let o = run(args);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+    };
+    ok(&[
+        "sweep",
+        f,
+        "--out",
+        a.to_str().unwrap(),
+        "--shard",
+        "0/2",
+        "--no-plots",
+    ]);
+    let err = refused(&[
+        "sweep",
+        f,
+        "--out",
+        a.to_str().unwrap(),
+        "--shard",
+        "1/2",
+        "--no-plots",
+    ]);
+    assert!(err.contains("shard") && err.contains("0/2"), "{err}");
+    ok(&[
+        "sweep",
+        f,
+        "--out",
+        b.to_str().unwrap(),
+        "--shard",
+        "1/2",
+        "--no-plots",
+    ]);
+    ok(&[
+        "merge",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--out",
+        m.to_str().unwrap(),
+        "--no-plots",
+    ]);
+    for (dir, i) in [(&a, 0), (&b, 1), (&a, 2)] {
+        let name = format!("points/{i:06}.json");
+        assert_eq!(
+            std::fs::read(dir.join(&name)).unwrap(),
+            std::fs::read(m.join(&name)).unwrap(),
+            "{name} copied byte for byte"
+        );
+    }
+}
+
+/// Trace options are checked before the run (the README's example once
+/// named cores the model does not use and failed only after it).
+#[test]
+fn trace_options_are_checked_before_the_run() {
+    let dir = tmp("early-trace");
+    let err = refused(&[
+        "run",
+        "--hw",
+        "hw_configs/default.ron",
+        "--model",
+        "models/mnist-mlp.ron",
+        "--samples",
+        "100000",
+        "--trace",
+        dir.to_str().unwrap(),
+        "--trace-cores",
+        "0-3",
+    ]);
+    assert!(
+        err.contains("--trace-cores = 2: expected a core in use: 0-1"),
+        "{err}"
+    );
+    let err = refused(&[
+        "run",
+        "--hw",
+        "hw_configs/default.ron",
+        "--model",
+        "models/mnist-mlp.ron",
+        "--samples",
+        "100000",
+        "--trace",
+        dir.to_str().unwrap(),
+        "--trace-timesteps",
+        "0..99",
+    ]);
+    assert!(err.contains("within 0..7"), "{err}");
+}
+
+/// A model that does not fit says which mesh would hold it.
+#[test]
+fn a_model_that_does_not_fit_says_what_to_change() {
+    let err = refused(&[
+        "run",
+        "--hw",
+        "hw_configs/default.ron",
+        "--model",
+        "models/mnist-mlp.ron",
+        "--set",
+        "mesh=1x1",
+    ]);
+    assert!(
+        err.contains("needs 2 cores") && err.contains("--set mesh=2x1 holds them"),
+        "{err}"
+    );
+}
+
+/// A study whose start fails leaves no `study.json` behind, so the
+/// corrected command can use the same folder.
+#[test]
+fn a_failed_study_start_leaves_nothing() {
+    let out = tmp("failed-study");
+    let _ = std::fs::remove_dir_all(&out);
+    let o = out.to_str().unwrap();
+    let base = [
+        "study",
+        "topspark",
+        "--quick",
+        "--hw",
+        "hw_configs/default.ron",
+        "--dataset",
+        "mnist",
+        "--out",
+        o,
+    ];
+    let mut bad = base.to_vec();
+    bad.extend(["--set", "mesh=1x1", "--set", "core.neurons=4"]);
+    let err = refused(&bad);
+    assert!(err.contains("does not fit"), "{err}");
+    assert!(
+        !out.exists(),
+        "a failed start left {:?}",
+        std::fs::read_dir(&out).map(|d| d.count())
+    );
+    let ok = run(&base);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    assert!(out.join("study.json").exists());
+}
+
+/// `plot pareto` refuses NaN and infinite cells naming the line.
+#[test]
+fn pareto_plots_refuse_nan_rows() {
+    let csv = tmp("nan.csv");
+    std::fs::write(
+        &csv,
+        "model,energy_per_inference_pj,accuracy\na,1,0.5\nb,NaN,0.6\n",
+    )
+    .unwrap();
+    let err = refused(&[
+        "plot",
+        "pareto",
+        csv.to_str().unwrap(),
+        "--out",
+        tmp("nan.svg").to_str().unwrap(),
+    ]);
+    assert!(
+        err.contains("line 3, energy_per_inference_pj = NaN"),
+        "{err}"
+    );
+}
+
+/// The text report labels scope: component energies are per inference and
+/// the total over all samples is its own row; no learning row in a run.
+#[test]
+fn text_report_rows_say_their_scope() {
+    let o = run(&[
+        "run",
+        "--hw",
+        "hw_configs/tiny.ron",
+        "--model",
+        "models/tiny.ron",
+        "--samples",
+        "4",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("energy (per inference: mean over all 4 samples"),
+        "{out}"
+    );
+    assert!(out.contains("total over 4 samples"), "{out}");
+    assert!(
+        out.contains("memory (word accesses, total over all 4 samples)"),
+        "{out}"
+    );
+    assert!(!out.contains("learning"), "{out}");
+    let per: f64 = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("per inference"))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let parts: f64 = out
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("per inference"))
+        .skip(1)
+        .take_while(|l| !l.trim_start().starts_with("total over"))
+        .map(|l| {
+            l.split_whitespace()
+                .rev()
+                .nth(2)
+                .unwrap()
+                .parse::<f64>()
+                .unwrap()
+        })
+        .sum();
+    assert!(
+        (parts - per).abs() <= 0.1 * 9.0 + 1e-9,
+        "rows {parts} vs per inference {per}"
+    );
+}
+
+/// A NoC run far above saturation on a big mesh stops at the queue cap
+/// and prints n/a for latencies it could not measure.
+#[test]
+fn noc_far_above_saturation_stops_and_prints_na() {
+    let o = run(&[
+        "noc",
+        "--hw",
+        "hw_configs/default.ron",
+        "--set",
+        "mesh=32x32",
+        "--rate",
+        "1.0",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("packet   mean n/a"), "{out}");
+    assert!(out.contains("stopped at cycle"), "{out}");
+    let err = refused(&[
+        "noc",
+        "--hw",
+        "hw_configs/default.ron",
+        "--sweep-rates",
+        "--out",
+        tmp("p").to_str().unwrap(),
+        "--precision",
+        "1e-300",
+    ]);
+    assert!(err.contains("--precision"), "{err}");
+}
+
+/// Negative numbers reach the range check of every command, not clap's
+/// "unexpected argument '-1' found".
+#[test]
+fn negative_numbers_reach_the_range_check_everywhere() {
+    let err = refused(&[
+        "gen",
+        "--threshold-scale",
+        "-1",
+        "--out",
+        tmp("neg.ron").to_str().unwrap(),
+    ]);
+    assert!(err.contains("--threshold-scale = -1"), "{err}");
+    let err = refused(&[
+        "train",
+        "--dataset",
+        "mnist",
+        "--out",
+        tmp("neg2.ron").to_str().unwrap(),
+        "--lr",
+        "-0.1",
+    ]);
+    assert!(err.contains("--lr = -0.1"), "{err}");
+    // Unsigned flags: clap's own message (with its usage hint), naming the flag.
+    let o = run(&[
+        "run",
+        "--hw",
+        "hw_configs/tiny.ron",
+        "--model",
+        "models/tiny.ron",
+        "--samples",
+        "-1",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("'-1' for '--samples"), "{}", stderr(&o));
+}

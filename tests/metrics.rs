@@ -257,3 +257,44 @@ proptest! {
         prop_assert_eq!(tree.total(|k| k.synops), src.total(|k| k.synops));
     }
 }
+
+/// `--check` fails when the chip is wrong: a fault injected into the
+/// compiled synapse rows (the test's hook: the chip's tables are plain data)
+/// makes the engine disagree with the reference, the summary counts the
+/// mismatched spikes, the report says so and the run's exit code is 1.
+#[test]
+fn check_fails_when_the_compiled_chip_is_wrong() {
+    let (m, hw) = (hand_model(), hand_hw());
+    let map = mapping::map(&m, &hw, "hand").unwrap();
+    let good = Chip::build(&hw, &m, &map);
+    let stim = |i| synthetic(&m, 1, i);
+    let opts = RunOptions {
+        samples: 2,
+        threads: 1,
+        engine: EngineOptions::default(),
+        check: true,
+    };
+    let ok = run(&good, &stim, &opts, &|_| {}).unwrap();
+    assert_eq!((ok.mismatched_spikes, ok.exit_code()), (Some(0), 0));
+    // The fault: every synapse of core 0 strong enough to fire at once.
+    let mut bad = good.clone();
+    bad.cores[0].weights.iter_mut().for_each(|w| *w = 7);
+    bad.cores[0].threshold.iter_mut().for_each(|t| *t = 1);
+    let wrong = run(&bad, &stim, &opts, &|_| {}).unwrap();
+    let mismatched = wrong.mismatched_spikes.expect("checked");
+    assert!(mismatched > 0, "the fault went unnoticed");
+    assert_eq!(wrong.exit_code(), 1);
+    let rep = report::build(
+        &bad,
+        &wrong,
+        &report::Source {
+            hw_file: "t",
+            overrides: &[],
+            model_file: "m",
+            seed: 1,
+            input_file: None,
+        },
+    );
+    assert_eq!(rep.check.as_ref().unwrap().mismatched_spikes, mismatched);
+    assert!(rep.table().contains("MISMATCHED"));
+}

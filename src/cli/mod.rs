@@ -6,9 +6,10 @@ use neurocycle::config::HwConfig;
 use neurocycle::data::recorded;
 use neurocycle::engine::EngineOptions;
 use neurocycle::error::{write_atomic, Error, Result};
+use neurocycle::job::{simulate as simulate_job, Job};
 use neurocycle::model::gen::{generate, parse_conv, GenSpec, Storage};
 use neurocycle::model::{Model, Readout, Reset, Semantics};
-use neurocycle::run::{simulate as simulate_job, Inputs, Job, RunOptions};
+use neurocycle::run::{Inputs, RunOptions};
 use neurocycle::trace;
 use std::path::PathBuf;
 
@@ -74,7 +75,7 @@ pub struct SimArgs {
     #[arg(long)]
     pub seed: Option<u64>,
     /// Push the first --samples test samples of this labelled data set
-    /// (mnist, fashion-mnist) through the chip and report accuracy.
+    /// (mnist, fashion-mnist, dvs-gestures) through the chip and report accuracy.
     #[arg(long)]
     pub dataset: Option<String>,
     /// Directory of the data set's files (fashion-mnist).
@@ -252,7 +253,7 @@ pub struct GenArgs {
     pub conv: Option<String>,
     /// Fraction of zero weights, 0..1 (with synapse lists: the chance that
     /// a source is not drawn).
-    #[arg(long, default_value_t = 0.9, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = 0.9)]
     pub sparsity: f64,
     /// How dense layers store their synapses.
     #[arg(long, value_enum, default_value = "auto")]
@@ -306,6 +307,25 @@ pub struct GenArgs {
     /// Output model file: binary for `.ncm`, RON otherwise.
     #[arg(long)]
     pub out: PathBuf,
+}
+
+/// Parses the command line. Every option that takes a value takes a
+/// negative number too (`--rate -0.1`), so the range check that follows
+/// names the flag and its range instead of clap reading `-0.1` as a flag.
+pub fn parse() -> Cli {
+    use clap::{CommandFactory, FromArgMatches};
+    fn negatives(cmd: clap::Command) -> clap::Command {
+        cmd.mut_args(|a| {
+            if a.get_action().takes_values() {
+                a.allow_negative_numbers(true)
+            } else {
+                a
+            }
+        })
+        .mut_subcommands(negatives)
+    }
+    let matches = negatives(Cli::command()).get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }
 
 pub fn main(cli: Cli) -> Result<i32> {
@@ -485,6 +505,9 @@ fn simulate(
         )),
         None => None,
     };
+    if let Some((_, sel, _)) = &trace {
+        trace::check_job(&job, a.trace_sample, sel)?;
+    }
     let (rep, summary) = simulate_job(&job, &|done| bar.set_position(done))?;
     bar.finish_and_clear();
     print!("{}", rep.table());
@@ -508,10 +531,7 @@ fn simulate(
         let files = neurocycle::plot::report::write_heat_maps(&rep, dir)?;
         eprintln!("{} plots written to {}", files.len(), dir.display());
     }
-    Ok(match summary.mismatched_spikes {
-        Some(m) if m > 0 => 1,
-        _ => 0,
-    })
+    Ok(summary.exit_code())
 }
 
 /// What `--input` did to the timesteps.

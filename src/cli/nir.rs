@@ -17,7 +17,7 @@ pub struct ImportArgs {
     pub out: PathBuf,
     /// Time step in seconds: NIR files do not store it (snnTorch exports
     /// with 1e-4, Norse with 1e-3 by default).
-    #[arg(long, default_value_t = 1e-4, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = 1e-4)]
     pub dt: f64,
     /// Reset on a spike: `to-value` is the NIR spec (v := v_reset at
     /// once); snnTorch's neurons subtract the threshold one step late
@@ -63,7 +63,7 @@ pub struct ExportArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// Time step in seconds the time constants are written for.
-    #[arg(long, default_value_t = 1e-4, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = 1e-4)]
     pub dt: f64,
 }
 

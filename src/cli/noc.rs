@@ -30,18 +30,19 @@ pub struct NocArgs {
     #[arg(long, value_enum, default_value = "uniform")]
     pub traffic: PatternArg,
     /// Offered load, flits per node per cycle (0..1): one run.
-    #[arg(long, allow_negative_numbers = true, conflicts_with_all = ["rates", "sweep_rates", "out", "jobs"])]
+    #[arg(long, conflicts_with_all = ["rates", "sweep_rates", "out", "jobs"])]
     pub rate: Option<f64>,
     /// A latency curve at these rates, e.g. 0.05,0.1,0.2 (needs --out).
-    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
+    #[arg(long, value_delimiter = ',')]
     pub rates: Option<Vec<f64>>,
     /// Find the saturation rate by bisection, then run a latency curve up to
     /// and past it (needs --out).
     #[arg(long)]
     pub sweep_rates: bool,
-    /// Width of the final saturation bracket, flits per node per cycle.
-    #[arg(long, default_value_t = 0.002, allow_negative_numbers = true)]
-    pub precision: f64,
+    /// Width of the final saturation bracket, flits per node per cycle
+    /// (default: 0.002, or 2% of the channel-load bound if that is smaller).
+    #[arg(long)]
+    pub precision: Option<f64>,
     #[arg(long, default_value_t = 2_000)]
     pub warmup_cycles: u64,
     #[arg(long, default_value_t = 10_000)]
@@ -55,7 +56,7 @@ pub struct NocArgs {
     #[arg(long)]
     pub hotspot: Option<String>,
     /// Fraction of packets sent to the hotspot; the rest go uniformly.
-    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = 1.0)]
     pub hotspot_fraction: f64,
     /// Bits per flit (default: a unicast spike flit of the config, with an
     /// axon field for `core.neurons` axons).
@@ -132,6 +133,14 @@ pub fn main(a: &NocArgs) -> Result<i32> {
         seed: a.seed,
     };
     spec.validate(&p, CMD)?;
+    // A window shorter than a packet's trip measures almost nothing.
+    let far = neurocycle::report::noc::zero_load_latency(&p, (p.x - 1 + p.y - 1) as f64);
+    if (a.measure_cycles as f64) < far {
+        tracing::warn!(
+            "--measure-cycles {} is shorter than the zero-load latency across the mesh ({far:.0} cycles): few packets are measured",
+            a.measure_cycles
+        );
+    }
     let src = NocSource {
         hw_file: &hw_file,
         overrides: &a.sets,
@@ -157,14 +166,18 @@ pub fn main(a: &NocArgs) -> Result<i32> {
     let out = a.out.as_ref().ok_or_else(|| {
         Error::Usage("a latency curve (--sweep-rates or --rates) needs --out DIR".into())
     })?;
-    if !(a.precision > 0.0 && a.precision <= 0.5) {
-        return Err(Error::invalid(
-            CMD,
-            "--precision",
-            a.precision,
-            "0 < p <= 0.5",
-        ));
-    }
+    let precision = match a.precision {
+        Some(p) if !(1e-6..=0.5).contains(&p) => {
+            return Err(Error::invalid(
+                CMD,
+                "--precision",
+                p,
+                "1e-6 ..= 0.5 flits/node/cycle",
+            ))
+        }
+        Some(p) => p,
+        None => (0.02 * neurocycle::traffic::capacity_bound(spec.pattern, &p)).clamp(1e-6, 0.002),
+    };
     if let Some(rates) = &a.rates {
         for r in rates {
             spec.rate = *r;
@@ -180,7 +193,7 @@ pub fn main(a: &NocArgs) -> Result<i32> {
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
     let saturation = a.sweep_rates.then(|| {
         bar.set_message("bisecting for the saturation rate");
-        find_saturation(p, &spec, a.precision)
+        find_saturation(p, &spec, precision)
     });
     let rates = match (&a.rates, &saturation) {
         (Some(r), _) => r.clone(),
@@ -212,11 +225,11 @@ pub fn main(a: &NocArgs) -> Result<i32> {
             .collect(),
     };
     print!("{}", curve.table());
-    let pts = |f: &dyn Fn(&neurocycle::report::noc::NocReport) -> f64| {
+    let pts = |f: &dyn Fn(&neurocycle::report::noc::NocReport) -> Option<f64>| {
         curve
             .points
             .iter()
-            .map(|r| (r.throughput.offered, f(r)))
+            .filter_map(|r| Some((r.throughput.offered, f(r)?)))
             .collect::<Vec<_>>()
     };
     let chart = LineChart {
@@ -236,7 +249,7 @@ pub fn main(a: &NocArgs) -> Result<i32> {
             },
             Series {
                 name: "packet latency, p99".into(),
-                points: pts(&|r| r.latency.packet_p99 as f64),
+                points: pts(&|r| r.latency.packet_p99.map(|v| v as f64)),
             },
             Series {
                 name: "network latency, mean".into(),

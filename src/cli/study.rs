@@ -377,6 +377,47 @@ fn timesteps_main(a: &TimestepsArgs) -> Result<i32> {
     })
 }
 
+/// The regular files under `dir`, relative to it, sorted.
+fn files_under(dir: &std::path::Path) -> Vec<String> {
+    let mut out = vec![];
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = e.path();
+            match e.file_type() {
+                Ok(t) if t.is_dir() => stack.push(path),
+                _ => out.push(
+                    path.strip_prefix(dir)
+                        .unwrap_or(&path)
+                        .to_string_lossy()
+                        .into_owned(),
+                ),
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// What a study folder holds, as listed to the user (folders end in `/`).
+fn entries(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if e.path().is_dir() {
+                name + "/"
+            } else {
+                name
+            }
+        })
+        .collect();
+    names.sort();
+    names
+}
+
 /// Runs a study under a progress bar and prints its report.
 fn run_study(
     out: &std::path::Path,
@@ -390,17 +431,29 @@ fn run_study(
         .expect("valid template"),
     );
     let started = std::time::Instant::now();
+    let (folder_existed, claimed_before) = (out.exists(), out.join("study.json").exists());
     let report_md = study(&|stage, p| {
         bar.set_message(stage.to_string());
         bar.set_length(p.samples_total);
         bar.set_position(p.samples_done);
+    })
+    .inspect_err(|_| {
+        // A start that failed before any result leaves nothing behind,
+        // so the corrected command can use the same --out.
+        if !claimed_before && files_under(out) == ["study.json"] {
+            let _ = std::fs::remove_file(out.join("study.json"));
+            if !folder_existed {
+                let _ = std::fs::remove_dir_all(out);
+            }
+        }
     })?;
     bar.finish_and_clear();
     print!("{report_md}");
     eprintln!(
-        "study written to {} in {:.0} s (results.csv, report.md, plots/, models/, reports/)",
+        "study written to {} in {:.0} s ({})",
         out.display(),
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        entries(out).join(", ")
     );
     Ok(0)
 }

@@ -69,9 +69,14 @@ pub fn sweep_main(a: &SweepArgs) -> Result<i32> {
     })?;
     bar.finish_and_clear();
     eprintln!(
-        "sweep {:?}: {} points in this shard, {} run now ({:.1} s on {jobs} jobs), {} already done, {} failed; results in {}",
+        "sweep {:?}: {} points{}, {} run now ({:.1} s on {jobs} jobs), {} already done, {} failed; results in {}",
         prepared.sweep.spec.name,
         outcome.points,
+        if shard.count > 1 {
+            format!(" in shard {}/{}", shard.index, shard.count)
+        } else {
+            String::new()
+        },
         outcome.ran,
         started.elapsed().as_secs_f64(),
         outcome.skipped,

@@ -33,7 +33,7 @@ pub enum TrainReadout {
 
 #[derive(Args)]
 pub struct TrainArgs {
-    /// mnist (embedded subset) or fashion-mnist.
+    /// mnist (embedded subset), fashion-mnist (--data-dir) or dvs-gestures (synthetic, built in).
     #[arg(long)]
     pub dataset: String,
     /// Directory of the data set's files (fashion-mnist).
@@ -96,6 +96,7 @@ pub struct TrainArgs {
 
 #[derive(Args)]
 pub struct EvalArgs {
+    /// Model file to evaluate (.ron or .ncm).
     #[arg(long)]
     pub model: PathBuf,
     /// Labelled data set (mnist, fashion-mnist, dvs-gestures).
@@ -104,6 +105,7 @@ pub struct EvalArgs {
     /// Recorded inputs instead of a data set (as `run --input`; labels needed).
     #[command(flatten)]
     pub recorded: super::RecordedArgs,
+    /// Directory of the data set's files (fashion-mnist).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
     /// Evaluate the first N test samples (default: all).
@@ -112,6 +114,7 @@ pub struct EvalArgs {
     /// Seed of the rate-coded stimuli (default: the one the trainer used).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Worker threads (default: all cores); results do not depend on it.
     #[arg(long)]
     pub threads: Option<usize>,
 }

@@ -19,10 +19,16 @@ pub struct Breakdown {
     pub routers: f64,
     pub links: f64,
     /// On-chip learning: synapse words read for columns and written back,
-    /// weight updates (priced as synops), trace accesses.
+    /// weight updates (priced as synops), trace accesses. Left out of
+    /// serialized reports when zero (an inference never learns).
+    #[serde(skip_serializing_if = "is_zero")]
     pub learning: f64,
     #[serde(rename = "static")]
     pub static_: f64,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 impl Breakdown {

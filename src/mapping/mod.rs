@@ -187,6 +187,18 @@ impl Build {
     }
 }
 
+/// What to change so `cores` logical cores fit: the smallest near-square
+/// mesh that holds them, or, past the largest mesh, the limits to raise.
+fn what_fits(cores: u64, cores_per_router: u64) -> String {
+    let tiles = cores.div_ceil(cores_per_router);
+    let x = (1..=64u64).find(|x| x * x >= tiles).unwrap_or(65);
+    if x > 64 {
+        return format!("no mesh up to 64x64 holds them at cores_per_router {cores_per_router}: raise cores_per_router or the binding limits named above");
+    }
+    let y = tiles.div_ceil(x);
+    format!("--set mesh={x}x{y} holds them, or raise the binding limits named above")
+}
+
 /// Maps `model` onto `hw`; `file` names the model in errors.
 pub fn map(model: &Model, hw: &HwConfig, file: &str) -> Result<Mapping> {
     let fit = |msg: String| Error::DoesNotFit {
@@ -241,12 +253,13 @@ pub fn map(model: &Model, hw: &HwConfig, file: &str) -> Result<Mapping> {
             })
             .collect();
         return Err(fit(format!(
-            "needs {n_logical} cores ({}), the chip has {} (mesh {}x{} x cores_per_router {}); add cores or raise the binding limits",
+            "needs {n_logical} cores ({}), the chip has {} (mesh {}x{} x cores_per_router {}); {}",
             per_pop.join("; "),
             hw.n_cores(),
             hw.mesh.0,
             hw.mesh.1,
-            hw.cores_per_router
+            hw.cores_per_router,
+            what_fits(n_logical as u64, hw.cores_per_router as u64)
         )));
     }
 

@@ -371,11 +371,49 @@ pub enum Reset {
 }
 
 /// A per-population scalar or one value per neuron.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq)]
 #[serde(untagged)]
 pub enum Param {
     Scalar(i32),
     PerNeuron(Vec<i32>),
+}
+
+/// A number or a list of numbers, each a 32-bit whole number; written by
+/// hand so a bad value is named with its range (an untagged derive says
+/// only that no variant matched).
+impl<'de> Deserialize<'de> for Param {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Param, D::Error> {
+        struct Visit;
+        const EXPECTED: &str =
+            "a whole number in -2147483648 ..= 2147483647, or a list of them (one per neuron)";
+        fn narrow<E: serde::de::Error>(v: i128) -> std::result::Result<i32, E> {
+            i32::try_from(v).map_err(|_| E::custom(format_args!("expected {EXPECTED}")))
+        }
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Param;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(EXPECTED)
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> std::result::Result<Param, E> {
+                narrow(v as i128).map(Param::Scalar)
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> std::result::Result<Param, E> {
+                narrow(v as i128).map(Param::Scalar)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<Param, A::Error> {
+                // No capacity from the input's size hint: a file could lie.
+                let mut out = vec![];
+                while let Some(v) = seq.next_element::<i64>()? {
+                    out.push(narrow(v as i128)?);
+                }
+                Ok(Param::PerNeuron(out))
+            }
+        }
+        d.deserialize_any(Visit)
+    }
 }
 
 impl Default for Param {

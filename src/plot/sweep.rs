@@ -43,7 +43,9 @@ impl Table {
 
     /// Rows that ran (`status` ok, when there is a status column) and
     /// match every `(column, value)`.
-    fn selected(&self, filters: &[(String, String)]) -> Result<Vec<&Vec<String>>> {
+    /// Rows with status ok (if the table has one) matching the filters,
+    /// with their 1-based line numbers in the file.
+    fn selected(&self, filters: &[(String, String)]) -> Result<Vec<(usize, &Vec<String>)>> {
         let status = self.header.iter().position(|h| h == "status");
         let cols = filters
             .iter()
@@ -52,8 +54,10 @@ impl Table {
         Ok(self
             .rows
             .iter()
-            .filter(|r| status.is_none_or(|s| r[s] == "ok"))
-            .filter(|r| cols.iter().all(|(c, v)| r[*c] == *v))
+            .enumerate()
+            .map(|(i, r)| (i + 2, r))
+            .filter(|(_, r)| status.is_none_or(|s| r[s] == "ok"))
+            .filter(|(_, r)| cols.iter().all(|(c, v)| r[*c] == *v))
             .collect())
     }
 
@@ -162,7 +166,19 @@ fn grouped(
         .collect::<Result<Vec<_>>>()?;
     let mut groups: Vec<Series> = vec![];
     let mut index: BTreeMap<String, usize> = BTreeMap::new();
-    for row in t.selected(filters)? {
+    for (line, row) in t.selected(filters)? {
+        // Empty cells (failed points) are skipped; a NaN or an infinity is
+        // a broken table, not a point.
+        for (c, name) in [(xc, x), (yc, y)] {
+            if row[c].trim().parse::<f64>().is_ok_and(|v| !v.is_finite()) {
+                return Err(Error::invalid(
+                    &t.file,
+                    format!("line {line}, {name}"),
+                    &row[c],
+                    "a finite number, or empty for a failed point",
+                ));
+            }
+        }
         let (Some(xv), Some(yv)) = (number(&row[xc]), number(&row[yc])) else {
             continue;
         };

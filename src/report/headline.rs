@@ -37,7 +37,6 @@ pub const COLUMNS: &[&str] = &[
     "energy_routers_pj",
     "energy_links_pj",
     "energy_static_pj",
-    "energy_learning_pj",
     "accuracy",
 ];
 
@@ -79,7 +78,6 @@ pub fn values(r: &Report) -> Vec<String> {
         e.routers.to_string(),
         e.links.to_string(),
         e.static_.to_string(),
-        e.learning.to_string(),
         opt(r.accuracy.top1),
     ];
     debug_assert_eq!(v.len(), COLUMNS.len());

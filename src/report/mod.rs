@@ -118,17 +118,6 @@ pub struct Memory {
     pub membrane_write_bits: u64,
     pub routing_table_reads: u64,
     pub routing_table_read_bits: u64,
-    /// On-chip learning (all zero unless the chip learned).
-    pub learning: Learning,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct Learning {
-    pub cycles: u64,
-    pub synapse_word_reads: u64,
-    pub synapse_word_writes: u64,
-    pub weight_updates: u64,
-    pub trace_accesses: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -145,7 +134,6 @@ pub struct Noc {
     pub flits_injected: u64,
     pub flits_ejected: u64,
     pub hops: u64,
-    pub link_traversals: u64,
     pub router_traversals: u64,
     pub mean_hops: Option<f64>,
     pub mean_flit_latency_cycles: Option<f64>,
@@ -200,7 +188,6 @@ pub fn build(chip: &Chip, summary: &RunSummary, src: &Source) -> Report {
     let hw: &HwConfig = chip.hw;
     let c = &summary.counters;
     let samples = c.samples.max(1) as f64;
-    let t_steps = chip.model.timesteps as f64;
     let per_core: Vec<PerCore> = c
         .cores
         .iter()
@@ -295,7 +282,7 @@ pub fn build(chip: &Chip, summary: &RunSummary, src: &Source) -> Report {
             cycles_per_phase: c
                 .phase_cycles
                 .iter()
-                .map(|x| *x as f64 / (samples * t_steps))
+                .map(|x| *x as f64 / (c.timesteps_run as f64).max(1.0))
                 .collect(),
             barrier_cycles: c.barrier_cycles,
         },
@@ -327,13 +314,6 @@ pub fn build(chip: &Chip, summary: &RunSummary, src: &Source) -> Report {
             routing_table_reads: c.total(|k| k.routing_table_reads),
             routing_table_read_bits: c.total(|k| k.routing_table_reads)
                 * hw.routing_table.entry_bits as u64,
-            learning: Learning {
-                cycles: c.total(|k| k.learning_cycles),
-                synapse_word_reads: c.total(|k| k.learn_synapse_word_reads),
-                synapse_word_writes: c.total(|k| k.synapse_word_writes),
-                weight_updates: c.total(|k| k.weight_updates),
-                trace_accesses: c.total(|k| k.trace_accesses),
-            },
         },
         noc: Noc {
             flit_bits: chip.flit_bits,
@@ -341,7 +321,6 @@ pub fn build(chip: &Chip, summary: &RunSummary, src: &Source) -> Report {
             flits_injected: c.noc.injected,
             flits_ejected: c.noc.ejected,
             hops: c.noc.hops,
-            link_traversals: c.noc.hops,
             router_traversals: c.noc.router_traversals,
             mean_hops: ratio(c.noc.hops as f64, c.noc.ejected as f64),
             mean_flit_latency_cycles: ratio(c.noc.latency_sum as f64, c.noc.ejected as f64),
@@ -408,6 +387,11 @@ impl Report {
                 let _ = writeln!(s, "  samples  {} (seed {})", r.samples, r.seed);
             }
         }
+        let all = if r.samples == 1 {
+            "1 sample".to_string()
+        } else {
+            format!("all {} samples", r.samples)
+        };
         let _ = writeln!(s, "latency");
         let _ = writeln!(
             s,
@@ -426,9 +410,9 @@ impl Report {
             .iter()
             .map(|c| format!("{c:.0}"))
             .collect();
-        let _ = writeln!(s, "  cycles / phase / timestep {:>14}", phases.join(" "));
+        let _ = writeln!(s, "  cycles / phase (mean)     {:>14}", phases.join(" "));
         let c = &self.cores;
-        let _ = writeln!(s, "cores");
+        let _ = writeln!(s, "cores (per-core counts: total over {all})");
         let _ = writeln!(
             s,
             "  in use                    {:>14}   of {}",
@@ -461,7 +445,7 @@ impl Report {
             );
         }
         let m = &self.memory;
-        let _ = writeln!(s, "memory (word accesses)");
+        let _ = writeln!(s, "memory (word accesses, total over {all})");
         let _ = writeln!(
             s,
             "  synapse reads             {:>14}   ({} bits/word)",
@@ -478,7 +462,7 @@ impl Report {
             m.routing_table_reads
         );
         let n = &self.noc;
-        let _ = writeln!(s, "noc");
+        let _ = writeln!(s, "noc (total over {all})");
         let _ = writeln!(
             s,
             "  flits injected / ejected  {:>14} / {}",
@@ -501,7 +485,11 @@ impl Report {
         let _ = writeln!(s, "  stall cycles              {:>14}", n.stall_cycles);
         let e = &self.energy;
         let b = &e.breakdown_pj;
-        let _ = writeln!(s, "energy");
+        let per = r.samples.max(1) as f64;
+        let _ = writeln!(
+            s,
+            "energy (per inference: mean over {all}; share of the total)"
+        );
         let _ = writeln!(
             s,
             "  per inference             {:>14.1} pJ   ({} per synop)",
@@ -510,7 +498,7 @@ impl Report {
                 .map(|x| format!("{x:.2} pJ"))
                 .unwrap_or("-".into())
         );
-        for (name, v) in [
+        let rows = [
             ("synapse memory", b.synapse_memory),
             ("membrane SRAM", b.membrane_sram),
             ("routing table", b.routing_table),
@@ -520,17 +508,31 @@ impl Report {
             ("links", b.links),
             ("learning", b.learning),
             ("static", b.static_),
-        ] {
+        ];
+        for (name, v) in rows
+            .into_iter()
+            .filter(|(n, v)| *n != "learning" || *v != 0.0)
+        {
             let _ = writeln!(
                 s,
                 "  {:<25} {:>14.1} pJ   {:>5.1}%",
-                name,
-                v,
+                format!("  {name}"),
+                v / per,
                 100.0 * v / e.total_pj.max(f64::MIN_POSITIVE)
             );
         }
+        let _ = writeln!(
+            s,
+            "  total over {:<14} {:>14.1} pJ",
+            if r.samples == 1 {
+                "1 sample".to_string()
+            } else {
+                format!("{} samples", r.samples)
+            },
+            e.total_pj
+        );
         let a = &self.accuracy;
-        let _ = writeln!(s, "activity");
+        let _ = writeln!(s, "activity (total over {all})");
         let _ = writeln!(
             s,
             "  spikes per layer          {:>14}",

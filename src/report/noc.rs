@@ -54,16 +54,17 @@ pub struct NocRun {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct NocLatency {
-    pub packet_mean: f64,
-    pub packet_p50: u64,
-    pub packet_p99: u64,
-    pub packet_max: u64,
-    pub network_mean: f64,
-    pub network_max: u64,
-    pub hops_mean: f64,
+    /// Null when no measured packet was delivered.
+    pub packet_mean: Option<f64>,
+    pub packet_p50: Option<u64>,
+    pub packet_p99: Option<u64>,
+    pub packet_max: Option<u64>,
+    pub network_mean: Option<f64>,
+    pub network_max: Option<u64>,
+    pub hops_mean: Option<f64>,
     /// `(h + 1) * router_latency + h * (link_latency + flit_cycles - 1)`
     /// at the mean hop count.
-    pub zero_load_at_mean_hops: f64,
+    pub zero_load_at_mean_hops: Option<f64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -79,6 +80,9 @@ pub struct NocSaturation {
     pub delivered_packets: u64,
     pub backlog_start: u64,
     pub backlog_end: u64,
+    /// The cycle the run stopped at because its source queues outgrew
+    /// `MAX_QUEUED_PER_NODE` packets per node (null: it ran to the end).
+    pub stopped_at_cycle: Option<u64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -106,6 +110,28 @@ pub struct NocEnergy {
 }
 
 const DIRS: [&str; 4] = ["N", "E", "S", "W"];
+
+/// A rate in flits per node per cycle with at least 4 significant digits
+/// (hotspot rates on large meshes are below 0.001).
+pub fn rate_text(r: f64) -> String {
+    let digits = if r > 0.0 {
+        (3 - r.log10().floor() as i32).clamp(4, 12) as usize
+    } else {
+        4
+    };
+    format!("{r:.digits$}")
+}
+
+/// A CSV cell: the value with `digits` decimals, or empty.
+fn cell<T: std::fmt::Display>(v: Option<T>, digits: usize) -> String {
+    v.map(|x| format!("{x:.digits$}")).unwrap_or_default()
+}
+
+/// A value with `digits` decimals, or `n/a` when there is none.
+fn or_na<T: std::fmt::Display>(v: Option<T>, digits: usize) -> String {
+    v.map(|x| format!("{x:.digits$}"))
+        .unwrap_or_else(|| "n/a".into())
+}
 
 /// Whether link `dir` of the router at (x, y) leads to another router.
 pub fn link_exists(x: u32, y: u32, dir: usize, mx: u32, my: u32) -> bool {
@@ -189,7 +215,7 @@ pub fn build(
             network_mean: r.network_latency_mean,
             network_max: r.network_latency_max,
             hops_mean: r.hops_mean,
-            zero_load_at_mean_hops: zero_load_latency(p, r.hops_mean),
+            zero_load_at_mean_hops: r.hops_mean.map(|h| zero_load_latency(p, h)),
         },
         throughput: NocThroughput {
             offered: r.offered,
@@ -201,6 +227,7 @@ pub fn build(
             delivered_packets: r.delivered,
             backlog_start: r.backlog_start,
             backlog_end: r.backlog_end,
+            stopped_at_cycle: r.stopped_at,
         },
         links: NocLinks {
             mean_load,
@@ -247,18 +274,23 @@ impl NocReport {
         let _ = writeln!(o, "latency (cycles)");
         let _ = writeln!(
             o,
-            "  packet   mean {:.2}  p50 {}  p99 {}  max {}",
-            l.packet_mean, l.packet_p50, l.packet_p99, l.packet_max
+            "  packet   mean {}  p50 {}  p99 {}  max {}",
+            or_na(l.packet_mean, 2),
+            or_na(l.packet_p50, 0),
+            or_na(l.packet_p99, 0),
+            or_na(l.packet_max, 0)
         );
         let _ = writeln!(
             o,
-            "  network  mean {:.2}  max {}",
-            l.network_mean, l.network_max
+            "  network  mean {}  max {}",
+            or_na(l.network_mean, 2),
+            or_na(l.network_max, 0)
         );
         let _ = writeln!(
             o,
-            "  hops     mean {:.3}  (zero-load latency there {:.2})",
-            l.hops_mean, l.zero_load_at_mean_hops
+            "  hops     mean {}  (zero-load latency there {})",
+            or_na(l.hops_mean, 3),
+            or_na(l.zero_load_at_mean_hops, 2)
         );
         let _ = writeln!(o, "throughput (flits/node/cycle)");
         let _ = writeln!(o, "  offered {:.4}  accepted {:.4}", t.offered, t.accepted);
@@ -276,10 +308,17 @@ impl NocReport {
             s.backlog_start,
             s.backlog_end
         );
+        if let Some(c) = s.stopped_at_cycle {
+            let _ = writeln!(
+                o,
+                "  stopped at cycle {c}: source queues held over {} packets per node",
+                crate::traffic::MAX_QUEUED_PER_NODE
+            );
+        }
         let _ = writeln!(
             o,
-            "energy: {:.3} pJ per delivered flit, {:.4} mW dynamic, {:.4} mW static (routers)",
-            self.energy.pj_per_delivered_flit.unwrap_or(0.0),
+            "energy: {} pJ per delivered flit, {:.4} mW dynamic, {:.4} mW static (routers)",
+            or_na(self.energy.pj_per_delivered_flit, 3),
             self.energy.dynamic_mw,
             self.energy.static_mw
         );
@@ -305,6 +344,9 @@ pub struct CurveSaturation {
     pub estimate: f64,
     pub precision: f64,
     pub probes: Vec<(f64, bool)>,
+    /// The channel-load bound under XY routing: no rate above it is
+    /// sustainable, and the search starts there.
+    pub capacity_bound: f64,
 }
 
 impl CurveSaturation {
@@ -315,6 +357,7 @@ impl CurveSaturation {
             estimate: s.estimate(),
             precision: s.precision,
             probes: s.probes.clone(),
+            capacity_bound: s.bound,
         }
     }
 }
@@ -332,17 +375,17 @@ impl NocCurve {
         for p in &self.points {
             let _ = writeln!(
                 o,
-                "{},{:.6},{:.6},{:.4},{},{},{},{:.4},{},{:.4},{:.6},{},{},{},{}",
+                "{},{:.6},{:.6},{},{},{},{},{},{},{},{:.6},{},{},{},{}",
                 p.run.rate,
                 p.throughput.offered,
                 p.throughput.accepted,
-                p.latency.packet_mean,
-                p.latency.packet_p50,
-                p.latency.packet_p99,
-                p.latency.packet_max,
-                p.latency.network_mean,
-                p.latency.network_max,
-                p.latency.hops_mean,
+                cell(p.latency.packet_mean, 4),
+                cell(p.latency.packet_p50, 0),
+                cell(p.latency.packet_p99, 0),
+                cell(p.latency.packet_max, 0),
+                cell(p.latency.network_mean, 4),
+                cell(p.latency.network_max, 0),
+                cell(p.latency.hops_mean, 4),
                 p.links.max_load,
                 p.saturation.saturated,
                 p.saturation.measured_packets,
@@ -363,11 +406,12 @@ impl NocCurve {
                 Some(a) => {
                     let _ = writeln!(
                         o,
-                        "saturation rate: {:.4} flits/node/cycle (between {:.4} and {:.4}; {} probes)",
-                        s.estimate,
-                        s.below,
-                        a,
-                        s.probes.len()
+                        "saturation rate: {} flits/node/cycle (between {} and {}; {} probes; channel-load bound {})",
+                        rate_text(s.estimate),
+                        rate_text(s.below),
+                        rate_text(a),
+                        s.probes.len(),
+                        rate_text(s.capacity_bound)
                     );
                 }
                 None => {
@@ -386,14 +430,14 @@ impl NocCurve {
         for p in &self.points {
             let _ = writeln!(
                 o,
-                "{:>8.4} {:>9.4} {:>9.4} {:>10.2} {:>8} {:>10.2} {:>6.2} {}",
-                p.run.rate,
+                "{:>8} {:>9.4} {:>9.4} {:>10} {:>8} {:>10} {:>6} {}",
+                rate_text(p.run.rate),
                 p.throughput.offered,
                 p.throughput.accepted,
-                p.latency.packet_mean,
-                p.latency.packet_p99,
-                p.latency.network_mean,
-                p.latency.hops_mean,
+                or_na(p.latency.packet_mean, 2),
+                or_na(p.latency.packet_p99, 0),
+                or_na(p.latency.network_mean, 2),
+                or_na(p.latency.hops_mean, 2),
                 if p.saturation.saturated { "yes" } else { "no" }
             );
         }

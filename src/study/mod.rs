@@ -13,9 +13,10 @@ use crate::config::HwConfig;
 use crate::data::Dataset;
 use crate::engine::EngineOptions;
 use crate::error::{read_file, write_atomic, Error, Result};
+use crate::job::{simulate, Job};
 use crate::model::Model;
 use crate::report::{headline, Report};
-use crate::run::{simulate, Inputs, Job, RunOptions};
+use crate::run::{Inputs, RunOptions};
 use serde::{de::DeserializeOwned, Serialize};
 use std::path::Path;
 

@@ -14,9 +14,10 @@ pub mod spec;
 use crate::data::Dataset;
 use crate::engine::EngineOptions;
 use crate::error::{read_file, write_atomic, Error, Result};
+use crate::job::{simulate, Job};
 use crate::model::Model;
 use crate::report::headline;
-use crate::run::{simulate, Inputs, Job, RunOptions};
+use crate::run::{Inputs, RunOptions};
 use serde_json::{json, Value};
 use spec::{Point, Sweep};
 use std::collections::BTreeMap;
@@ -94,7 +95,10 @@ impl Prepared {
             models.push((model, name.clone()));
         }
         let dataset = match &sweep.spec.dataset {
-            Some(d) => Some(crate::data::load(d, data_dir)?),
+            Some(d) => Some(
+                crate::data::load(d, data_dir)
+                    .map_err(|e| Error::Usage(format!("{}: dataset: {e}", sweep.file)))?,
+            ),
             None => None,
         };
         // A recording per model (its input size and timesteps check it).
@@ -330,6 +334,20 @@ pub fn run(
     let manifest_path = out.join("sweep.json");
     if manifest_path.exists() {
         let old: Value = read_json(&manifest_path, "sweep.json")?;
+        let shard_text = format!("{}/{}", shard.index, shard.count);
+        // The whole sweep may finish a shard's folder; another shard may not
+        // add its points to it (the folder would hold two shards and name one).
+        if old["fingerprint"] == prepared.fingerprint.as_str()
+            && old["shard"] != shard_text.as_str()
+            && shard != Shard::ALL
+        {
+            return Err(Error::invalid(
+                &manifest_path.display().to_string(),
+                "shard",
+                &old["shard"],
+                format!("{shard_text} (the shard given), or no --shard to finish the whole sweep here: each shard writes its own --out folder, joined by `neurocycle merge`"),
+            ));
+        }
         if old["fingerprint"] != prepared.fingerprint.as_str() {
             return Err(Error::invalid(
                 &manifest_path.display().to_string(),
@@ -479,9 +497,10 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged> {
     manifest["shard"] = "0/1".into();
     let text = serde_json::to_string_pretty(&manifest).expect("json") + "\n";
     write_atomic(&out.join("sweep.json"), text.as_bytes())?;
-    for (index, (r, _)) in &records {
-        let text = serde_json::to_string_pretty(r).expect("json") + "\n";
-        write_atomic(&point_path(out, *index), text.as_bytes())?;
+    // Byte for byte: a merged sweep is the shards' files, not a re-encoding.
+    for (index, (_, dir)) in &records {
+        let bytes = crate::error::read_bytes(&point_path(dir, *index))?;
+        write_atomic(&point_path(out, *index), &bytes)?;
     }
     let axes: Vec<String> = manifest["spec"]["axes"]
         .as_array()

@@ -192,6 +192,18 @@ impl Sweep {
                 "at least one model file",
             ));
         }
+        if let Some(d) = spec
+            .dataset
+            .as_ref()
+            .filter(|d| !crate::data::NAMES.contains(&d.as_str()))
+        {
+            return Err(Error::invalid(
+                file,
+                "dataset",
+                d,
+                crate::data::NAMES.join(", "),
+            ));
+        }
         if spec.samples == 0 {
             return Err(Error::invalid(file, "samples", 0, "1 or more"));
         }
@@ -252,7 +264,15 @@ impl Sweep {
                 model: spec.models[rest].clone(),
                 axes,
             };
-            let config = hw.overridden_value(&point.sets(&spec.set))?;
+            // Every point's config is checked before any runs, naming the
+            // sweep file and the point's axis values.
+            let at = |e: Error| {
+                let axes: Vec<String> =
+                    point.axes.iter().map(|(p, v)| format!("{p}={v}")).collect();
+                Error::Usage(format!("{file}: axes {}: {e}", axes.join(", ")))
+            };
+            let sets = point.sets(&spec.set);
+            let config = hw.overridden_value(&sets).map_err(at)?;
             let mut keep = true;
             for c in &filters {
                 keep &= c
@@ -260,6 +280,7 @@ impl Sweep {
                     .map_err(|e| Error::Usage(format!("{file}: {e}")))?;
             }
             if keep {
+                hw.with_overrides(&hw_file, &sets).map_err(at)?;
                 points.push(point);
             }
         }
@@ -391,6 +412,12 @@ impl Condition {
                     )
                 })?,
             };
+            if divide && v == 0.0 {
+                return Err(format!(
+                    "filter {:?}: divides by zero ({term:?} is 0)",
+                    self.text
+                ));
+            }
             value = if divide { value / v } else { value * v };
             divide = next_divides;
         }

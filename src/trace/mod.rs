@@ -169,20 +169,10 @@ impl<'a> View<'a> {
         end_cycle: u64,
         sel: &Selection,
     ) -> Result<View<'a>> {
-        let mut used: Vec<u32> = chip.cores.iter().map(|c| c.phys).collect();
-        used.sort_unstable();
+        let used = cores_in_use(chip.cores.iter().map(|c| c.phys));
+        check_cores(&used, sel)?;
         let cores: Vec<u32> = match &sel.cores {
             Some(c) => {
-                for &core in c {
-                    if used.binary_search(&core).is_err() {
-                        return Err(Error::invalid(
-                            "command line",
-                            "--trace-cores",
-                            core,
-                            format!("a core in use: {}", ranges(&used)),
-                        ));
-                    }
-                }
                 let mut c = c.clone();
                 c.sort_unstable();
                 c.dedup();
@@ -377,13 +367,29 @@ pub fn write(v: &View, dir: &Path, kinds: Kinds) -> Result<Vec<PathBuf>> {
 }
 
 /// Records sample `sample` of a job and writes its traces into `dir`.
-pub fn trace_job(
-    job: &crate::run::Job,
-    sample: u64,
-    sel: &Selection,
-    kinds: Kinds,
-    dir: &Path,
-) -> Result<Vec<PathBuf>> {
+fn cores_in_use(phys: impl Iterator<Item = u32>) -> Vec<u32> {
+    let mut used: Vec<u32> = phys.collect();
+    used.sort_unstable();
+    used
+}
+
+fn check_cores(used: &[u32], sel: &Selection) -> Result<()> {
+    for &core in sel.cores.iter().flatten() {
+        if used.binary_search(&core).is_err() {
+            return Err(Error::invalid(
+                "command line",
+                "--trace-cores",
+                core,
+                format!("a core in use: {}", ranges(used)),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks the trace options against the job before anything runs: the
+/// sample exists, the cores are in use, the timesteps are the model's.
+pub fn check_job(job: &crate::job::Job, sample: u64, sel: &Selection) -> Result<()> {
     crate::error::check_range(
         "command line",
         "--trace-sample",
@@ -391,6 +397,33 @@ pub fn trace_job(
         0,
         job.opts.samples - 1,
     )?;
+    let map = crate::mapping::map(job.model, job.hw, job.model_file)?;
+    check_cores(&cores_in_use(map.cores.iter().map(|c| c.id)), sel)?;
+    if let Some((a, b)) = sel.timesteps {
+        let last = job.model.timesteps.saturating_sub(1);
+        if b > last {
+            return Err(Error::invalid(
+                "command line",
+                "--trace-timesteps",
+                format!("{a}..{b}"),
+                format!(
+                    "FIRST..LAST within 0..{last} (the model runs {} timesteps)",
+                    job.model.timesteps
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub fn trace_job(
+    job: &crate::job::Job,
+    sample: u64,
+    sel: &Selection,
+    kinds: Kinds,
+    dir: &Path,
+) -> Result<Vec<PathBuf>> {
+    check_job(job, sample, sel)?;
     let map = crate::mapping::map(job.model, job.hw, job.model_file)?;
     let chip = Chip::build(job.hw, job.model, &map);
     let stim = job.inputs.sample(job.model, job.seed, sample);

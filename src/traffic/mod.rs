@@ -65,6 +65,80 @@ impl Pattern {
     }
 }
 
+/// The channel-load bound of a pattern under XY routing: the highest
+/// offered rate (flits per node per cycle) at which no link carries more
+/// than one flit per flit time, no ejection port more than one flit per
+/// cycle and no node offers more than one flit per cycle. No network
+/// sustains more, so the saturation search starts there (hotspot traffic
+/// is bound by the hotspot's ejection port, uniform traffic by the
+/// bisection links).
+pub fn capacity_bound(pattern: Pattern, p: &MeshParams) -> f64 {
+    let (mx, my) = (p.x as usize, p.y as usize);
+    let nodes = mx * my;
+    // Flits per cycle on each link (`node * 4 + dir`, dir 0 N, 1 E, 2 S,
+    // 3 W) and ejection port, per unit of offered rate.
+    let mut link = vec![0.0f64; nodes * 4];
+    let mut eject = vec![0.0f64; nodes];
+    let path = |src: usize, dst: usize, w: f64, link: &mut [f64], eject: &mut [f64]| {
+        let (mut x, mut y) = (src % mx, src / mx);
+        let (dx, dy) = (dst % mx, dst / mx);
+        while x != dx {
+            let dir = if dx > x { 1 } else { 3 };
+            link[(y * mx + x) * 4 + dir] += w;
+            x = if dx > x { x + 1 } else { x - 1 };
+        }
+        while y != dy {
+            let dir = if dy > y { 2 } else { 0 };
+            link[(y * mx + x) * 4 + dir] += w;
+            y = if dy > y { y + 1 } else { y - 1 };
+        }
+        eject[dst] += w;
+    };
+    let uniform = |w: f64, link: &mut [f64], eject: &mut [f64]| {
+        // Closed forms of every source sending to every node alike.
+        let (fx, fy) = (mx as f64, my as f64);
+        for y in 0..my {
+            for x in 0..mx {
+                let (xf, yf) = (x as f64, y as f64);
+                let n = (y * mx + x) * 4;
+                link[n + 1] += w * (xf + 1.0) * (fx - 1.0 - xf) / fx;
+                link[n + 3] += w * (fx - xf) * xf / fx;
+                link[n + 2] += w * (yf + 1.0) * (fy - 1.0 - yf) / fy;
+                link[n] += w * (fy - yf) * yf / fy;
+                eject[y * mx + x] += w;
+            }
+        }
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    match pattern {
+        Pattern::Uniform => uniform(1.0, &mut link, &mut eject),
+        Pattern::Hotspot { node, fraction } => {
+            let f = fraction.clamp(0.0, 1.0);
+            uniform(1.0 - f, &mut link, &mut eject);
+            for src in 0..nodes {
+                path(src, node as usize, f, &mut link, &mut eject);
+            }
+        }
+        deterministic => {
+            for src in 0..nodes {
+                let dst = deterministic.destination(src as u32, p.x, p.y, &mut rng) as usize;
+                path(src, dst, 1.0, &mut link, &mut eject);
+            }
+        }
+    }
+    let link_capacity = 1.0 / p.flit_cycles as f64;
+    let busiest_link = link.iter().fold(0.0f64, |a, &b| a.max(b));
+    let busiest_port = eject.iter().fold(0.0f64, |a, &b| a.max(b));
+    let mut bound = 1.0f64;
+    if busiest_link > 0.0 {
+        bound = bound.min(link_capacity / busiest_link);
+    }
+    if busiest_port > 0.0 {
+        bound = bound.min(1.0 / busiest_port);
+    }
+    bound
+}
+
 /// One run of synthetic traffic.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrafficSpec {
@@ -151,15 +225,16 @@ pub struct TrafficResult {
     pub measured: u64,
     /// Of those, delivered (all of them unless the drain hit its cap).
     pub delivered: u64,
-    /// Creation to ejection (source queueing included).
-    pub packet_latency_mean: f64,
-    pub packet_latency_p50: u64,
-    pub packet_latency_p99: u64,
-    pub packet_latency_max: u64,
+    /// Creation to ejection (source queueing included); `None` when no
+    /// measured packet was delivered.
+    pub packet_latency_mean: Option<f64>,
+    pub packet_latency_p50: Option<u64>,
+    pub packet_latency_p99: Option<u64>,
+    pub packet_latency_max: Option<u64>,
     /// Injection to ejection.
-    pub network_latency_mean: f64,
-    pub network_latency_max: u64,
-    pub hops_mean: f64,
+    pub network_latency_mean: Option<f64>,
+    pub network_latency_max: Option<u64>,
+    pub hops_mean: Option<f64>,
     /// Packets created in the window per node per cycle.
     pub offered: f64,
     /// Packets ejected in the window per node per cycle.
@@ -169,6 +244,12 @@ pub struct TrafficResult {
     pub backlog_start: u64,
     pub backlog_end: u64,
     pub saturated: bool,
+    /// The cycle the run was stopped at because its source queues held more
+    /// than [`MAX_QUEUED_PER_NODE`] packets per node (saturated; bounds the
+    /// memory of a run far above saturation). Stopped before the window:
+    /// no packet was measured, and offered, accepted and link loads cover
+    /// the cycles run.
+    pub stopped_at: Option<u64>,
     /// Flits sent per link in the window per cycle, index `router * 4 + dir`
     /// (dir 0 N, 1 E, 2 S, 3 W); links off the mesh edge stay 0.
     pub link_load: Vec<f64>,
@@ -191,10 +272,16 @@ impl TrafficResult {
     }
 }
 
+/// Most packets waiting in source queues per node, on average, before a
+/// run stops as saturated: far more than any stable queue holds (a queue
+/// that long waits over a thousand cycles), and it caps a run's memory at
+/// about 16 bytes x 1,024 x nodes for the queues (64 MiB on 64x64).
+pub const MAX_QUEUED_PER_NODE: u64 = 1024;
+
 /// Saturation test: the backlog (packets created, not yet delivered) grew
 /// in the window by more than 1% of the packets created in it plus one per
-/// node, i.e. accepted throughput fell about 1% below offered; or measured
-/// packets were still undelivered when the drain cap was reached.
+/// node, i.e. accepted throughput fell about 1% below offered. (A run is
+/// also saturated when its source queues overflow: `stopped_at`.)
 pub fn backlog_grew(start: u64, end: u64, created: u64, nodes: u32) -> bool {
     end as f64 - start as f64 > 0.01 * created as f64 + nodes as f64
 }
@@ -229,7 +316,58 @@ struct Deliveries<'o, O> {
     network_latency_sum: u64,
     network_latency_max: u64,
     hops_sum: u64,
-    latencies: Vec<u32>,
+    latencies: Histogram,
+}
+
+/// Packet latencies as counts per value (exact order statistics in memory
+/// that does not grow with the packet count), values past the table kept
+/// one by one.
+struct Histogram {
+    counts: Vec<u64>,
+    over: Vec<u64>,
+    n: u64,
+}
+
+impl Histogram {
+    const TABLE: u64 = 1 << 16;
+
+    fn new() -> Histogram {
+        Histogram {
+            counts: Vec::new(),
+            over: Vec::new(),
+            n: 0,
+        }
+    }
+
+    fn add(&mut self, v: u64) {
+        self.n += 1;
+        if v < Self::TABLE {
+            if self.counts.len() <= v as usize {
+                self.counts.resize(v as usize + 1, 0);
+            }
+            self.counts[v as usize] += 1;
+        } else {
+            self.over.push(v);
+        }
+    }
+
+    /// The k-th smallest value (0-based), k < n.
+    fn nth(&mut self, k: u64) -> u64 {
+        let mut seen = 0;
+        for (v, c) in self.counts.iter().enumerate() {
+            seen += c;
+            if seen > k {
+                return v as u64;
+            }
+        }
+        let i = (k - seen) as usize;
+        *self.over.select_nth_unstable(i).1
+    }
+
+    /// The `q` quantile by the nearest rank `round((n - 1) q)`.
+    fn quantile(&mut self, q: f64) -> Option<u64> {
+        (self.n > 0).then(|| self.nth(((self.n - 1) as f64 * q).round() as u64))
+    }
 }
 
 impl<O> Deliveries<'_, O> {
@@ -276,7 +414,7 @@ impl<O: TrafficObserver> Sink for Deliveries<'_, O> {
             self.network_latency_sum += network;
             self.network_latency_max = self.network_latency_max.max(network);
             self.hops_sum += hops as u64;
-            self.latencies.push(packet.min(u32::MAX as u64) as u32);
+            self.latencies.add(packet);
         }
     }
 }
@@ -428,7 +566,7 @@ pub fn simulate_observed<O: TrafficObserver>(
         network_latency_sum: 0,
         network_latency_max: 0,
         hops_sum: 0,
-        latencies: Vec::new(),
+        latencies: Histogram::new(),
     };
     let mut created_total = 0u64;
     let mut created_measured = 0u64;
@@ -437,8 +575,14 @@ pub fn simulate_observed<O: TrafficObserver>(
     let mut at_end = None;
     let mut backlog = (0, 0);
     let mut now = 0u64;
-    let mut drained = true;
+    let mut stopped_at = None;
+    let mut queued = 0u64;
+    let queue_cap = MAX_QUEUED_PER_NODE * nodes as u64;
     loop {
+        if queued > queue_cap {
+            stopped_at = Some(now);
+            break;
+        }
         // State between processed cycles does not change, so a boundary
         // crossed by a jump is seen exactly as at its own cycle.
         if now >= window.0 && at_start.is_none() {
@@ -454,7 +598,6 @@ pub fn simulate_observed<O: TrafficObserver>(
                 break;
             }
             if now >= window.1 + spec.max_drain_cycles {
-                drained = false;
                 break;
             }
         }
@@ -469,6 +612,7 @@ pub fn simulate_observed<O: TrafficObserver>(
                 pending.push(n);
             }
             q.push_back((now, dest));
+            queued += 1;
             created_total += 1;
             if sink.in_window(now) {
                 created_measured += 1;
@@ -486,6 +630,7 @@ pub fn simulate_observed<O: TrafficObserver>(
             if mesh.injection_room(core) > 0 {
                 let q = &mut queues[n as usize];
                 let (created, dest) = q.pop_front().expect("pending queues are not empty");
+                queued -= 1;
                 let id = sink.admit(created);
                 mesh.inject(Flit::new(core, dest * cpr, id, 1, 0), now);
                 if q.is_empty() {
@@ -508,28 +653,34 @@ pub fn simulate_observed<O: TrafficObserver>(
         }
         now = next.max(now + 1);
     }
-    let start = at_start.expect("window start reached");
-    let end = at_end.expect("window end reached");
-    let per_node_cycle = (nodes as u64 * spec.measure_cycles) as f64;
+    // A run stopped early measures up to where it stopped; one stopped in
+    // the warm-up measured no packet and reports rates over all its cycles.
+    let (start, window_cycles, created_in, ejected_in) = match at_start {
+        Some(s) => (
+            s,
+            now.min(window.1) - window.0,
+            created_measured,
+            sink.ejected_in_window,
+        ),
+        None => (
+            crate::engine::noc::NocStats {
+                per_link: vec![0; mesh.stats.per_link.len()],
+                ..Default::default()
+            },
+            now,
+            created_total,
+            sink.delivered_total,
+        ),
+    };
+    if at_end.is_none() {
+        backlog.1 = created_total - sink.delivered_total;
+    }
+    let end = at_end.unwrap_or_else(|| mesh.stats.clone());
+    let per_node_cycle = (nodes as u64 * window_cycles.max(1)) as f64;
     let delivered = sink.delivered_measured;
-    let mut lat = std::mem::take(&mut sink.latencies);
-    // Order statistics by selection: sorting would cost more than the run.
-    let mut pct = |q: f64| -> u64 {
-        if lat.is_empty() {
-            0
-        } else {
-            let k = ((lat.len() - 1) as f64 * q).round() as usize;
-            *lat.select_nth_unstable(k).1 as u64
-        }
-    };
-    let (p50, p99, p100) = (pct(0.5), pct(0.99), pct(1.0));
-    let mean = |sum: u64| {
-        if delivered == 0 {
-            0.0
-        } else {
-            sum as f64 / delivered as f64
-        }
-    };
+    let lat = &mut sink.latencies;
+    let (p50, p99, p100) = (lat.quantile(0.5), lat.quantile(0.99), lat.quantile(1.0));
+    let mean = |sum: u64| (delivered > 0).then(|| sum as f64 / delivered as f64);
     TrafficResult {
         nodes,
         rate: spec.rate,
@@ -541,18 +692,22 @@ pub fn simulate_observed<O: TrafficObserver>(
         packet_latency_p99: p99,
         packet_latency_max: p100,
         network_latency_mean: mean(sink.network_latency_sum),
-        network_latency_max: sink.network_latency_max,
+        network_latency_max: (delivered > 0).then_some(sink.network_latency_max),
         hops_mean: mean(sink.hops_sum),
-        offered: created_measured as f64 / per_node_cycle,
-        accepted: sink.ejected_in_window as f64 / per_node_cycle,
+        offered: created_in as f64 / per_node_cycle,
+        accepted: ejected_in as f64 / per_node_cycle,
         backlog_start: backlog.0,
         backlog_end: backlog.1,
-        saturated: !drained || backlog_grew(backlog.0, backlog.1, created_measured, nodes),
+        // The same test as the saturation search's probes, which do not
+        // drain: a drain cut short shows as `delivered < measured`.
+        saturated: stopped_at.is_some()
+            || backlog_grew(backlog.0, backlog.1, created_measured, nodes),
+        stopped_at,
         link_load: end
             .per_link
             .iter()
             .zip(&start.per_link)
-            .map(|(e, s)| (e - s) as f64 / spec.measure_cycles as f64)
+            .map(|(e, s)| (e - s) as f64 / window_cycles.max(1) as f64)
             .collect(),
         window_router_traversals: end.router_traversals - start.router_traversals,
         window_hops: end.hops - start.hops,

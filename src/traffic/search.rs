@@ -15,6 +15,8 @@ pub struct Saturation {
     pub precision: f64,
     /// Every probe, in order: (rate, saturated).
     pub probes: Vec<(f64, bool)>,
+    /// The channel-load bound ([`super::capacity_bound`]), the search's top.
+    pub bound: f64,
 }
 
 impl Saturation {
@@ -27,9 +29,10 @@ impl Saturation {
     }
 }
 
-/// Bisects the offered load until the bracket is at most `precision`
-/// wide. Probes stop at the window's end (no drain): saturation is decided
-/// by the backlog test alone.
+/// Bisects the offered load, from the channel-load bound down, until the
+/// bracket is at most `precision` wide. Probes stop at the window's end
+/// (no drain) and decide saturation as a single run does: the backlog grew
+/// ([`super::backlog_grew`]) or the source queues overflowed.
 pub fn find_saturation(p: MeshParams, spec: &TrafficSpec, precision: f64) -> Saturation {
     let probe = |rate: f64| {
         simulate(
@@ -43,17 +46,23 @@ pub fn find_saturation(p: MeshParams, spec: &TrafficSpec, precision: f64) -> Sat
         .saturated
     };
     let mut probes = vec![];
-    let top = probe(1.0);
-    probes.push((1.0, top));
-    if !top {
-        return Saturation {
-            below: 1.0,
-            above: None,
-            precision,
-            probes,
-        };
+    // No network carries more than the channel-load bound: below 1 it is
+    // the top of the search (saturated by construction, not probed).
+    let bound = super::capacity_bound(spec.pattern, &p);
+    if bound >= 1.0 {
+        let top = probe(1.0);
+        probes.push((1.0, top));
+        if !top {
+            return Saturation {
+                below: 1.0,
+                above: None,
+                precision,
+                probes,
+                bound,
+            };
+        }
     }
-    let (mut lo, mut hi) = (0.0f64, 1.0f64);
+    let (mut lo, mut hi) = (0.0f64, bound.min(1.0));
     while hi - lo > precision {
         let mid = (lo + hi) / 2.0;
         let s = probe(mid);
@@ -70,6 +79,7 @@ pub fn find_saturation(p: MeshParams, spec: &TrafficSpec, precision: f64) -> Sat
         above: Some(hi),
         precision,
         probes,
+        bound,
     }
 }
 
