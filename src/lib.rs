@@ -29,6 +29,7 @@ pub mod limits;
 pub mod mapping;
 pub mod model;
 pub mod nir;
+pub mod parallel;
 pub mod plot;
 pub mod reference;
 pub mod report;

@@ -11,8 +11,6 @@ use crate::model::stimulus::{self, Stimulus};
 use crate::model::Model;
 use crate::model::SpikeRecord;
 use crate::reference;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
 
 #[derive(Clone, Copy, Debug)]
 pub struct RunOptions {
@@ -95,10 +93,6 @@ pub fn run(
     opts: &RunOptions,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<RunSummary> {
-    let next = AtomicU64::new(0);
-    let done = AtomicU64::new(0);
-    let results: Mutex<Vec<Option<Result<SampleResult>>>> =
-        Mutex::new((0..opts.samples).map(|_| None).collect());
     let threads = opts.threads.max(1);
     let workers = threads.min(opts.samples.max(1) as usize);
     // Threads left over split each inference.
@@ -123,39 +117,23 @@ pub fn run(
             mismatches,
         })
     };
-    crossbeam::scope(|s| {
-        for _ in 0..workers {
-            s.spawn(|_| {
-                let mut engine = Engine::new(chip, partitions);
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= opts.samples {
-                        break;
-                    }
-                    let r = one(&mut engine, i);
-                    let failed = r.is_err();
-                    results.lock().expect("no thread panics holding the lock")[i as usize] =
-                        Some(r);
-                    progress(done.fetch_add(1, Ordering::Relaxed) + 1);
-                    if failed {
-                        next.store(opts.samples, Ordering::Relaxed);
-                    }
-                }
-            });
-        }
-    })
-    .expect("worker threads do not panic");
+    // A failed sample stops the hand-out of new ones.
+    let results = crate::parallel::map_indexed(
+        opts.samples as usize,
+        workers,
+        || Engine::new(chip, partitions),
+        |engine, i| one(engine, i as u64),
+        |done, r| {
+            progress(done as u64);
+            r.is_ok()
+        },
+    );
 
     let mut summary = RunSummary {
         mismatched_spikes: opts.check.then_some(0),
         ..RunSummary::default()
     };
-    for r in results
-        .into_inner()
-        .expect("lock not poisoned")
-        .into_iter()
-        .flatten()
-    {
+    for r in results.into_iter().flatten() {
         let r = r?;
         summary.counters.merge(&r.counters);
         summary.predictions.push(r.prediction);

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 /// Modules from the bottom up: each may use only those before it (and
-/// `error` / `limits`, the base every module may use).
+/// `error`, `limits` and `parallel`, the base every module may use).
 const LAYERS: &[&str] = &[
     "model",
     "config",
@@ -28,7 +28,7 @@ const LAYERS: &[&str] = &[
     "study",
 ];
 
-const BASE: &[&str] = &["error", "limits"];
+const BASE: &[&str] = &["error", "limits", "parallel"];
 
 /// The source of a module: `src/NAME.rs` or every file under `src/NAME/`,
 /// comment lines left out.
@@ -124,4 +124,20 @@ fn engine_shares_only_the_model_with_the_reference() {
     let reference = uses(&source("reference"));
     assert!(!reference.contains("engine"), "reference uses engine");
     assert!(!reference.contains("mapping"), "reference uses mapping");
+}
+
+#[test]
+fn threads_are_spread_in_one_place() {
+    // Outside `parallel` and the engine's partitions (`engine::sync`), no
+    // module starts threads of its own.
+    for m in LAYERS {
+        let text = source(m);
+        for spawn in ["thread::scope", "crossbeam::scope", "thread::spawn"] {
+            let allowed = *m == "engine";
+            assert!(
+                allowed || !text.contains(spawn),
+                "{m} starts threads: {spawn}"
+            );
+        }
+    }
 }

@@ -1397,8 +1397,8 @@ fn negative_numbers_reach_the_range_check_everywhere() {
         "-0.1",
     ]);
     assert!(err.contains("--lr = -0.1"), "{err}");
-    // Unsigned flags: clap's own message (with its usage hint), naming the flag.
-    let o = run(&[
+    // Unsigned flags: clap's message naming the flag, on one line too.
+    let err = refused(&[
         "run",
         "--hw",
         "hw_configs/tiny.ron",
@@ -1407,6 +1407,20 @@ fn negative_numbers_reach_the_range_check_everywhere() {
         "--samples",
         "-1",
     ]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("'-1' for '--samples"), "{}", stderr(&o));
+    assert!(err.contains("'-1' for '--samples"), "{err}");
+    let err = refused(&[
+        "noc",
+        "--hw",
+        "hw_configs/default.ron",
+        "--rate",
+        "0.1",
+        "--out",
+        "x",
+        "--jobs",
+        "3",
+    ]);
+    assert!(
+        err.contains("cannot be used with: --out <OUT> --jobs <JOBS>"),
+        "{err}"
+    );
 }

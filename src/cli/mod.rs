@@ -324,8 +324,33 @@ pub fn parse() -> Cli {
         })
         .mut_subcommands(negatives)
     }
-    let matches = negatives(Cli::command()).get_matches();
-    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    negatives(Cli::command())
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m))
+        .unwrap_or_else(|e| usage_error(e))
+}
+
+/// Help and version print as clap prints them; a usage error prints as
+/// every other error does, on one line with exit code 2.
+fn usage_error(e: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        e.exit()
+    }
+    let text = e.render().to_string();
+    let message: Vec<&str> = text
+        .lines()
+        .take_while(|l| !l.starts_with("Usage:"))
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("For more information"))
+        .collect();
+    eprintln!("{} (--help for usage)", message.join(" "));
+    std::process::exit(2)
 }
 
 pub fn main(cli: Cli) -> Result<i32> {

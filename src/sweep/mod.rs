@@ -22,8 +22,6 @@ use serde_json::{json, Value};
 use spec::{Point, Sweep};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -376,32 +374,29 @@ pub fn run(
         .collect();
     let skipped = mine.len() - todo.len();
     progress(skipped, mine.len());
-    let next = AtomicUsize::new(0);
-    let finished = AtomicUsize::new(skipped);
-    let first_error: Mutex<Option<Error>> = Mutex::new(None);
-    crossbeam::scope(|s| {
-        for _ in 0..jobs.clamp(1, todo.len().max(1)) {
-            s.spawn(|_| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(point) = todo.get(i) else { break };
-                let record = prepared.run_point(point);
-                let text = serde_json::to_string_pretty(&record).expect("json") + "\n";
-                if let Err(e) = write_atomic(&point_path(out, point.index), text.as_bytes()) {
-                    // A folder that cannot be written stops the sweep.
-                    first_error.lock().expect("not poisoned").get_or_insert(e);
-                    next.store(todo.len(), Ordering::Relaxed);
-                    break;
-                }
-                if record["status"] != "ok" {
-                    tracing::warn!(point = point.index, error = %record["error"], "point failed");
-                }
-                progress(finished.fetch_add(1, Ordering::Relaxed) + 1, mine.len());
-            });
-        }
-    })
-    .expect("sweep workers do not panic");
-    if let Some(e) = first_error.into_inner().expect("not poisoned") {
-        return Err(e);
+    // Each point's file is written as it ends; a folder that cannot be
+    // written stops the sweep (the first error in point order is reported).
+    let written = crate::parallel::map_indexed(
+        todo.len(),
+        jobs,
+        || (),
+        |_, i| {
+            let point = todo[i];
+            let record = prepared.run_point(point);
+            let text = serde_json::to_string_pretty(&record).expect("json") + "\n";
+            write_atomic(&point_path(out, point.index), text.as_bytes())?;
+            if record["status"] != "ok" {
+                tracing::warn!(point = point.index, error = %record["error"], "point failed");
+            }
+            Ok(())
+        },
+        |finished, r: &Result<()>| {
+            progress(skipped + finished, mine.len());
+            r.is_ok()
+        },
+    );
+    for r in written.into_iter().flatten() {
+        r?;
     }
     let records = read_points(out, &prepared.fingerprint)?;
     write_results(out, &axis_paths(&prepared.sweep), &records)?;

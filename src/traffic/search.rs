@@ -103,30 +103,25 @@ pub fn run_rates(
     jobs: usize,
     progress: &(dyn Fn() + Sync),
 ) -> Vec<TrafficResult> {
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut out: Vec<Option<TrafficResult>> = vec![None; rates.len()];
-    let slots = std::sync::Mutex::new(&mut out);
-    crossbeam::scope(|s| {
-        for _ in 0..jobs.max(1).min(rates.len()) {
-            s.spawn(|_| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if i >= rates.len() {
-                    break;
-                }
-                let r = simulate(
-                    p,
-                    &TrafficSpec {
-                        rate: rates[i],
-                        ..spec.clone()
-                    },
-                );
-                slots.lock().expect("no worker panics")[i] = Some(r);
-                progress();
-            });
-        }
-    })
-    .expect("no worker panics");
-    out.into_iter()
-        .map(|r| r.expect("every rate ran"))
-        .collect()
+    crate::parallel::map_indexed(
+        rates.len(),
+        jobs,
+        || (),
+        |_, i| {
+            simulate(
+                p,
+                &TrafficSpec {
+                    rate: rates[i],
+                    ..spec.clone()
+                },
+            )
+        },
+        |_, _| {
+            progress();
+            true
+        },
+    )
+    .into_iter()
+    .map(|r| r.expect("every rate ran"))
+    .collect()
 }

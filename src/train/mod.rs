@@ -786,9 +786,6 @@ fn batch_grads(
 ) -> (Vec<LayerGrads>, f32, usize) {
     let chunk_len = batch.len().div_ceil(CHUNKS).max(1);
     let chunks: Vec<&[usize]> = batch.chunks(chunk_len).collect();
-    let mut results: Vec<Option<(Vec<LayerGrads>, f32, usize)>> = vec![None; chunks.len()];
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let slots = std::sync::Mutex::new(&mut results);
     let work = |c: &[usize]| {
         let mut grads: Vec<LayerGrads> = params.iter().map(LayerGrads::zeros).collect();
         let (mut loss, mut ok) = (0.0f32, 0usize);
@@ -804,20 +801,8 @@ fn batch_grads(
         }
         (grads, loss, ok)
     };
-    crossbeam::scope(|s| {
-        for _ in 0..spec.threads.max(1).min(chunks.len()) {
-            s.spawn(|_| loop {
-                let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if k >= chunks.len() {
-                    break;
-                }
-                let r = work(chunks[k]);
-                slots.lock().expect("no worker panics")[k] = Some(r);
-            });
-        }
-    })
-    .expect("no worker panics");
-    let mut it = results.into_iter().map(|r| r.expect("every chunk ran"));
+    let results = crate::parallel::map(chunks.len(), spec.threads, |k| work(chunks[k]));
+    let mut it = results.into_iter();
     let (mut grads, mut loss, mut ok) = it.next().expect("a batch has a chunk");
     for (g, l, k) in it {
         for (a, b) in grads.iter_mut().zip(&g) {
@@ -1032,28 +1017,16 @@ pub fn evaluate(
     seed: u64,
     threads: usize,
 ) -> Vec<u32> {
-    let n = split.len();
-    let mut out = vec![0u32; n];
-    let per = n.div_ceil(threads.max(1)).max(1);
-    crossbeam::scope(|s| {
-        for (k, chunk) in out.chunks_mut(per).enumerate() {
-            s.spawn(move |_| {
-                for (j, o) in chunk.iter_mut().enumerate() {
-                    let i = k * per + j;
-                    let stim = crate::data::stimulus(
-                        model.input.encoding,
-                        model.timesteps,
-                        frames,
-                        split.sample(i),
-                        seed,
-                        i as u64,
-                        None,
-                    );
-                    *o = crate::reference::run(model, &stim).prediction;
-                }
-            });
-        }
+    crate::parallel::map(split.len(), threads, |i| {
+        let stim = crate::data::stimulus(
+            model.input.encoding,
+            model.timesteps,
+            frames,
+            split.sample(i),
+            seed,
+            i as u64,
+            None,
+        );
+        crate::reference::run(model, &stim).prediction
     })
-    .expect("no worker panics");
-    out
 }

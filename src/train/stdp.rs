@@ -278,37 +278,16 @@ pub fn responses(
     threads: usize,
 ) -> Result<(Vec<Vec<i64>>, Counters)> {
     let n = samples.min(split.len());
-    let threads = threads.clamp(1, n.max(1));
-    let chunk = n.div_ceil(threads).max(1);
-    let parts: Vec<Result<(Vec<Vec<i64>>, Counters)>> = crossbeam::scope(|s| {
-        let handles: Vec<_> = (0..n)
-            .step_by(chunk)
-            .map(|lo| {
-                s.spawn(move |_| {
-                    let mut out = vec![];
-                    let mut counters = Counters::default();
-                    for i in lo..(lo + chunk).min(n) {
-                        let stim =
-                            stimulus(chip.model, split.sample(i), divisor, seed, i as u64, None);
-                        let r = run_sample(chip, &stim, EngineOptions::default(), &mut Quiet)?;
-                        counters.merge(&r.counters);
-                        out.push(r.readout);
-                    }
-                    Ok((out, counters))
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("worker"))
-            .collect()
-    })
-    .expect("worker threads");
+    let parts = crate::parallel::map(n, threads, |i| {
+        let stim = stimulus(chip.model, split.sample(i), divisor, seed, i as u64, None);
+        run_sample(chip, &stim, EngineOptions::default(), &mut Quiet)
+            .map(|r| (r.readout, r.counters))
+    });
     let mut all = vec![];
     let mut counters = Counters::default();
     for p in parts {
         let (r, c) = p?;
-        all.extend(r);
+        all.push(r);
         counters.merge(&c);
     }
     Ok((all, counters))
