@@ -142,16 +142,15 @@ fn quick_utilization_study_reports_and_resumes() {
             b.sparsity
         );
         let (ua, ub) = (
-            a.metric("pe_utilization").unwrap(),
-            b.metric("pe_utilization").unwrap(),
+            a.chip.pe_utilization.unwrap(),
+            b.chip.pe_utilization.unwrap(),
         );
         assert!(ub >= ua, "round {r}: u-Ticket utilization {ub} < LTH {ua}");
-        assert!(b.metric("cycles_per_inference").unwrap() > 0.0);
+        assert!(b.chip.cycles_per_inference > 0.0);
     }
     // LTH's utilization falls as sparsity grows.
     assert!(
-        row("lth", 3).metric("pe_utilization").unwrap()
-            < row("lth", 0).metric("pe_utilization").unwrap()
+        row("lth", 3).chip.pe_utilization.unwrap() < row("lth", 0).chip.pe_utilization.unwrap()
     );
     // Round 0 is the dense network for both.
     assert_eq!(row("lth", 0).chip, row("u-ticket", 0).chip);
@@ -254,10 +253,11 @@ fn quick_prune_quant_study_follows_the_chip() {
             .find(|r| r.regime == regime && r.bits == bits)
             .unwrap()
     };
-    let mem =
-        |r: &neurocycle::study::prune_quant::Row| r.metric("synapse_memory_bits_stored").unwrap();
+    let mem = |r: &neurocycle::study::prune_quant::Row| {
+        r.chip.as_ref().unwrap().synapse_memory_bits_stored as f64
+    };
     let energy =
-        |r: &neurocycle::study::prune_quant::Row| r.metric("energy_per_inference_pj").unwrap();
+        |r: &neurocycle::study::prune_quant::Row| r.chip.as_ref().unwrap().energy_per_inference_pj;
     assert!(s
         .rows
         .iter()
@@ -315,9 +315,8 @@ fn quick_timesteps_study_retrains_down_to_one_timestep() {
             .find(|r| r.method == m && r.timesteps == t)
             .unwrap()
     };
-    let cycles = |r: &neurocycle::study::timesteps::Row| r.metric("cycles_per_inference").unwrap();
-    let energy =
-        |r: &neurocycle::study::timesteps::Row| r.metric("energy_per_inference_pj").unwrap();
+    let cycles = |r: &neurocycle::study::timesteps::Row| r.chip.cycles_per_inference;
+    let energy = |r: &neurocycle::study::timesteps::Row| r.chip.energy_per_inference_pj;
     // Under layer_serial every timestep is a full pass: latency and energy
     // fall with T, about in proportion.
     for m in ["iir", "scratch"] {
@@ -419,7 +418,8 @@ fn quick_convert_study_approaches_the_ann_and_prices_the_baseline() {
             .find(|r| r.variant == v && r.timesteps == t)
             .unwrap_or_else(|| panic!("{v} at {t}"))
     };
-    let cycles = |r: &neurocycle::study::convert::Row| r.metric("cycles_per_inference").unwrap();
+    let cycles =
+        |r: &neurocycle::study::convert::Row| r.chip.as_ref().unwrap().cycles_per_inference;
     // Latency and energy grow with T; rates approximate the ANN better.
     assert!(cycles(row("default", 1)) < cycles(row("default", 4)));
     assert!(cycles(row("default", 4)) < cycles(row("default", 16)));
@@ -433,12 +433,9 @@ fn quick_convert_study_approaches_the_ann_and_prices_the_baseline() {
     );
     // Early exit runs fewer timesteps for less energy.
     let ee = row("early-exit", 16);
-    let mean_t = ee.metric("timesteps_per_inference").unwrap();
+    let mean_t = ee.timesteps_run();
     assert!((2.0..16.0).contains(&mean_t), "{mean_t}");
-    assert_eq!(
-        row("default", 16).metric("timesteps_per_inference"),
-        Some(16.0)
-    );
+    assert_eq!(row("default", 16).timesteps_run(), 16.0);
     assert!(ee.energy_pj() < row("default", 16).energy_pj());
     // Every ablation is measured at the ablation T, and the baseline at every T.
     for v in [

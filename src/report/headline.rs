@@ -1,85 +1,175 @@
-//! The headline metrics of a report: one number per column, for sweep
-//! results (CSV) and plots. Units are in the names; `docs/report.md` gives
+//! The headline metrics of a report: one typed number per column, for
+//! sweep results (CSV), studies and plots. Each metric is declared once
+//! below (name, type, how it is read from the report); the CSV columns and
+//! cells follow from it. Units are in the names; `docs/report.md` gives
 //! each one's formula under the report field it copies.
 
 use super::Report;
+use serde::{Deserialize, Serialize};
 
-/// Column names, in order (`values` gives them in the same order).
-pub const COLUMNS: &[&str] = &[
-    "cores_in_use",
-    "cycles_per_inference",
-    "seconds_per_inference",
-    "timesteps_per_inference",
-    "max_inference_cycles",
-    "imbalance",
-    "pe_utilization",
-    "synops_per_inference",
-    "spikes_per_inference",
-    "synapse_word_reads",
-    "synapse_read_bits",
-    "synapse_memory_bits_stored",
-    "membrane_word_reads",
-    "membrane_word_writes",
-    "routing_table_reads",
-    "flits_injected",
-    "flits_ejected",
-    "hops",
-    "mean_flit_latency_cycles",
-    "max_flit_latency_cycles",
-    "noc_stall_cycles",
-    "energy_total_pj",
-    "energy_per_inference_pj",
-    "energy_synapse_memory_pj",
-    "energy_membrane_sram_pj",
-    "energy_routing_table_pj",
-    "energy_synops_pj",
-    "energy_neuron_updates_pj",
-    "energy_routers_pj",
-    "energy_links_pj",
-    "energy_static_pj",
-    "accuracy",
-];
+/// A metric's CSV cell: its number as Rust prints it, empty for none.
+trait Cell {
+    fn cell(&self) -> String;
+}
 
-/// The values of `COLUMNS` for a report; empty text where undefined
+impl Cell for u32 {
+    fn cell(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl Cell for u64 {
+    fn cell(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl Cell for f64 {
+    fn cell(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl Cell for Option<f64> {
+    fn cell(&self) -> String {
+        self.map_or_else(String::new, |v| v.to_string())
+    }
+}
+
+macro_rules! headline {
+    ($($(#[$doc:meta])* $name:ident: $ty:ty = |$r:ident| $value:expr;)*) => {
+        /// The headline metrics of one run.
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+        pub struct Headline {
+            $($(#[$doc])* pub $name: $ty,)*
+        }
+
+        /// Column names, in the order of [`Headline::cells`].
+        pub const COLUMNS: &[&str] = &[$(stringify!($name)),*];
+
+        impl Headline {
+            pub fn of(report: &Report) -> Headline {
+                Headline {
+                    $($name: {
+                        let $r = report;
+                        $value
+                    },)*
+                }
+            }
+
+            /// The CSV cells, in `COLUMNS` order.
+            pub fn cells(&self) -> Vec<String> {
+                vec![$(self.$name.cell()),*]
+            }
+        }
+    };
+}
+
+headline! {
+    cores_in_use: u32 = |r| r.cores.in_use;
+    cycles_per_inference: f64 = |r| r.latency.cycles_per_inference;
+    seconds_per_inference: f64 = |r| r.latency.seconds_per_inference;
+    timesteps_per_inference: f64 = |r| r.latency.timesteps_per_inference;
+    max_inference_cycles: u64 = |r| r.latency.max_inference_cycles;
+    imbalance: f64 = |r| r.cores.imbalance;
+    /// None without integration.
+    pe_utilization: Option<f64> = |r| r.cores.pe_utilization;
+    synops_per_inference: f64 = |r| r.activity.synops as f64 / samples(r);
+    spikes_per_inference: f64 =
+        |r| r.activity.spikes_per_layer.iter().sum::<u64>() as f64 / samples(r);
+    synapse_word_reads: u64 = |r| r.memory.synapse_word_reads;
+    synapse_read_bits: u64 = |r| r.memory.synapse_read_bits;
+    synapse_memory_bits_stored: u64 = |r| r.memory.synapse_memory_bits_stored;
+    membrane_word_reads: u64 = |r| r.memory.membrane_word_reads;
+    membrane_word_writes: u64 = |r| r.memory.membrane_word_writes;
+    routing_table_reads: u64 = |r| r.memory.routing_table_reads;
+    flits_injected: u64 = |r| r.noc.flits_injected;
+    flits_ejected: u64 = |r| r.noc.flits_ejected;
+    hops: u64 = |r| r.noc.hops;
+    mean_flit_latency_cycles: Option<f64> = |r| r.noc.mean_flit_latency_cycles;
+    max_flit_latency_cycles: u64 = |r| r.noc.max_flit_latency_cycles;
+    noc_stall_cycles: u64 = |r| r.noc.stall_cycles;
+    energy_total_pj: f64 = |r| r.energy.total_pj;
+    energy_per_inference_pj: f64 = |r| r.energy.per_inference_pj;
+    energy_synapse_memory_pj: f64 = |r| r.energy.breakdown_pj.synapse_memory;
+    energy_membrane_sram_pj: f64 = |r| r.energy.breakdown_pj.membrane_sram;
+    energy_routing_table_pj: f64 = |r| r.energy.breakdown_pj.routing_table;
+    energy_synops_pj: f64 = |r| r.energy.breakdown_pj.synops;
+    energy_neuron_updates_pj: f64 = |r| r.energy.breakdown_pj.neuron_updates;
+    energy_routers_pj: f64 = |r| r.energy.breakdown_pj.routers;
+    energy_links_pj: f64 = |r| r.energy.breakdown_pj.links;
+    energy_static_pj: f64 = |r| r.energy.breakdown_pj.static_;
+    /// None without labels.
+    accuracy: Option<f64> = |r| r.accuracy.top1;
+}
+
+fn samples(r: &Report) -> f64 {
+    r.run.samples.max(1) as f64
+}
+
+/// The cells of `COLUMNS` for a report; empty text where undefined
 /// (PE utilization without integration, accuracy without labels).
 pub fn values(r: &Report) -> Vec<String> {
-    let samples = r.run.samples.max(1) as f64;
-    let opt = |v: Option<f64>| v.map_or_else(String::new, |v| v.to_string());
-    let e = &r.energy.breakdown_pj;
-    let v = vec![
-        r.cores.in_use.to_string(),
-        r.latency.cycles_per_inference.to_string(),
-        r.latency.seconds_per_inference.to_string(),
-        r.latency.timesteps_per_inference.to_string(),
-        r.latency.max_inference_cycles.to_string(),
-        r.cores.imbalance.to_string(),
-        opt(r.cores.pe_utilization),
-        (r.activity.synops as f64 / samples).to_string(),
-        (r.activity.spikes_per_layer.iter().sum::<u64>() as f64 / samples).to_string(),
-        r.memory.synapse_word_reads.to_string(),
-        r.memory.synapse_read_bits.to_string(),
-        r.memory.synapse_memory_bits_stored.to_string(),
-        r.memory.membrane_word_reads.to_string(),
-        r.memory.membrane_word_writes.to_string(),
-        r.memory.routing_table_reads.to_string(),
-        r.noc.flits_injected.to_string(),
-        r.noc.flits_ejected.to_string(),
-        r.noc.hops.to_string(),
-        opt(r.noc.mean_flit_latency_cycles),
-        r.noc.max_flit_latency_cycles.to_string(),
-        r.noc.stall_cycles.to_string(),
-        r.energy.total_pj.to_string(),
-        r.energy.per_inference_pj.to_string(),
-        e.synapse_memory.to_string(),
-        e.membrane_sram.to_string(),
-        e.routing_table.to_string(),
-        e.synops.to_string(),
-        e.neuron_updates.to_string(),
-        e.routers.to_string(),
-        e.links.to_string(),
-        e.static_.to_string(),
-        opt(r.accuracy.top1),
-    ];
-    debug_assert_eq!(v.len(), COLUMNS.len());
-    v
+    Headline::of(r).cells()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_are_the_serialized_field_names() {
+        let h = Headline {
+            cores_in_use: 1,
+            cycles_per_inference: 2.0,
+            seconds_per_inference: 3.0,
+            timesteps_per_inference: 4.0,
+            max_inference_cycles: 5,
+            imbalance: 6.0,
+            pe_utilization: None,
+            synops_per_inference: 7.0,
+            spikes_per_inference: 8.0,
+            synapse_word_reads: 9,
+            synapse_read_bits: 10,
+            synapse_memory_bits_stored: 11,
+            membrane_word_reads: 12,
+            membrane_word_writes: 13,
+            routing_table_reads: 14,
+            flits_injected: 15,
+            flits_ejected: 16,
+            hops: 17,
+            mean_flit_latency_cycles: Some(18.5),
+            max_flit_latency_cycles: 19,
+            noc_stall_cycles: 20,
+            energy_total_pj: 21.0,
+            energy_per_inference_pj: 22.0,
+            energy_synapse_memory_pj: 23.0,
+            energy_membrane_sram_pj: 24.0,
+            energy_routing_table_pj: 25.0,
+            energy_synops_pj: 26.0,
+            energy_neuron_updates_pj: 27.0,
+            energy_routers_pj: 28.0,
+            energy_links_pj: 29.0,
+            energy_static_pj: 30.0,
+            accuracy: Some(0.5),
+        };
+        let json = serde_json::to_value(&h).unwrap();
+        let mut keys: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
+        let mut cols = COLUMNS.to_vec();
+        keys.sort_unstable();
+        cols.sort_unstable();
+        assert_eq!(keys, cols);
+        let cells = h.cells();
+        assert_eq!(cells.len(), COLUMNS.len());
+        assert_eq!(cells[0], "1");
+        assert_eq!(cells[6], "", "None is an empty cell");
+        assert_eq!(cells[18], "18.5");
+        let back: Headline = serde_json::from_value(json).unwrap();
+        assert_eq!(back, h);
+    }
 }

@@ -6,13 +6,13 @@
 //! it buys; the early-exit rule is measured at every T.
 
 use super::{
-    cached, claim_folder, headline_map, pct, results_header, results_row, write_results, ChipSetup,
-    MetricPlots,
+    cached, claim_folder, pct, results_header, results_row, write_results, ChipSetup, MetricPlots,
 };
 use crate::accelerator::{Accelerator, AcceleratorRun};
 use crate::data::Dataset;
 use crate::error::{write_atomic, Error, Result};
 use crate::model::{EarlyExit, Readout};
+use crate::report::headline::{self, Headline};
 use crate::train::convert::{
     activation_scales, ann_spec, convert, train_ann, Ann, Norm, Techniques,
 };
@@ -150,21 +150,27 @@ pub struct Row {
     /// Integer test accuracy (reference executor), or the ANN's float
     /// accuracy for the baseline.
     pub accuracy: f64,
-    /// The chip report's headline metrics (empty for the baseline).
-    pub chip: serde_json::Map<String, Value>,
+    /// Energy and latency per inference: the chip's, or the baseline's.
+    pub energy_pj: f64,
+    pub seconds: f64,
+    /// The chip report's headline metrics (none for the baseline).
+    pub chip: Option<Headline>,
 }
 
 impl Row {
-    pub fn metric(&self, name: &str) -> Option<f64> {
-        super::metric(&self.chip, name)
-    }
-
     pub fn energy_pj(&self) -> f64 {
-        self.metric("energy_per_inference_pj").unwrap_or(f64::NAN)
+        self.energy_pj
     }
 
     pub fn seconds(&self) -> f64 {
-        self.metric("seconds_per_inference").unwrap_or(f64::NAN)
+        self.seconds
+    }
+
+    /// Mean timesteps run per inference (NaN for the baseline).
+    pub fn timesteps_run(&self) -> f64 {
+        self.chip
+            .as_ref()
+            .map_or(f64::NAN, |h| h.timesteps_per_inference)
     }
 
     /// Mean power over an inference.
@@ -264,28 +270,26 @@ pub fn run(
                 &out.join(format!("reports/{name}.json")),
                 report.to_json().as_bytes(),
             )?;
+            let chip = Headline::of(&report);
             Ok(Row {
                 variant: variant.to_string(),
                 timesteps: *t,
                 accuracy: trained.test_accuracy,
-                chip: headline_map(&report),
+                energy_pj: chip.energy_per_inference_pj,
+                seconds: chip.seconds_per_inference,
+                chip: Some(chip),
             })
         })?;
         rows.push(row);
     }
     for &t in &spec.timesteps {
-        let mut chip = serde_json::Map::new();
-        for (k, v) in [
-            ("energy_per_inference_pj", baseline.energy_pj),
-            ("seconds_per_inference", baseline.seconds),
-        ] {
-            chip.insert(k.into(), Value::String(v.to_string()));
-        }
         rows.push(Row {
             variant: "dnn-accelerator".into(),
             timesteps: t,
             accuracy: ann.accuracy,
-            chip,
+            energy_pj: baseline.energy_pj,
+            seconds: baseline.seconds,
+            chip: None,
         });
     }
     write_atomic(
@@ -337,7 +341,19 @@ fn write_outputs(out: &Path, rows: &[Row], baseline: &AcceleratorRun) -> Result<
                 (baseline.energy_pj / r.energy_pj()).to_string(),
                 (baseline.power_mw / r.power_mw()).to_string(),
             ];
-            results_row(cells, &r.chip)
+            match &r.chip {
+                Some(h) => results_row(cells, h),
+                // The baseline fills only the chip columns it has.
+                None => {
+                    let mut cells = cells;
+                    cells.extend(headline::COLUMNS.iter().map(|c| match *c {
+                        "energy_per_inference_pj" => r.energy_pj.to_string(),
+                        "seconds_per_inference" => r.seconds.to_string(),
+                        _ => String::new(),
+                    }));
+                    cells
+                }
+            }
         })
         .collect();
     let t = write_results(out, &header, &body)?;
@@ -437,7 +453,7 @@ fn report_md(
             s,
             "With early exit at T = {last}: {} accuracy after {:.1} timesteps on average, {:.2} us and {:.1} nJ per inference. Baseline over chip: power {:.1}x, energy {:.2}x.\n",
             pct(e.accuracy),
-            e.metric("timesteps_per_inference").unwrap_or(f64::NAN),
+            e.timesteps_run(),
             e.seconds() * 1e6,
             e.energy_pj() / 1e3,
             b.power_mw / e.power_mw(),
@@ -459,10 +475,7 @@ fn report_md(
             "| {ts} | {} | {} | {} | {:.2} | {:.1} | {:.1} | {} | {:.1} | {:.2} |",
             pct(d.accuracy),
             ee.map_or("-".into(), |e| pct(e.accuracy)),
-            ee.map_or("-".into(), |e| format!(
-                "{:.1}",
-                e.metric("timesteps_per_inference").unwrap_or(f64::NAN)
-            )),
+            ee.map_or("-".into(), |e| format!("{:.1}", e.timesteps_run())),
             d.seconds() * 1e6,
             d.power_mw(),
             d.energy_pj() / 1e3,
@@ -494,7 +507,7 @@ fn report_md(
                 pct(r.accuracy),
                 r.energy_pj() / 1e3,
                 r.seconds() * 1e6,
-                r.metric("spikes_per_inference").unwrap_or(f64::NAN),
+                r.chip.as_ref().map_or(f64::NAN, |h| h.spikes_per_inference),
             );
         }
     }

@@ -15,7 +15,8 @@ use crate::engine::EngineOptions;
 use crate::error::{read_file, write_atomic, Error, Result};
 use crate::job::{simulate, Job};
 use crate::model::Model;
-use crate::report::{headline, Report};
+use crate::report::headline::{self, Headline};
+use crate::report::Report;
 use crate::run::{Inputs, RunOptions};
 use serde::{de::DeserializeOwned, Serialize};
 use std::path::Path;
@@ -73,23 +74,9 @@ pub struct Summary<R> {
     pub report_md: String,
 }
 
-/// A headline metric of a point, as a number.
-pub fn metric(chip: &serde_json::Map<String, serde_json::Value>, name: &str) -> Option<f64> {
-    chip.get(name)?.as_str()?.parse().ok()
-}
-
 /// A fraction as a percentage with one decimal.
 pub fn pct(x: f64) -> String {
     format!("{:.1}%", 100.0 * x)
-}
-
-/// Headline metrics of a report by column name.
-pub fn headline_map(r: &Report) -> serde_json::Map<String, serde_json::Value> {
-    headline::COLUMNS
-        .iter()
-        .zip(headline::values(r))
-        .map(|(k, v)| (k.to_string(), serde_json::Value::String(v)))
-        .collect()
 }
 
 /// Loads `path` if a previous run left it, else computes and saves it.
@@ -131,17 +118,9 @@ pub fn results_header(columns: &[&str]) -> Vec<String> {
 }
 
 /// A row of a results CSV: `cells`, then the chip's headline metrics in
-/// `results_header` order (empty where the chip has none).
-pub fn results_row(
-    mut cells: Vec<String>,
-    chip: &serde_json::Map<String, serde_json::Value>,
-) -> Vec<String> {
-    cells.extend(headline::COLUMNS.iter().map(|c| {
-        chip.get(*c)
-            .and_then(|x| x.as_str())
-            .unwrap_or_default()
-            .to_string()
-    }));
+/// `results_header` order.
+pub fn results_row(mut cells: Vec<String>, chip: &Headline) -> Vec<String> {
+    cells.extend(chip.cells());
     cells
 }
 

@@ -2,13 +2,13 @@
 //! one after the other (both orders) and jointly, each point trained,
 //! exported and measured on a chip; the accuracy-energy Pareto front.
 
-use super::{cached, claim_folder, headline_map, pct, write_results, ChipSetup};
+use super::{cached, claim_folder, pct, write_results, ChipSetup};
 use crate::data::Dataset;
 use crate::error::{write_atomic, Result};
 use crate::plot::sweep::pareto_chart;
+use crate::report::headline::Headline;
 use crate::train::{arch_name, train, Order, Progress, TrainSpec};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -115,16 +115,23 @@ pub struct Row {
     pub accuracy: f64,
     /// Synapse-row encodings the mapper chose, with their core counts.
     pub encodings: String,
-    /// Headline chip metrics, or empty with `error` when it did not fit.
-    pub chip: serde_json::Map<String, Value>,
+    /// Headline chip metrics, or none with `error` when it did not fit.
+    pub chip: Option<Headline>,
     pub error: Option<String>,
 }
 
 impl Row {
-    pub fn metric(&self, name: &str) -> Option<f64> {
-        super::metric(&self.chip, name)
+    /// A chip metric, picked by `f`; none when the model did not fit.
+    pub fn metric(&self, f: Pick) -> Option<f64> {
+        self.chip.as_ref().and_then(f)
     }
 }
+
+/// Picks a metric from the headline.
+type Pick = fn(&Headline) -> Option<f64>;
+const CYCLES: Pick = |h| Some(h.cycles_per_inference);
+const ENERGY: Pick = |h| Some(h.energy_per_inference_pj);
+const STORED_BITS: Pick = |h| Some(h.synapse_memory_bits_stored as f64);
 
 /// What the study found.
 pub type Summary = super::Summary<Row>;
@@ -194,9 +201,9 @@ pub fn run(
                         .map(|(k, n)| format!("{k}:{n}"))
                         .collect::<Vec<_>>()
                         .join(" ");
-                    (headline_map(&report), enc, None)
+                    (Some(Headline::of(&report)), enc, None)
                 }
-                Err(e) => (Default::default(), String::new(), Some(e.to_string())),
+                Err(e) => (None, String::new(), Some(e.to_string())),
             };
             Ok(Row {
                 id: id.clone(),
@@ -218,14 +225,16 @@ pub fn run(
     Ok(Summary { rows, report_md })
 }
 
-const COLUMNS: &[&str] = &[
-    "cycles_per_inference",
-    "energy_per_inference_pj",
-    "synapse_memory_bits_stored",
-    "synapse_word_reads",
-    "energy_synapse_memory_pj",
-    "energy_static_pj",
-    "pe_utilization",
+const COLUMNS: &[(&str, Pick)] = &[
+    ("cycles_per_inference", CYCLES),
+    ("energy_per_inference_pj", ENERGY),
+    ("synapse_memory_bits_stored", STORED_BITS),
+    ("synapse_word_reads", |h| Some(h.synapse_word_reads as f64)),
+    ("energy_synapse_memory_pj", |h| {
+        Some(h.energy_synapse_memory_pj)
+    }),
+    ("energy_static_pj", |h| Some(h.energy_static_pj)),
+    ("pe_utilization", |h| h.pe_utilization),
 ];
 
 fn write_outputs(out: &Path, rows: &[Row]) -> Result<()> {
@@ -241,7 +250,7 @@ fn write_outputs(out: &Path, rows: &[Row]) -> Result<()> {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    header.extend(COLUMNS.iter().map(|c| c.to_string()));
+    header.extend(COLUMNS.iter().map(|(c, _)| c.to_string()));
     header.push("error".into());
     let body: Vec<Vec<String>> = rows
         .iter()
@@ -258,7 +267,7 @@ fn write_outputs(out: &Path, rows: &[Row]) -> Result<()> {
             v.extend(
                 COLUMNS
                     .iter()
-                    .map(|c| r.metric(c).map_or_else(String::new, |x| x.to_string())),
+                    .map(|(_, f)| r.metric(*f).map_or_else(String::new, |x| x.to_string())),
             );
             v.push(r.error.clone().unwrap_or_default());
             v
@@ -299,7 +308,7 @@ fn bits_name(b: u8) -> String {
 
 fn report_md(spec: &PruneQuantSpec, data: &Dataset, rows: &[Row]) -> String {
     let t = &spec.train;
-    let energy = |r: &Row| r.metric("energy_per_inference_pj").unwrap_or(f64::INFINITY);
+    let energy = |r: &Row| r.metric(ENERGY).unwrap_or(f64::INFINITY);
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -348,10 +357,7 @@ fn report_md(spec: &PruneQuantSpec, data: &Dataset, rows: &[Row]) -> String {
                 .filter(|r| r.accuracy >= b.accuracy - 0.01)
                 .collect();
             // Compression: stored synapse bits, fewer is more compressed.
-            let mem = |r: &Row| {
-                r.metric("synapse_memory_bits_stored")
-                    .unwrap_or(f64::INFINITY)
-            };
+            let mem = |r: &Row| r.metric(STORED_BITS).unwrap_or(f64::INFINITY);
             let most = ok.iter().min_by(|x, y| mem(x).total_cmp(&mem(y)));
             let best = ok.iter().min_by(|x, y| energy(x).total_cmp(&energy(y)));
             let low = of.iter().min_by(|x, y| energy(x).total_cmp(&energy(y)));
@@ -385,8 +391,8 @@ fn report_md(spec: &PruneQuantSpec, data: &Dataset, rows: &[Row]) -> String {
                     pct(r.sparsity),
                     pct(r.accuracy),
                     energy(r) / 1e3,
-                    r.metric("cycles_per_inference").unwrap_or(f64::NAN),
-                    r.metric("synapse_memory_bits_stored").unwrap_or(f64::NAN),
+                    r.metric(CYCLES).unwrap_or(f64::NAN),
+                    r.metric(STORED_BITS).unwrap_or(f64::NAN),
                     r.encodings
                 );
             }

@@ -8,12 +8,12 @@
 //! single pass through the layers.
 
 use super::{
-    cached, claim_folder, headline_map, pct, results_header, results_row, write_results, ChipSetup,
-    MetricPlots,
+    cached, claim_folder, pct, results_header, results_row, write_results, ChipSetup, MetricPlots,
 };
 use crate::data::Dataset;
 use crate::error::{write_atomic, Result};
 use crate::model::Model;
+use crate::report::headline::Headline;
 use crate::train::stage::{Stages, State};
 use crate::train::{arch_name, Progress, TrainSpec};
 use serde::{Deserialize, Serialize};
@@ -71,14 +71,8 @@ pub struct Row {
     pub epochs: u32,
     pub total_epochs: u32,
     pub accuracy: f64,
-    /// The chip report's headline metrics (text, as in sweep CSVs).
-    pub chip: serde_json::Map<String, Value>,
-}
-
-impl Row {
-    pub fn metric(&self, name: &str) -> Option<f64> {
-        super::metric(&self.chip, name)
-    }
+    /// The chip report's headline metrics.
+    pub chip: Headline,
 }
 
 pub type Summary = super::Summary<Row>;
@@ -209,7 +203,7 @@ fn measure(
             epochs,
             total_epochs,
             accuracy: step.accuracy,
-            chip: headline_map(&report),
+            chip: Headline::of(&report),
         })
     })
 }
@@ -283,7 +277,7 @@ fn report_md(spec: &TimestepsSpec, data: &Dataset, rows: &[Row]) -> String {
     if let (Some(top), Some(iir), Some(scratch)) =
         (get("iir", hi), get("iir", lo), get("scratch", lo))
     {
-        let m = |r: &Row, k: &str| r.metric(k).unwrap_or(f64::NAN);
+        let (t, i) = (&top.chip, &iir.chip);
         let _ = writeln!(
             s,
             "Headline: at T = {lo}, IIR reaches {} against {} from scratch ({:+.1} points); T = {hi} reaches {} ({:+.1} points from it to IIR at T = {lo}). From T = {hi} to T = {lo} the chip's latency falls from {:.0} to {:.0} cycles per inference ({:.1}x) and its energy from {:.1} to {:.1} nJ ({:.1}x).\n",
@@ -292,12 +286,12 @@ fn report_md(spec: &TimestepsSpec, data: &Dataset, rows: &[Row]) -> String {
             100.0 * (iir.accuracy - scratch.accuracy),
             pct(top.accuracy),
             100.0 * (iir.accuracy - top.accuracy),
-            m(top, "cycles_per_inference"),
-            m(iir, "cycles_per_inference"),
-            m(top, "cycles_per_inference") / m(iir, "cycles_per_inference"),
-            m(top, "energy_per_inference_pj") / 1e3,
-            m(iir, "energy_per_inference_pj") / 1e3,
-            m(top, "energy_per_inference_pj") / m(iir, "energy_per_inference_pj"),
+            t.cycles_per_inference,
+            i.cycles_per_inference,
+            t.cycles_per_inference / i.cycles_per_inference,
+            t.energy_per_inference_pj / 1e3,
+            i.energy_per_inference_pj / 1e3,
+            t.energy_per_inference_pj / i.energy_per_inference_pj,
         );
     }
     let _ = writeln!(s, "| T | IIR accuracy | from-scratch accuracy | epochs (IIR total = scratch) | cycles / inference | latency (us) | spikes / inference | energy / inference (nJ) |");
@@ -306,17 +300,17 @@ fn report_md(spec: &TimestepsSpec, data: &Dataset, rows: &[Row]) -> String {
         let (Some(i), Some(sc)) = (get("iir", ts), get("scratch", ts)) else {
             continue;
         };
-        let m = |k: &str| i.metric(k).unwrap_or(f64::NAN);
+        let h = &i.chip;
         let _ = writeln!(
             s,
             "| {ts} | {} | {} | {} | {:.0} | {:.2} | {:.0} | {:.1} |",
             pct(i.accuracy),
             pct(sc.accuracy),
             i.total_epochs,
-            m("cycles_per_inference"),
-            m("seconds_per_inference") * 1e6,
-            m("spikes_per_inference"),
-            m("energy_per_inference_pj") / 1e3,
+            h.cycles_per_inference,
+            h.seconds_per_inference * 1e6,
+            h.spikes_per_inference,
+            h.energy_per_inference_pj / 1e3,
         );
     }
     let _ = writeln!(s, "\nChip figures are those of the IIR model at each T; the from-scratch models' are in `results.csv`.\n\nFiles: `results.csv`, `plots/{{accuracy,cycles_per_inference,energy_per_inference_pj,spikes_per_inference}}-vs-timesteps.svg|png`, `models/`, `reports/`, `state/` (weights per stage, for resuming).");

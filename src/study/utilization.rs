@@ -5,12 +5,12 @@
 //! headline reductions.
 
 use super::{
-    cached, claim_folder, headline_map, pct, results_header, results_row, write_results, ChipSetup,
-    MetricPlots,
+    cached, claim_folder, pct, results_header, results_row, write_results, ChipSetup, MetricPlots,
 };
 use crate::data::Dataset;
 use crate::error::{write_atomic, Result};
 use crate::model::Model;
+use crate::report::headline::Headline;
 use crate::train::lottery::{Lottery, LotterySpec, Method};
 use crate::train::stage::State;
 use crate::train::{arch_name, Progress};
@@ -47,14 +47,8 @@ pub struct Row {
     pub target_sparsity: f64,
     pub sparsity: f64,
     pub accuracy: f64,
-    /// The chip report's headline metrics (text, as in sweep CSVs).
-    pub chip: serde_json::Map<String, Value>,
-}
-
-impl Row {
-    pub fn metric(&self, name: &str) -> Option<f64> {
-        super::metric(&self.chip, name)
-    }
+    /// The chip report's headline metrics.
+    pub chip: Headline,
 }
 
 /// What the study found.
@@ -148,7 +142,7 @@ pub fn run(
                     target_sparsity: spec.lottery.sparsity(r),
                     sparsity: Lottery::sparsity_of(&step.state),
                     accuracy: step.accuracy,
-                    chip: headline_map(&report),
+                    chip: Headline::of(&report),
                 })
             })?;
             tracing::info!(method = method.name(), round = r, "point done");
@@ -230,7 +224,12 @@ fn report_md(spec: &UtilizationSpec, data: &Dataset, rows: &[Row]) -> String {
         s,
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
     );
-    let m = |r: &Row, c: &str| r.metric(c).unwrap_or(f64::NAN);
+    // A metric of a row; `f` picks it from the headline.
+    type Pick = fn(&Headline) -> f64;
+    let util: Pick = |h| h.pe_utilization.unwrap_or(f64::NAN);
+    let cycles: Pick = |h| h.cycles_per_inference;
+    let energy: Pick = |h| h.energy_per_inference_pj;
+    let m = |r: &Row, f: Pick| f(&r.chip);
     for r in 0..=spec.lottery.rounds {
         if let (Some(a), Some(b)) = (get("lth", r), get("u-ticket", r)) {
             let _ = writeln!(
@@ -240,18 +239,18 @@ fn report_md(spec: &UtilizationSpec, data: &Dataset, rows: &[Row]) -> String {
                 pct(b.sparsity),
                 pct(a.accuracy),
                 pct(b.accuracy),
-                pct(m(a, "pe_utilization")),
-                pct(m(b, "pe_utilization")),
-                m(a, "cycles_per_inference"),
-                m(b, "cycles_per_inference"),
-                m(a, "energy_per_inference_pj") / 1e3,
-                m(b, "energy_per_inference_pj") / 1e3,
+                pct(m(a, util)),
+                pct(m(b, util)),
+                m(a, cycles),
+                m(b, cycles),
+                m(a, energy) / 1e3,
+                m(b, energy) / 1e3,
             );
         }
     }
     let last = spec.lottery.rounds;
     if let (Some(a), Some(b)) = (get("lth", last), get("u-ticket", last)) {
-        let cut = |c: &str| 1.0 - m(b, c) / m(a, c);
+        let cut = |f: Pick| 1.0 - m(b, f) / m(a, f);
         let _ = writeln!(
             s,
             "\n## Headline, at the last round ({} sparsity)\n",
@@ -260,18 +259,18 @@ fn report_md(spec: &UtilizationSpec, data: &Dataset, rows: &[Row]) -> String {
         let _ = writeln!(
             s,
             "- PE utilization: {} with LTH, {} with u-Ticket.",
-            pct(m(a, "pe_utilization")),
-            pct(m(b, "pe_utilization"))
+            pct(m(a, util)),
+            pct(m(b, util))
         );
         let _ = writeln!(
             s,
             "- Latency: {} fewer cycles per inference with u-Ticket.",
-            pct(cut("cycles_per_inference"))
+            pct(cut(cycles))
         );
         let _ = writeln!(
             s,
             "- Energy: {} less per inference with u-Ticket.",
-            pct(cut("energy_per_inference_pj"))
+            pct(cut(energy))
         );
         let _ = writeln!(
             s,
@@ -280,16 +279,16 @@ fn report_md(spec: &UtilizationSpec, data: &Dataset, rows: &[Row]) -> String {
             pct(b.accuracy),
             100.0 * (b.accuracy - a.accuracy)
         );
-        let best = |c: &str| {
+        let best = |f: Pick| {
             (1..=last)
-                .filter_map(|r| Some(1.0 - m(get("u-ticket", r)?, c) / m(get("lth", r)?, c)))
+                .filter_map(|r| Some(1.0 - m(get("u-ticket", r)?, f) / m(get("lth", r)?, f)))
                 .fold(f64::MIN, f64::max)
         };
         let _ = writeln!(
             s,
             "- Over all rounds, u-Ticket cut latency by up to {} and energy by up to {}.",
-            pct(best("cycles_per_inference")),
-            pct(best("energy_per_inference_pj"))
+            pct(best(cycles)),
+            pct(best(energy))
         );
     }
     let _ = writeln!(
