@@ -293,6 +293,18 @@ fn bad_input_gets_one_line_and_exit_code_2() {
             "hw_configs/tiny.ron",
             "--model",
             m,
+            "--set",
+            "energy.synop_pj=inf",
+        ],
+        &["energy.synop_pj=inf", "expected finite number"],
+    );
+    fails_with(
+        &[
+            "run",
+            "--hw",
+            "hw_configs/tiny.ron",
+            "--model",
+            m,
             "--samples",
             "0",
         ],

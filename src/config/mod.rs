@@ -1,9 +1,12 @@
 //! Hardware configuration: load a RON chip description, apply `--set`
 //! overrides by parameter path, validate once. After `validate` every
-//! consumer trusts the values. Units are in the field names; ranges are in
-//! `validate` and in `docs/hw-config.md`.
+//! consumer trusts the values. Each parameter's path, unit, range and doc
+//! line are declared once in `params.rs` (which also writes the table of
+//! `docs/hw-config.md`); the structs here give the types.
 
-use crate::error::{check_range, Error, Result};
+pub mod params;
+
+use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -153,44 +156,6 @@ pub struct EnergyTable {
     pub static_mw_per_router: f64,
 }
 
-/// The parameter paths `--set` and sweeps accept, with what they take.
-pub const SETTABLE: &[(&str, &str)] = &[
-    ("name", "text"),
-    ("mesh", "XxY, e.g. 4x4"),
-    ("cores_per_router", "whole number"),
-    ("clock_mhz", "number"),
-    ("core.neurons", "whole number"),
-    ("core.pes", "whole number"),
-    ("core.pe_assignment", "interleaved | blocked"),
-    ("core.queue_depth", "whole number"),
-    ("core.axons", "whole number"),
-    ("core.accumulator_banks", "whole number"),
-    ("synapse_memory.bytes", "whole number"),
-    ("synapse_memory.word_bits", "whole number"),
-    ("synapse_memory.read_latency_cycles", "whole number"),
-    ("synapse_memory.encoding", "dense | bitmask | csr | auto"),
-    ("membrane_sram.word_bits", "whole number"),
-    ("membrane_sram.state_bits", "whole number"),
-    ("routing_table.entries", "whole number"),
-    ("routing_table.entry_bits", "whole number"),
-    ("router.buffer_depth", "whole number"),
-    ("router.latency_cycles", "whole number"),
-    ("router.link_latency_cycles", "whole number"),
-    ("router.link_width_bits", "whole number"),
-    ("router.multicast", "source_replication | xy_tree"),
-    ("barrier_cycles", "whole number"),
-    ("mapping.policy", "contiguous | locality"),
-    ("energy.synop_pj", "number"),
-    ("energy.neuron_update_pj", "number"),
-    ("energy.sram_read_pj_per_bit", "number"),
-    ("energy.sram_write_pj_per_bit", "number"),
-    ("energy.sram_ref_bytes", "number"),
-    ("energy.router_pj_per_flit", "number"),
-    ("energy.link_pj_per_flit", "number"),
-    ("energy.static_mw_per_core", "number"),
-    ("energy.static_mw_per_router", "number"),
-];
-
 /// The presets shipped in `hw_configs/`, embedded so `demo` needs no files.
 pub const PRESETS: &[(&str, &str)] = &[
     ("tiny", include_str!("../../hw_configs/tiny.ron")),
@@ -237,7 +202,7 @@ impl HwConfig {
         self.membrane_sram.word_bits / self.membrane_sram.state_bits
     }
 
-    /// Applies `PATH=VALUE` overrides (the paths of `SETTABLE`), then
+    /// Applies `PATH=VALUE` overrides (the paths of `params::PARAMS`), then
     /// validates. `file` names the base config in errors.
     pub fn with_overrides(&self, file: &str, sets: &[String]) -> Result<HwConfig> {
         let value = self.overridden_value(sets)?;
@@ -259,127 +224,50 @@ impl HwConfig {
                 ))
             })?;
             let path = path.trim();
-            let kind = SETTABLE
-                .iter()
-                .find(|(p, _)| *p == path)
-                .map(|(_, k)| *k)
-                .ok_or_else(|| {
-                    Error::Usage(format!(
-                        "--set {path}: unknown parameter; known: {}",
-                        SETTABLE.iter().map(|p| p.0).collect::<Vec<_>>().join(", ")
-                    ))
-                })?;
+            let kind = params::find(path).map(|p| p.kind).ok_or_else(|| {
+                Error::Usage(format!(
+                    "--set {path}: unknown parameter; known: {}",
+                    params::paths()
+                ))
+            })?;
             let new = parse_value(path, raw.trim(), kind)?;
             let mut slot = &mut value;
             for key in path.split('.') {
-                slot = slot
-                    .get_mut(key)
-                    .expect("SETTABLE paths exist in the config");
+                slot = slot.get_mut(key).expect("PARAMS paths exist in the config");
             }
             *slot = new;
         }
         Ok(value)
     }
 
+    /// Checks every parameter's range (`params::PARAMS`).
     pub fn validate(&self, file: &str) -> Result<()> {
-        check_range(file, "mesh.x", self.mesh.0, 1, 64)?;
-        check_range(file, "mesh.y", self.mesh.1, 1, 64)?;
-        check_range(file, "cores_per_router", self.cores_per_router, 1, 16)?;
-        if !(self.clock_mhz > 0.0 && self.clock_mhz <= 100_000.0) {
-            return Err(Error::invalid(
-                file,
-                "clock_mhz",
-                self.clock_mhz,
-                "0 < clock_mhz <= 100000",
-            ));
-        }
-        let c = &self.core;
-        check_range(file, "core.neurons", c.neurons, 1, 65_536)?;
-        check_range(file, "core.pes", c.pes, 1, 1024)?;
-        check_range(file, "core.queue_depth", c.queue_depth, 1, 1 << 20)?;
-        check_range(file, "core.axons", c.axons, 1, 1 << 24)?;
-        check_range(
+        params::check_ranges(
+            &serde_json::to_value(self).expect("config serializes"),
             file,
-            "core.accumulator_banks",
-            c.accumulator_banks,
-            1,
-            crate::model::schedule::MAX_DELAY + 1,
-        )?;
-        let s = &self.synapse_memory;
-        check_range(file, "synapse_memory.bytes", s.bytes, 1, 1 << 32)?;
-        check_range(file, "synapse_memory.word_bits", s.word_bits, 1, 8192)?;
-        check_range(
-            file,
-            "synapse_memory.read_latency_cycles",
-            s.read_latency_cycles,
-            0,
-            1024,
-        )?;
-        let m = &self.membrane_sram;
-        check_range(file, "membrane_sram.word_bits", m.word_bits, 1, 8192)?;
-        check_range(
-            file,
-            "membrane_sram.state_bits",
-            m.state_bits,
-            2,
-            m.word_bits.max(2),
-        )?;
-        let r = &self.routing_table;
-        check_range(file, "routing_table.entries", r.entries, 1, 1 << 26)?;
-        check_range(file, "routing_table.entry_bits", r.entry_bits, 1, 1024)?;
-        let r = &self.router;
-        check_range(file, "router.buffer_depth", r.buffer_depth, 1, 256)?;
-        check_range(file, "router.latency_cycles", r.latency_cycles, 1, 1024)?;
-        check_range(
-            file,
-            "router.link_latency_cycles",
-            r.link_latency_cycles,
-            1,
-            1024,
-        )?;
-        check_range(file, "router.link_width_bits", r.link_width_bits, 1, 4096)?;
-        check_range(file, "barrier_cycles", self.barrier_cycles, 0, 1 << 24)?;
-        let e = &self.energy;
-        for (name, v) in [
-            ("energy.synop_pj", e.synop_pj),
-            ("energy.neuron_update_pj", e.neuron_update_pj),
-            ("energy.sram_read_pj_per_bit", e.sram_read_pj_per_bit),
-            ("energy.sram_write_pj_per_bit", e.sram_write_pj_per_bit),
-            ("energy.router_pj_per_flit", e.router_pj_per_flit),
-            ("energy.link_pj_per_flit", e.link_pj_per_flit),
-            ("energy.static_mw_per_core", e.static_mw_per_core),
-            ("energy.static_mw_per_router", e.static_mw_per_router),
-        ] {
-            if !(v.is_finite() && v >= 0.0) {
-                return Err(Error::invalid(file, name, v, "a finite number >= 0"));
-            }
-        }
-        if !(e.sram_ref_bytes.is_finite() && e.sram_ref_bytes > 0.0) {
-            return Err(Error::invalid(
-                file,
-                "energy.sram_ref_bytes",
-                e.sram_ref_bytes,
-                "a number > 0",
-            ));
-        }
-        Ok(())
+        )
     }
 }
 
-fn parse_value(path: &str, raw: &str, kind: &str) -> Result<serde_json::Value> {
-    let bad = || Error::Usage(format!("--set {path}={raw}: expected {kind}"));
+fn parse_value(path: &str, raw: &str, kind: params::Kind) -> Result<serde_json::Value> {
+    use params::Kind;
+    let bad = || Error::Usage(format!("--set {path}={raw}: expected {}", kind.describe()));
     Ok(match kind {
-        "XxY, e.g. 4x4" => {
+        Kind::Mesh => {
             let (x, y) = raw.split_once(['x', 'X']).ok_or_else(bad)?;
             let x: u32 = x.trim().parse().map_err(|_| bad())?;
             let y: u32 = y.trim().parse().map_err(|_| bad())?;
             serde_json::json!([x, y])
         }
-        "whole number" => serde_json::json!(raw.parse::<u64>().map_err(|_| bad())?),
-        "number" => serde_json::json!(raw.parse::<f64>().map_err(|_| bad())?),
-        "text" => serde_json::json!(raw),
-        options => {
-            if !options.split(" | ").any(|o| o == raw) {
+        Kind::Integer => serde_json::json!(raw.parse::<u64>().map_err(|_| bad())?),
+        Kind::Number => {
+            // JSON, the override's carrier, has no inf or NaN.
+            let v = raw.parse::<f64>().ok().filter(|v| v.is_finite());
+            serde_json::json!(v.ok_or_else(bad)?)
+        }
+        Kind::Text => serde_json::json!(raw),
+        Kind::Choice(options) => {
+            if !options.contains(&raw) {
                 return Err(bad());
             }
             serde_json::json!(raw)
@@ -423,7 +311,7 @@ mod tests {
         assert_eq!(cfg.clock_mhz, 500.0);
         // Every listed path resolves in the serialized config.
         let v = serde_json::to_value(&base).unwrap();
-        for (path, _) in SETTABLE {
+        for path in params::PARAMS.iter().map(|p| p.path) {
             let mut slot = &v;
             for key in path.split('.') {
                 slot = slot.get(key).unwrap_or_else(|| panic!("{path}"));

@@ -4,7 +4,7 @@
 //! a point's index is its position in that list, so it never depends on how
 //! the sweep is run.
 
-use crate::config::{HwConfig, SETTABLE};
+use crate::config::{params, HwConfig};
 use crate::error::{parse_ron, read_file, Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -209,15 +209,12 @@ impl Sweep {
         }
         let mut seen = vec![];
         for a in &spec.axes {
-            if !SETTABLE.iter().any(|(p, _)| *p == a.path) {
+            if params::find(&a.path).is_none() {
                 return Err(Error::invalid(
                     file,
                     "axes.path",
                     &a.path,
-                    format!(
-                        "a --set path: {}",
-                        SETTABLE.iter().map(|p| p.0).collect::<Vec<_>>().join(", ")
-                    ),
+                    format!("a --set path: {}", params::paths()),
                 ));
             }
             if seen.contains(&a.path) {
