@@ -12,8 +12,10 @@ use neurocycle::engine::chip::{mesh_params, unicast_flit_bits};
 use neurocycle::traffic::{simulate, TrafficSpec};
 
 fn bench(c: &mut Criterion) {
-    let mut hw = HwConfig::preset("default").unwrap();
-    hw.mesh = (8, 8);
+    let hw = HwConfig::preset("default")
+        .unwrap()
+        .with_overrides("default", &["mesh=8x8".into()])
+        .unwrap();
     let p = mesh_params(&hw, unicast_flit_bits(&hw, hw.core.neurons));
     let spec = TrafficSpec {
         rate: 0.1,

@@ -2,7 +2,7 @@
 //! options) is mapped, compiled, run (`run`) and reported (`report`). It
 //! sits above both so that data flows one way: run -> report -> job.
 
-use crate::config::HwConfig;
+use crate::config::{Checked, HwConfig};
 use crate::engine::Chip;
 use crate::error::Result;
 use crate::mapping;
@@ -13,7 +13,7 @@ use crate::run::{run, Inputs, RunOptions, RunSummary};
 /// One simulation from files to report: `hw` (overrides applied) and
 /// `model` are mapped, compiled and run on `inputs`.
 pub struct Job<'a> {
-    pub hw: &'a HwConfig,
+    pub hw: &'a Checked<HwConfig>,
     pub hw_file: &'a str,
     pub overrides: &'a [String],
     pub model: &'a Model,

@@ -57,7 +57,11 @@ impl Observer for InLoop {
     }
 }
 
-fn in_loop(model: &Model, hw: &neurocycle::config::HwConfig, allocate: bool) -> (u64, u64) {
+fn in_loop(
+    model: &Model,
+    hw: &neurocycle::config::Checked<neurocycle::config::HwConfig>,
+    allocate: bool,
+) -> (u64, u64) {
     let map = mapping::map(model, hw, "m").unwrap();
     let chip = Chip::build(hw, model, &map);
     let mut engine = Engine::new(&chip, 1);

@@ -63,7 +63,7 @@ fn chip_sets() -> impl Strategy<Value = Vec<String>> {
         )
 }
 
-fn hw(sets: &[String]) -> neurocycle::config::HwConfig {
+fn hw(sets: &[String]) -> neurocycle::config::Checked<neurocycle::config::HwConfig> {
     let refs: Vec<&str> = sets.iter().map(|s| s.as_str()).collect();
     common::with(&common::preset("tiny"), &refs)
 }

@@ -89,7 +89,12 @@ fn learning_model(sizes: Vec<usize>, bits: u8, timesteps: u32, k: &Knobs, seed: 
 
 /// Learns `samples` samples with both executors; asserts they agree at
 /// every sample and at the end. Returns the engine's learner.
-fn learn_both(model: &Model, hw: &neurocycle::config::HwConfig, samples: u64, seed: u64) {
+fn learn_both(
+    model: &Model,
+    hw: &neurocycle::config::Checked<neurocycle::config::HwConfig>,
+    samples: u64,
+    seed: u64,
+) {
     let map = mapping::map(model, hw, "case").unwrap();
     let chip = Chip::build(hw, model, &map);
     let mut on_chip = ChipLearner::new(&chip);
@@ -156,7 +161,10 @@ proptest! {
     }
 }
 
-fn fixed_case() -> (Model, neurocycle::config::HwConfig) {
+fn fixed_case() -> (
+    Model,
+    neurocycle::config::Checked<neurocycle::config::HwConfig>,
+) {
     let k = Knobs {
         stdp: Stdp {
             a_plus: 200,

@@ -159,7 +159,7 @@ fn locality_placement_shortens_hops_on_a_layered_net() {
         ],
     );
     let local = common::with(&base, &["mapping.policy=locality"]);
-    let hops = |hw: &neurocycle::config::HwConfig| {
+    let hops = |hw: &neurocycle::config::Checked<neurocycle::config::HwConfig>| {
         let c = common::check(&model, hw, 2, 3);
         (c.noc.hops, c.noc.ejected)
     };

@@ -25,7 +25,7 @@ fn hand_model() -> Model {
     neurocycle::error::parse_ron("hand", &text).unwrap()
 }
 
-fn hand_hw() -> neurocycle::config::HwConfig {
+fn hand_hw() -> neurocycle::config::Checked<neurocycle::config::HwConfig> {
     common::with(
         &common::preset("tiny"),
         &[

@@ -1,7 +1,7 @@
 //! Studies in quick mode, as CI runs them: the report's structure and the
 //! directions that must hold.
 
-use neurocycle::config::HwConfig;
+use neurocycle::config::{Checked, HwConfig};
 use neurocycle::model::InputEncoding;
 use neurocycle::study::utilization::{run, UtilizationSpec};
 use neurocycle::study::ChipSetup;
@@ -17,7 +17,7 @@ fn tmp(name: &str) -> PathBuf {
     dir
 }
 
-fn quick_spec(hw: &HwConfig) -> UtilizationSpec {
+fn quick_spec(hw: &Checked<HwConfig>) -> UtilizationSpec {
     UtilizationSpec {
         lottery: LotterySpec {
             train: TrainSpec {

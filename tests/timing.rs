@@ -27,7 +27,10 @@ fn one_spike() -> Stimulus {
     )
 }
 
-fn run(m: &Model, hw: &neurocycle::config::HwConfig) -> neurocycle::engine::Counters {
+fn run(
+    m: &Model,
+    hw: &neurocycle::config::Checked<neurocycle::config::HwConfig>,
+) -> neurocycle::engine::Counters {
     let map = mapping::map(m, hw, "hand").unwrap();
     let chip = Chip::build(hw, m, &map);
     run_sample(&chip, &one_spike(), EngineOptions::default(), &mut Quiet)

@@ -2,7 +2,7 @@
 //! counters; the Chrome trace's spans sum to busy cycles; spikes.csv holds
 //! the reference's spikes; selections cut what they say.
 
-use neurocycle::config::HwConfig;
+use neurocycle::config::{Checked, HwConfig};
 use neurocycle::engine::{run_sample, Chip, Counters, EngineOptions, Quiet};
 use neurocycle::mapping;
 use neurocycle::model::gen::{generate, GenSpec};
@@ -128,7 +128,7 @@ impl Vcd {
 
 struct Case {
     model: Model,
-    hw: HwConfig,
+    hw: Checked<HwConfig>,
 }
 
 fn cases() -> Vec<Case> {

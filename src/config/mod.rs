@@ -1,8 +1,9 @@
 //! Hardware configuration: load a RON chip description, apply `--set`
-//! overrides by parameter path, validate once. After `validate` every
-//! consumer trusts the values. Each parameter's path, unit, range and doc
-//! line are declared once in `params.rs` (which also writes the table of
-//! `docs/hw-config.md`); the structs here give the types.
+//! overrides by parameter path, validate once into a `Checked<HwConfig>`,
+//! the only form the mapper and the engine accept. Each parameter's path,
+//! unit, range and doc line are declared once in `params.rs` (which also
+//! writes the table of `docs/hw-config.md`); the structs here give the
+//! types.
 
 pub mod params;
 
@@ -163,20 +164,45 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("loihi", include_str!("../../hw_configs/loihi.ron")),
 ];
 
+/// A value that passed its checks. Only the checks make one, and it gives
+/// read-only access, so nothing runs on a config changed after validation:
+/// to change one, take it out (`into_inner`) and check it again.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct Checked<T>(T);
+
+impl<T> std::ops::Deref for Checked<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> Checked<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
 impl HwConfig {
-    pub fn load(path: &std::path::Path) -> Result<HwConfig> {
+    /// Validates; `file` names the source in errors.
+    pub fn check(self, file: &str) -> Result<Checked<HwConfig>> {
+        self.validate(file)?;
+        Ok(Checked(self))
+    }
+
+    pub fn load(path: &std::path::Path) -> Result<Checked<HwConfig>> {
         let text = crate::error::read_file(path)?;
         Self::parse(&path.display().to_string(), &text)
     }
 
     /// Parses and validates; `file` names the source in errors.
-    pub fn parse(file: &str, text: &str) -> Result<HwConfig> {
+    pub fn parse(file: &str, text: &str) -> Result<Checked<HwConfig>> {
         let cfg: HwConfig = crate::error::parse_ron(file, text)?;
-        cfg.validate(file)?;
-        Ok(cfg)
+        cfg.check(file)
     }
 
-    pub fn preset(name: &str) -> Result<HwConfig> {
+    pub fn preset(name: &str) -> Result<Checked<HwConfig>> {
         let (_, text) = PRESETS.iter().find(|(n, _)| *n == name).ok_or_else(|| {
             Error::Usage(format!(
                 "unknown preset {name:?}; known: {}",
@@ -204,12 +230,11 @@ impl HwConfig {
 
     /// Applies `PATH=VALUE` overrides (the paths of `params::PARAMS`), then
     /// validates. `file` names the base config in errors.
-    pub fn with_overrides(&self, file: &str, sets: &[String]) -> Result<HwConfig> {
+    pub fn with_overrides(&self, file: &str, sets: &[String]) -> Result<Checked<HwConfig>> {
         let value = self.overridden_value(sets)?;
         let cfg: HwConfig =
             serde_json::from_value(value).map_err(|e| Error::Usage(format!("--set: {e}")))?;
-        cfg.validate(&format!("{file} (with --set)"))?;
-        Ok(cfg)
+        cfg.check(&format!("{file} (with --set)"))
     }
 
     /// The config as JSON with `PATH=VALUE` overrides applied, each value
@@ -241,7 +266,7 @@ impl HwConfig {
     }
 
     /// Checks every parameter's range (`params::PARAMS`).
-    pub fn validate(&self, file: &str) -> Result<()> {
+    fn validate(&self, file: &str) -> Result<()> {
         params::check_ranges(
             &serde_json::to_value(self).expect("config serializes"),
             file,

@@ -4,7 +4,7 @@
 //! Cores are indexed as the mapping numbers them (population order); `phys`
 //! is the id the mesh routes by.
 
-use crate::config::{HwConfig, Multicast, PeAssignment};
+use crate::config::{Checked, HwConfig, Multicast, PeAssignment};
 use crate::mapping::{decode_row_with, Mapping, Routes};
 use crate::model::neuron::LifConsts;
 use crate::model::{Model, Stdp};
@@ -47,7 +47,7 @@ pub struct CoreTables {
 
 #[derive(Clone, Debug)]
 pub struct Chip<'a> {
-    pub hw: &'a HwConfig,
+    pub hw: &'a Checked<HwConfig>,
     pub model: &'a Model,
     pub mapping: &'a Mapping,
     pub cores: Vec<CoreTables>,
@@ -108,7 +108,7 @@ pub fn walk_cycles(n: u32, pes: u32) -> u32 {
 }
 
 impl<'a> Chip<'a> {
-    pub fn build(hw: &'a HwConfig, model: &'a Model, mapping: &'a Mapping) -> Chip<'a> {
+    pub fn build(hw: &'a Checked<HwConfig>, model: &'a Model, mapping: &'a Mapping) -> Chip<'a> {
         let word_bits = hw.synapse_memory.word_bits;
         let pes = hw.core.pes;
         let mut max_axons = 1;

@@ -13,7 +13,7 @@ pub mod encoding;
 pub mod place;
 pub mod split;
 
-use crate::config::{Encoding, HwConfig};
+use crate::config::{Checked, Encoding, HwConfig};
 use crate::error::{Error, Result};
 use crate::model::synapses::for_each;
 use crate::model::{Connectivity, Model, Schedule, Source};
@@ -200,7 +200,7 @@ fn what_fits(cores: u64, cores_per_router: u64) -> String {
 }
 
 /// Maps `model` onto `hw`; `file` names the model in errors.
-pub fn map(model: &Model, hw: &HwConfig, file: &str) -> Result<Mapping> {
+pub fn map(model: &Model, hw: &Checked<HwConfig>, file: &str) -> Result<Mapping> {
     let fit = |msg: String| Error::DoesNotFit {
         file: file.to_string(),
         msg,
@@ -571,7 +571,7 @@ mod tests {
     use super::*;
     use crate::model::gen::{generate, GenSpec};
 
-    fn hw() -> HwConfig {
+    fn hw() -> Checked<HwConfig> {
         HwConfig::preset("tiny").unwrap()
     }
 

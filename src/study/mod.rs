@@ -9,7 +9,7 @@ pub mod timesteps;
 pub mod topspark;
 pub mod utilization;
 
-use crate::config::HwConfig;
+use crate::config::{Checked, HwConfig};
 use crate::data::Dataset;
 use crate::engine::EngineOptions;
 use crate::error::{read_file, write_atomic, Error, Result};
@@ -24,7 +24,7 @@ use std::path::Path;
 /// The chip a study measures on.
 #[derive(Clone, Debug)]
 pub struct ChipSetup {
-    pub hw: HwConfig,
+    pub hw: Checked<HwConfig>,
     pub hw_file: String,
     pub overrides: Vec<String>,
     /// Test samples pushed through the chip per model.

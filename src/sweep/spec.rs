@@ -4,7 +4,7 @@
 //! a point's index is its position in that list, so it never depends on how
 //! the sweep is run.
 
-use crate::config::{params, HwConfig};
+use crate::config::{params, Checked, HwConfig};
 use crate::error::{parse_ron, read_file, Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -156,7 +156,7 @@ impl Point {
 pub struct Sweep {
     pub file: String,
     pub spec: SweepSpec,
-    pub hw: HwConfig,
+    pub hw: Checked<HwConfig>,
     pub hw_file: String,
     /// Model paths resolved against the sweep file's folder.
     pub model_paths: Vec<PathBuf>,

@@ -6,7 +6,7 @@
 pub mod graph;
 pub mod nir_fixtures;
 
-use neurocycle::config::HwConfig;
+use neurocycle::config::{Checked, HwConfig};
 use neurocycle::engine::{run_sample, Chip, Engine, EngineOptions, Quiet};
 use neurocycle::mapping;
 use neurocycle::model::stimulus::synthetic;
@@ -14,11 +14,11 @@ use neurocycle::model::Model;
 use neurocycle::reference;
 use neurocycle::run::{run, RunOptions};
 
-pub fn preset(name: &str) -> HwConfig {
+pub fn preset(name: &str) -> Checked<HwConfig> {
     HwConfig::preset(name).unwrap()
 }
 
-pub fn with(hw: &HwConfig, sets: &[&str]) -> HwConfig {
+pub fn with(hw: &Checked<HwConfig>, sets: &[&str]) -> Checked<HwConfig> {
     let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
     hw.with_overrides("test", &sets).unwrap()
 }
@@ -28,7 +28,7 @@ pub fn with(hw: &HwConfig, sets: &[&str]) -> HwConfig {
 /// for counter. Returns the engine's counters.
 pub fn check(
     model: &Model,
-    hw: &HwConfig,
+    hw: &Checked<HwConfig>,
     samples: u64,
     seed: u64,
 ) -> neurocycle::engine::Counters {

@@ -3,7 +3,7 @@
 //! one, run every sample through the chip, and compare spike sets.
 #![allow(dead_code)]
 
-use neurocycle::config::HwConfig;
+use neurocycle::config::{Checked, HwConfig};
 use neurocycle::data::recorded::{self, Layout};
 use neurocycle::engine::{Chip, Engine, EngineOptions, Quiet};
 use neurocycle::mapping;
@@ -88,7 +88,7 @@ pub fn options(weight_bits: u8, reset: Reset, decay_bits: Option<u8>) -> ImportO
 /// Imports fixture `name` with these options, runs every sample on
 /// `hw`, and compares with snnTorch's spikes (`nirspec = false`) or with
 /// the literal NIR-spec reading (`nirspec = true`, output only).
-pub fn figures(name: &str, hw: &HwConfig, opts: &ImportOptions, nirspec: bool) -> Figures {
+pub fn figures(name: &str, hw: &Checked<HwConfig>, opts: &ImportOptions, nirspec: bool) -> Figures {
     let d = dir();
     let file = d.join(format!("{name}.nir"));
     let graph = nir::file::read(&file).unwrap();
