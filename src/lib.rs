@@ -4,7 +4,7 @@
 //! ([`model`]) go through the mapper ([`mapping`]) into a compiled chip
 //! ([`engine::Chip`]); the engine runs stimuli and counts events
 //! ([`engine::Counters`]); [`energy`] prices the counts; [`report`] is the
-//! only module that serializes results. [`reference`] runs the same model
+//! only module that serializes results. [`mod@reference`] runs the same model
 //! without timing, to check the engine spike for spike.
 //!
 //! ```no_run
