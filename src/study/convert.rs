@@ -6,7 +6,8 @@
 //! it buys; the early-exit rule is measured at every T.
 
 use super::{
-    cached, claim_folder, pct, results_header, results_row, write_results, ChipSetup, MetricPlots,
+    cached, claim_folder, finish, network_sentence, pct, report_head, results_header, results_row,
+    ChipSetup, MetricPlots, ResultRow,
 };
 use crate::accelerator::{Accelerator, AcceleratorRun};
 use crate::data::Dataset;
@@ -261,15 +262,7 @@ pub fn run(
                 ..spec.train.clone()
             };
             let trained = convert(&stages, &ann, &scales[&key], &snn, tech)?;
-            let model_path = out.join(format!("models/{name}.ron"));
-            write_atomic(&model_path, trained.model.to_ron().as_bytes())?;
-            let report =
-                spec.chip
-                    .measure(&trained.model, &model_path.display().to_string(), data)?;
-            write_atomic(
-                &out.join(format!("reports/{name}.json")),
-                report.to_json().as_bytes(),
-            )?;
+            let report = spec.chip.measure_into(out, &name, &trained.model, data)?;
             let chip = Headline::of(&report);
             Ok(Row {
                 variant: variant.to_string(),
@@ -301,75 +294,70 @@ pub fn run(
             + "\n")
             .as_bytes(),
     )?;
-    write_outputs(out, &rows, &baseline)?;
     let report_md = report_md(spec, data, &rows, &ann, &baseline);
-    write_atomic(&out.join("report.md"), report_md.as_bytes())?;
+    let done = finish(out, rows, &baseline, |t| PLOTS.write(t, out), report_md)?;
     Ok(Summary {
-        rows,
+        rows: done.rows,
         ann,
         baseline,
-        report_md,
+        report_md: done.report_md,
     })
 }
 
-const PLOTTED: &[(&str, bool)] = &[
-    ("accuracy", false),
-    ("energy_per_inference_pj", true),
-    ("seconds_per_inference", true),
-    ("power_mw", true),
-];
-
-fn write_outputs(out: &Path, rows: &[Row], baseline: &AcceleratorRun) -> Result<()> {
-    let header = results_header(&[
-        "variant",
-        "timesteps",
-        "log2_timesteps",
-        "accuracy",
-        "power_mw",
-        "energy_ratio_baseline_over_chip",
-        "power_ratio_baseline_over_chip",
-    ]);
-    let body: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| {
-            let cells = vec![
-                r.variant.clone(),
-                r.timesteps.to_string(),
-                (r.timesteps as f64).log2().to_string(),
-                r.accuracy.to_string(),
-                r.power_mw().to_string(),
-                (baseline.energy_pj / r.energy_pj()).to_string(),
-                (baseline.power_mw / r.power_mw()).to_string(),
-            ];
-            match &r.chip {
-                Some(h) => results_row(cells, h),
-                // The baseline fills only the chip columns it has.
-                None => {
-                    let mut cells = cells;
-                    cells.extend(headline::COLUMNS.iter().map(|c| match *c {
-                        "energy_per_inference_pj" => r.energy_pj.to_string(),
-                        "seconds_per_inference" => r.seconds.to_string(),
-                        _ => String::new(),
-                    }));
-                    cells
-                }
-            }
-        })
-        .collect();
-    let t = write_results(out, &header, &body)?;
-    MetricPlots {
-        x: "log2_timesteps",
-        x_label: "log2 of timesteps T",
-        file_x: "timesteps",
-        series: "variant",
-        title: "converted SNN on the chip and the DNN accelerator",
-        // Ablations are single points at one T: the report's table shows them.
-        keep: &["default", "early-exit", "dnn-accelerator"],
-        fit_accuracy: false,
+impl ResultRow for Row {
+    type Context = AcceleratorRun;
+    fn header() -> Vec<String> {
+        results_header(&[
+            "variant",
+            "timesteps",
+            "log2_timesteps",
+            "accuracy",
+            "power_mw",
+            "energy_ratio_baseline_over_chip",
+            "power_ratio_baseline_over_chip",
+        ])
     }
-    .write(&t, out, PLOTTED)?;
-    Ok(())
+    fn cells(&self, baseline: &AcceleratorRun) -> Vec<String> {
+        let cells = vec![
+            self.variant.clone(),
+            self.timesteps.to_string(),
+            (self.timesteps as f64).log2().to_string(),
+            self.accuracy.to_string(),
+            self.power_mw().to_string(),
+            (baseline.energy_pj / self.energy_pj()).to_string(),
+            (baseline.power_mw / self.power_mw()).to_string(),
+        ];
+        match &self.chip {
+            Some(h) => results_row(cells, h),
+            // The baseline fills only the chip columns it has.
+            None => {
+                let mut cells = cells;
+                cells.extend(headline::COLUMNS.iter().map(|c| match *c {
+                    "energy_per_inference_pj" => self.energy_pj.to_string(),
+                    "seconds_per_inference" => self.seconds.to_string(),
+                    _ => String::new(),
+                }));
+                cells
+            }
+        }
+    }
 }
+
+const PLOTS: MetricPlots = MetricPlots::new(
+    "log2_timesteps",
+    "log2 of timesteps T",
+    "variant",
+    "converted SNN on the chip and the DNN accelerator",
+    &[
+        ("accuracy", false),
+        ("energy_per_inference_pj", true),
+        ("seconds_per_inference", true),
+        ("power_mw", true),
+    ],
+)
+.file_x("timesteps")
+// Ablations are single points at one T: the report's table shows them.
+.keep(&["default", "early-exit", "dnn-accelerator"]);
 
 fn report_md(
     spec: &ConvertSpec,
@@ -380,29 +368,23 @@ fn report_md(
 ) -> String {
     let t = &spec.train;
     let get = |v: &str, ts: u32| rows.iter().find(|r| r.variant == v && r.timesteps == ts);
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "# ANN-to-SNN conversion on the chip, against a DNN accelerator\n"
-    );
-    let _ = writeln!(
-        s,
-        "Network {} on {} ({} training, {} test samples): a ReLU ANN trained {} epochs reaches {} (float). Converted to IF neurons with reset by subtraction, threshold balancing at the {}th percentile of {} training images' activations, biases as currents, membrane readout, direct (graded) input, {}-bit weights. Chip: {} ({}), {} test samples per model; accuracy of the integer model on {} test samples (reference executor). Early exit: stop once one output has led for {} timesteps in a row (after at least {}).\n",
-        arch_name(&t.arch),
-        data.name,
-        t.train_samples.unwrap_or(data.train.len()),
-        t.test_samples.unwrap_or(data.test.len()),
-        t.epochs,
-        pct(ann.accuracy),
-        spec.percentile,
-        spec.calibration_samples,
-        t.bits_of(0),
-        spec.chip.hw.name,
-        spec.chip.source(),
-        spec.chip.samples,
-        ann.test_samples,
-        spec.early_exit.patience,
-        spec.early_exit.min_timesteps,
+    let mut s = report_head(
+        "ANN-to-SNN conversion on the chip, against a DNN accelerator",
+        &format!(
+            "{}: a ReLU ANN trained {} epochs reaches {} (float). Converted to IF neurons with reset by subtraction, threshold balancing at the {}th percentile of {} training images' activations, biases as currents, membrane readout, direct (graded) input, {}-bit weights. Chip: {} ({}), {} test samples per model; accuracy of the integer model on {} test samples (reference executor). Early exit: stop once one output has led for {} timesteps in a row (after at least {}).",
+            network_sentence(t, data),
+            t.epochs,
+            pct(ann.accuracy),
+            spec.percentile,
+            spec.calibration_samples,
+            t.bits_of(0),
+            spec.chip.hw.name,
+            spec.chip.source(),
+            spec.chip.samples,
+            ann.test_samples,
+            spec.early_exit.patience,
+            spec.early_exit.min_timesteps,
+        ),
     );
     let _ = writeln!(
         s,

@@ -2,6 +2,28 @@
 //! write a report (`results.csv`, plots, `report.md`) into a folder. A
 //! study is resumable: each finished step leaves a file, and a rerun into
 //! the same folder loads it instead of recomputing.
+//!
+//! Every study follows one template, kept here: `claim_folder` (the
+//! folder holds this configuration or nothing), `cached` steps and points,
+//! `ChipSetup::measure_into` (model, report), a `ResultRow` per point, and
+//! `finish` (`results.csv`, plots, `report.md`). A study module holds only
+//! what is its own: the steps, the row's columns, the plots and the text.
+
+/// `ResultRow` for a row whose own columns are its fields, in order, each
+/// written with `to_string`, followed by the chip's headline (`chip`).
+macro_rules! result_row {
+    ($row:ty: $($field:ident),+ ; chip) => {
+        impl $crate::study::ResultRow for $row {
+            type Context = ();
+            fn header() -> Vec<String> {
+                $crate::study::results_header(&[$(stringify!($field)),+])
+            }
+            fn cells(&self, _: &()) -> Vec<String> {
+                $crate::study::results_row(vec![$(self.$field.to_string()),+], &self.chip)
+            }
+        }
+    };
+}
 
 pub mod convert;
 pub mod prune_quant;
@@ -18,7 +40,7 @@ use crate::model::Model;
 use crate::report::headline::{self, Headline};
 use crate::report::Report;
 use crate::run::{Inputs, RunOptions};
-use serde::{de::DeserializeOwned, Serialize};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::path::Path;
 
 /// The chip a study measures on.
@@ -58,6 +80,25 @@ impl ChipSetup {
 }
 
 impl ChipSetup {
+    /// Saves `model` as `models/{name}.ron` in `out`, runs it on the chip
+    /// and keeps the full report as `reports/{name}.json`.
+    pub fn measure_into(
+        &self,
+        out: &Path,
+        name: &str,
+        model: &Model,
+        data: &Dataset,
+    ) -> Result<Report> {
+        let model_path = out.join(format!("models/{name}.ron"));
+        write_atomic(&model_path, model.to_ron().as_bytes())?;
+        let report = self.measure(model, &model_path.display().to_string(), data)?;
+        write_atomic(
+            &out.join(format!("reports/{name}.json")),
+            report.to_json().as_bytes(),
+        )?;
+        Ok(report)
+    }
+
     /// The config file and its overrides, for reports.
     pub fn source(&self) -> String {
         if self.overrides.is_empty() {
@@ -68,10 +109,62 @@ impl ChipSetup {
     }
 }
 
+/// A trained network of one stage or round, as saved for resuming.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Step {
+    pub state: crate::train::stage::State,
+    /// Integer test accuracy (reference executor, the trainer's test set).
+    pub accuracy: f64,
+    pub model: Model,
+}
+
 /// What a study found: its points and its `report.md`.
 pub struct Summary<R> {
     pub rows: Vec<R>,
     pub report_md: String,
+}
+
+/// A point of a study as a line of `results.csv`.
+pub trait ResultRow {
+    /// What the cells need beyond the row (a baseline to divide by), or `()`.
+    type Context;
+    /// Column names.
+    fn header() -> Vec<String>;
+    /// Cells in `header` order.
+    fn cells(&self, context: &Self::Context) -> Vec<String>;
+}
+
+/// The end every study shares: `results.csv` from `rows`, then `plot` on
+/// the table read back, then `report.md`.
+pub fn finish<R: ResultRow>(
+    out: &Path,
+    rows: Vec<R>,
+    context: &R::Context,
+    plot: impl FnOnce(&crate::plot::sweep::Table) -> Result<()>,
+    report_md: String,
+) -> Result<Summary<R>> {
+    let body: Vec<Vec<String>> = rows.iter().map(|r| r.cells(context)).collect();
+    let table = write_results(out, &R::header(), &body)?;
+    plot(&table)?;
+    write_atomic(&out.join("report.md"), report_md.as_bytes())?;
+    Ok(Summary { rows, report_md })
+}
+
+/// "Network A on D (n training, m test samples)", how every trained
+/// study's report begins.
+pub fn network_sentence(train: &crate::train::TrainSpec, data: &Dataset) -> String {
+    format!(
+        "Network {} on {} ({} training, {} test samples)",
+        crate::train::arch_name(&train.arch),
+        data.name,
+        train.train_samples.unwrap_or(data.train.len()),
+        train.test_samples.unwrap_or(data.test.len()),
+    )
+}
+
+/// How every `report.md` begins: its title, then what was run on what.
+pub fn report_head(title: &str, setup: &str) -> String {
+    format!("# {title}\n\n{setup}\n\n")
 }
 
 /// A fraction as a percentage with one decimal.
@@ -148,17 +241,50 @@ pub struct MetricPlots<'a> {
     pub keep: &'a [&'a str],
     /// Fit the accuracy chart's y axis to its data.
     pub fit_accuracy: bool,
+    /// One chart per `(metric, log_y)`.
+    pub metrics: &'a [(&'a str, bool)],
 }
 
-impl MetricPlots<'_> {
+impl<'a> MetricPlots<'a> {
+    /// Every series, files named after `x`, the accuracy axis from 0 to 1.
+    pub const fn new(
+        x: &'a str,
+        x_label: &'a str,
+        series: &'a str,
+        title: &'a str,
+        metrics: &'a [(&'a str, bool)],
+    ) -> Self {
+        MetricPlots {
+            x,
+            x_label,
+            file_x: x,
+            series,
+            title,
+            keep: &[],
+            fit_accuracy: false,
+            metrics,
+        }
+    }
+
+    pub const fn file_x(self, file_x: &'a str) -> Self {
+        MetricPlots { file_x, ..self }
+    }
+
+    pub const fn keep(self, keep: &'a [&'a str]) -> Self {
+        MetricPlots { keep, ..self }
+    }
+
+    pub const fn fit_accuracy(self) -> Self {
+        MetricPlots {
+            fit_accuracy: true,
+            ..self
+        }
+    }
+
     /// One chart per `(metric, log_y)`.
-    pub fn write(
-        &self,
-        t: &crate::plot::sweep::Table,
-        out: &Path,
-        metrics: &[(&str, bool)],
-    ) -> Result<()> {
-        for (y, log_y) in metrics {
+    /// Writes every chart.
+    pub fn write(&self, t: &crate::plot::sweep::Table, out: &Path) -> Result<()> {
+        for (y, log_y) in self.metrics {
             let mut chart = crate::plot::sweep::line_chart(
                 t,
                 &crate::plot::sweep::SweepPlot {

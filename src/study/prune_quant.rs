@@ -2,9 +2,11 @@
 //! one after the other (both orders) and jointly, each point trained,
 //! exported and measured on a chip; the accuracy-energy Pareto front.
 
-use super::{cached, claim_folder, pct, write_results, ChipSetup};
+use super::{
+    cached, claim_folder, finish, network_sentence, pct, report_head, ChipSetup, ResultRow,
+};
 use crate::data::Dataset;
-use crate::error::{write_atomic, Result};
+use crate::error::Result;
 use crate::plot::sweep::pareto_chart;
 use crate::report::headline::Headline;
 use crate::train::{arch_name, train, Order, Progress, TrainSpec};
@@ -183,15 +185,9 @@ pub fn run(
         let stage = format!("{}/{} {id}", i + 1, grid.len());
         let row = cached(&out.join(format!("points/{id}.json")), || {
             let trained = train(&point_spec(t, p), data, &|x| progress(&stage, x))?;
-            let model_path = out.join(format!("models/{id}.ron"));
-            write_atomic(&model_path, trained.model.to_ron().as_bytes())?;
-            let name = model_path.display().to_string();
-            let (chip, encodings, error) = match spec.chip.measure(&trained.model, &name, data) {
+            let measured = spec.chip.measure_into(out, &id, &trained.model, data);
+            let (chip, encodings, error) = match measured {
                 Ok(report) => {
-                    write_atomic(
-                        &out.join(format!("reports/{id}.json")),
-                        report.to_json().as_bytes(),
-                    )?;
                     let mut counts: std::collections::BTreeMap<String, u32> = Default::default();
                     for c in &report.cores.per_core {
                         *counts.entry(c.encoding.clone()).or_default() += 1;
@@ -219,10 +215,8 @@ pub fn run(
         })?;
         rows.push(row);
     }
-    write_outputs(out, &rows)?;
     let report_md = report_md(spec, data, &rows);
-    write_atomic(&out.join("report.md"), report_md.as_bytes())?;
-    Ok(Summary { rows, report_md })
+    finish(out, rows, &(), |t| pareto_plots(out, t), report_md)
 }
 
 const COLUMNS: &[(&str, Pick)] = &[
@@ -237,64 +231,58 @@ const COLUMNS: &[(&str, Pick)] = &[
     ("pe_utilization", |h| h.pe_utilization),
 ];
 
-fn write_outputs(out: &Path, rows: &[Row]) -> Result<()> {
-    let mut header: Vec<String> = [
-        "id",
-        "regime",
-        "bits",
-        "target_sparsity",
-        "sparsity",
-        "accuracy",
-        "encodings",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    header.extend(COLUMNS.iter().map(|(c, _)| c.to_string()));
-    header.push("error".into());
-    let body: Vec<Vec<String>> = rows
+impl ResultRow for Row {
+    type Context = ();
+    fn header() -> Vec<String> {
+        let mut header: Vec<String> = [
+            "id",
+            "regime",
+            "bits",
+            "target_sparsity",
+            "sparsity",
+            "accuracy",
+            "encodings",
+        ]
         .iter()
-        .map(|r| {
-            let mut v = vec![
-                r.id.clone(),
-                r.regime.clone(),
-                r.bits.to_string(),
-                r.target_sparsity.to_string(),
-                r.sparsity.to_string(),
-                r.accuracy.to_string(),
-                r.encodings.clone(),
-            ];
-            v.extend(
-                COLUMNS
-                    .iter()
-                    .map(|(_, f)| r.metric(*f).map_or_else(String::new, |x| x.to_string())),
-            );
-            v.push(r.error.clone().unwrap_or_default());
-            v
-        })
+        .map(|s| s.to_string())
         .collect();
-    let t = write_results(out, &header, &body)?;
+        header.extend(COLUMNS.iter().map(|(c, _)| c.to_string()));
+        header.push("error".into());
+        header
+    }
+    fn cells(&self, _: &()) -> Vec<String> {
+        let mut v = vec![
+            self.id.clone(),
+            self.regime.clone(),
+            self.bits.to_string(),
+            self.target_sparsity.to_string(),
+            self.sparsity.to_string(),
+            self.accuracy.to_string(),
+            self.encodings.clone(),
+        ];
+        v.extend(
+            COLUMNS
+                .iter()
+                .map(|(_, f)| self.metric(*f).map_or_else(String::new, |x| x.to_string())),
+        );
+        v.push(self.error.clone().unwrap_or_default());
+        v
+    }
+}
+
+fn pareto_plots(out: &Path, t: &crate::plot::sweep::Table) -> Result<()> {
     let regime = ["regime".to_string()];
-    let mut chart = pareto_chart(
-        &t,
-        "energy_per_inference_pj",
-        "accuracy",
-        &regime,
-        false,
-        true,
-    )?;
-    chart.title = "accuracy against energy per inference: Pareto front".into();
-    crate::plot::write(&chart, &out.join("plots/pareto-accuracy-vs-energy"))?;
-    let mut chart = pareto_chart(
-        &t,
-        "synapse_memory_bits_stored",
-        "accuracy",
-        &regime,
-        false,
-        true,
-    )?;
-    chart.title = "accuracy against synapse memory: Pareto front".into();
-    crate::plot::write(&chart, &out.join("plots/pareto-accuracy-vs-memory"))?;
+    for (x, what, file) in [
+        ("energy_per_inference_pj", "energy per inference", "energy"),
+        ("synapse_memory_bits_stored", "synapse memory", "memory"),
+    ] {
+        let mut chart = pareto_chart(t, x, "accuracy", &regime, false, true)?;
+        chart.title = format!("accuracy against {what}: Pareto front");
+        crate::plot::write(
+            &chart,
+            &out.join(format!("plots/pareto-accuracy-vs-{file}")),
+        )?;
+    }
     Ok(())
 }
 
@@ -309,24 +297,18 @@ fn bits_name(b: u8) -> String {
 fn report_md(spec: &PruneQuantSpec, data: &Dataset, rows: &[Row]) -> String {
     let t = &spec.train;
     let energy = |r: &Row| r.metric(ENERGY).unwrap_or(f64::INFINITY);
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "# Pruning and quantization: alone, cumulative and joint\n"
-    );
-    let _ = writeln!(
-        s,
-        "Network {} on {} ({} training, {} test samples), T = {}, {} epochs per point ({} pruning rounds). Chip: {} ({}), {} test samples per model. Energy per inference on the chip; accuracy of the integer model on the test split.\n",
-        arch_name(&t.arch),
-        data.name,
-        t.train_samples.unwrap_or(data.train.len()),
-        t.test_samples.unwrap_or(data.test.len()),
-        t.timesteps,
-        t.epochs,
-        rounds(t.epochs),
-        spec.chip.hw.name,
-        spec.chip.source(),
-        spec.chip.samples,
+    let mut s = report_head(
+        "Pruning and quantization: alone, cumulative and joint",
+        &format!(
+            "{}, T = {}, {} epochs per point ({} pruning rounds). Chip: {} ({}), {} test samples per model. Energy per inference on the chip; accuracy of the integer model on the test split.",
+            network_sentence(t, data),
+            t.timesteps,
+            t.epochs,
+            rounds(t.epochs),
+            spec.chip.hw.name,
+            spec.chip.source(),
+            spec.chip.samples,
+        ),
     );
     let baseline = rows
         .iter()

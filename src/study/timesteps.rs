@@ -8,13 +8,12 @@
 //! single pass through the layers.
 
 use super::{
-    cached, claim_folder, pct, results_header, results_row, write_results, ChipSetup, MetricPlots,
+    cached, claim_folder, finish, network_sentence, pct, report_head, ChipSetup, MetricPlots, Step,
 };
 use crate::data::Dataset;
-use crate::error::{write_atomic, Result};
-use crate::model::Model;
+use crate::error::Result;
 use crate::report::headline::Headline;
-use crate::train::stage::{Stages, State};
+use crate::train::stage::Stages;
 use crate::train::{arch_name, Progress, TrainSpec};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -50,15 +49,6 @@ impl TimestepsSpec {
             ..self.train.clone()
         }
     }
-}
-
-/// A trained network of one stage.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-struct Step {
-    state: State,
-    /// Integer test accuracy (reference executor, the trainer's test set).
-    accuracy: f64,
-    model: Model,
 }
 
 /// One measured point.
@@ -152,10 +142,8 @@ pub fn run(
         rows.push(measure(spec, data, out, &name, "scratch", t, e, e, &step)?);
     }
     rows.sort_by(|a, b| (&a.method, b.timesteps).cmp(&(&b.method, a.timesteps)));
-    write_outputs(out, &rows)?;
     let report_md = report_md(spec, data, &rows);
-    write_atomic(&out.join("report.md"), report_md.as_bytes())?;
-    Ok(Summary { rows, report_md })
+    finish(out, rows, &(), |t| PLOTS.write(t, out), report_md)
 }
 
 fn train_step(
@@ -185,18 +173,8 @@ fn measure(
     total_epochs: u32,
     step: &Step,
 ) -> Result<Row> {
-    let model_path = out.join(format!("models/{name}.ron"));
-    if !model_path.exists() {
-        write_atomic(&model_path, step.model.to_ron().as_bytes())?;
-    }
     cached(&out.join(format!("points/{name}.json")), || {
-        let report = spec
-            .chip
-            .measure(&step.model, &model_path.display().to_string(), data)?;
-        write_atomic(
-            &out.join(format!("reports/{name}.json")),
-            report.to_json().as_bytes(),
-        )?;
+        let report = spec.chip.measure_into(out, name, &step.model, data)?;
         Ok(Row {
             method: method.into(),
             timesteps,
@@ -208,70 +186,44 @@ fn measure(
     })
 }
 
-const PLOTTED: &[(&str, bool)] = &[
-    ("accuracy", false),
-    ("cycles_per_inference", false),
-    ("energy_per_inference_pj", false),
-    ("spikes_per_inference", false),
-];
+result_row!(Row: method, timesteps, epochs, total_epochs, accuracy; chip);
 
-fn write_outputs(out: &Path, rows: &[Row]) -> Result<()> {
-    let header = results_header(&["method", "timesteps", "epochs", "total_epochs", "accuracy"]);
-    let body: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| {
-            let cells = vec![
-                r.method.clone(),
-                r.timesteps.to_string(),
-                r.epochs.to_string(),
-                r.total_epochs.to_string(),
-                r.accuracy.to_string(),
-            ];
-            results_row(cells, &r.chip)
-        })
-        .collect();
-    let t = write_results(out, &header, &body)?;
-    MetricPlots {
-        x: "timesteps",
-        x_label: "timesteps T",
-        file_x: "timesteps",
-        series: "method",
-        title: "IIR and training from scratch",
-        keep: &[],
-        fit_accuracy: true,
-    }
-    .write(&t, out, PLOTTED)?;
-    Ok(())
-}
+const PLOTS: MetricPlots = MetricPlots::new(
+    "timesteps",
+    "timesteps T",
+    "method",
+    "IIR and training from scratch",
+    &[
+        ("accuracy", false),
+        ("cycles_per_inference", false),
+        ("energy_per_inference_pj", false),
+        ("spikes_per_inference", false),
+    ],
+)
+.fit_accuracy();
 
 fn report_md(spec: &TimestepsSpec, data: &Dataset, rows: &[Row]) -> String {
     let t = &spec.train;
     let get = |m: &str, ts: u32| rows.iter().find(|r| r.method == m && r.timesteps == ts);
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "# Fewer timesteps: iterative initialization and retraining (IIR)\n"
-    );
-    let _ = writeln!(
-        s,
-        "Network {} on {} ({} training, {} test samples), direct (graded) input, {}-bit weights, {:?} readout. IIR: {} epochs at T = {}, then {} epochs at each of T = {}, each stage starting from the previous one's weights. From scratch: at each T, as many epochs as IIR spent to reach it. Chip: {} ({}), `layer_serial` semantics, {} test samples per model.\n",
-        arch_name(&t.arch),
-        data.name,
-        t.train_samples.unwrap_or(data.train.len()),
-        t.test_samples.unwrap_or(data.test.len()),
-        t.bits_of(0),
-        t.readout,
-        t.epochs,
-        spec.schedule[0],
-        spec.stage_epochs,
-        spec.schedule[1..]
-            .iter()
-            .map(|x| x.to_string())
-            .collect::<Vec<_>>()
-            .join(", "),
-        spec.chip.hw.name,
-        spec.chip.source(),
-        spec.chip.samples,
+    let mut s = report_head(
+        "Fewer timesteps: iterative initialization and retraining (IIR)",
+        &format!(
+            "{}, direct (graded) input, {}-bit weights, {:?} readout. IIR: {} epochs at T = {}, then {} epochs at each of T = {}, each stage starting from the previous one's weights. From scratch: at each T, as many epochs as IIR spent to reach it. Chip: {} ({}), `layer_serial` semantics, {} test samples per model.",
+            network_sentence(t, data),
+            t.bits_of(0),
+            t.readout,
+            t.epochs,
+            spec.schedule[0],
+            spec.stage_epochs,
+            spec.schedule[1..]
+                .iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            spec.chip.hw.name,
+            spec.chip.source(),
+            spec.chip.samples,
+        ),
     );
     let (hi, lo) = (spec.schedule[0], *spec.schedule.last().expect("validated"));
     if let (Some(top), Some(iir), Some(scratch)) =

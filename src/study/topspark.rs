@@ -11,7 +11,9 @@
 //! within the tolerance of the full T's; it is used for both training and
 //! inference, and its test accuracy is reported beside.
 
-use super::{cached, claim_folder, pct, write_results, ChipSetup, MetricPlots, Summary};
+use super::{
+    cached, claim_folder, finish, pct, report_head, ChipSetup, MetricPlots, ResultRow, Summary,
+};
 use crate::data::Dataset;
 use crate::energy;
 use crate::engine::{Chip, Counters};
@@ -181,10 +183,8 @@ pub fn run(
         }
     }
     rows.sort_by(|a, b| (&a.method, b.timesteps).cmp(&(&b.method, a.timesteps)));
-    write_outputs(out, &rows)?;
     let report_md = report_md(spec, data, &rows);
-    write_atomic(&out.join("report.md"), report_md.as_bytes())?;
-    Ok(Summary { rows, report_md })
+    finish(out, rows, &(), |t| PLOTS.write(t, out), report_md)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -258,63 +258,56 @@ const COLUMNS: &[&str] = &[
     "inference_spikes",
 ];
 
-fn write_outputs(out: &Path, rows: &[Row]) -> Result<()> {
-    let header: Vec<String> = COLUMNS.iter().map(|c| c.to_string()).collect();
-    let body: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| {
-            let (t, i) = (&r.training, &r.inference);
-            [
-                r.method.clone(),
-                r.timesteps.to_string(),
-                r.accuracy.to_string(),
-                r.validation_accuracy.to_string(),
-                r.factor.to_string(),
-                r.net.threshold.to_string(),
-            ]
-            .into_iter()
-            .chain(
-                [
-                    t.cycles,
-                    t.energy_pj,
-                    t.learning_energy_pj,
-                    t.synapse_word_writes,
-                    t.spikes,
-                    i.cycles,
-                    i.seconds,
-                    i.energy_pj,
-                    i.learning_energy_pj,
-                    i.spikes,
-                ]
-                .iter()
-                .map(|x| x.to_string()),
-            )
-            .collect()
-        })
-        .collect();
-    let t = write_results(out, &header, &body)?;
-    MetricPlots {
-        x: "timesteps",
-        x_label: "timesteps T",
-        file_x: "timesteps",
-        series: "method",
-        title: "STDP on the chip, TopSpark",
-        keep: &[],
-        fit_accuracy: true,
+impl ResultRow for Row {
+    type Context = ();
+    fn header() -> Vec<String> {
+        COLUMNS.iter().map(|c| c.to_string()).collect()
     }
-    .write(
-        &t,
-        out,
-        &[
-            ("accuracy", false),
-            ("inference_cycles", false),
-            ("inference_energy_pj", false),
-            ("train_energy_per_sample_pj", false),
-            ("train_cycles_per_sample", false),
-        ],
-    )?;
-    Ok(())
+    fn cells(&self, _: &()) -> Vec<String> {
+        let (t, i) = (&self.training, &self.inference);
+        [
+            self.method.clone(),
+            self.timesteps.to_string(),
+            self.accuracy.to_string(),
+            self.validation_accuracy.to_string(),
+            self.factor.to_string(),
+            self.net.threshold.to_string(),
+        ]
+        .into_iter()
+        .chain(
+            [
+                t.cycles,
+                t.energy_pj,
+                t.learning_energy_pj,
+                t.synapse_word_writes,
+                t.spikes,
+                i.cycles,
+                i.seconds,
+                i.energy_pj,
+                i.learning_energy_pj,
+                i.spikes,
+            ]
+            .iter()
+            .map(|x| x.to_string()),
+        )
+        .collect()
+    }
 }
+
+const PLOTS: MetricPlots = MetricPlots::new(
+    "timesteps",
+    "timesteps T",
+    "method",
+    "STDP on the chip, TopSpark",
+    &[
+        ("accuracy", false),
+        ("inference_cycles", false),
+        ("inference_energy_pj", false),
+        ("train_energy_per_sample_pj", false),
+        ("train_cycles_per_sample", false),
+    ],
+)
+.fit_accuracy();
 
 /// The smallest adjusted T whose held-out accuracy is within `tolerance`
 /// points of the full T's (test images play no part in the choice).
@@ -330,22 +323,19 @@ pub fn chosen(rows: &[Row], full: u32, tolerance: f64) -> Option<&Row> {
 
 fn report_md(spec: &TopSparkSpec, data: &Dataset, rows: &[Row]) -> String {
     let full = spec.candidates[0];
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "# TopSpark: timestep reduction for STDP learning on the chip\n"
-    );
-    let _ = writeln!(
-        s,
-        "Data set {}: the chip learns from {} training images (one after the other, learning on), labels its {} neurons on the next {}, and classifies {} test images (learning off). Chip: {}. Full T = {full}; tolerance {} points. Adjusted: threshold, inhibition and adaptation scaled by the factor among {:?} that scores best on the second half of the label images (labelled on the first half).\n",
-        data.name,
-        spec.train_samples.min(data.train.len()),
-        spec.net.neurons,
-        spec.label_samples,
-        spec.test_samples.min(data.test.len()),
-        spec.chip.source(),
-        spec.tolerance,
-        spec.factors
+    let mut s = report_head(
+        "TopSpark: timestep reduction for STDP learning on the chip",
+        &format!(
+            "Data set {}: the chip learns from {} training images (one after the other, learning on), labels its {} neurons on the next {}, and classifies {} test images (learning off). Chip: {}. Full T = {full}; tolerance {} points. Adjusted: threshold, inhibition and adaptation scaled by the factor among {:?} that scores best on the second half of the label images (labelled on the first half).",
+            data.name,
+            spec.train_samples.min(data.train.len()),
+            spec.net.neurons,
+            spec.label_samples,
+            spec.test_samples.min(data.test.len()),
+            spec.chip.source(),
+            spec.tolerance,
+            spec.factors
+        ),
     );
     let base = rows
         .iter()

@@ -5,11 +5,10 @@
 //! headline reductions.
 
 use super::{
-    cached, claim_folder, pct, results_header, results_row, write_results, ChipSetup, MetricPlots,
+    cached, claim_folder, finish, network_sentence, pct, report_head, ChipSetup, MetricPlots, Step,
 };
 use crate::data::Dataset;
-use crate::error::{write_atomic, Result};
-use crate::model::Model;
+use crate::error::Result;
 use crate::report::headline::Headline;
 use crate::train::lottery::{Lottery, LotterySpec, Method};
 use crate::train::stage::State;
@@ -22,15 +21,6 @@ use std::path::Path;
 pub struct UtilizationSpec {
     pub lottery: LotterySpec,
     pub chip: ChipSetup,
-}
-
-/// A trained network of one round.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-struct Step {
-    state: State,
-    /// Integer test accuracy (reference executor, the trainer's test set).
-    accuracy: f64,
-    model: Model,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -124,18 +114,8 @@ pub fn run(
                     })
                 })?
             };
-            let model_path = out.join(format!("models/{name}.ron"));
-            if !model_path.exists() {
-                write_atomic(&model_path, step.model.to_ron().as_bytes())?;
-            }
             let row = cached(&out.join(format!("points/{name}.json")), || {
-                let report =
-                    spec.chip
-                        .measure(&step.model, &model_path.display().to_string(), data)?;
-                write_atomic(
-                    &out.join(format!("reports/{name}.json")),
-                    report.to_json().as_bytes(),
-                )?;
+                let report = spec.chip.measure_into(out, &name, &step.model, data)?;
                 Ok(Row {
                     method: method.name().into(),
                     round: r,
@@ -150,74 +130,48 @@ pub fn run(
             prev = step;
         }
     }
-    write_outputs(out, &rows)?;
     let report_md = report_md(spec, data, &rows);
-    write_atomic(&out.join("report.md"), report_md.as_bytes())?;
-    Ok(Summary { rows, report_md })
+    finish(out, rows, &(), |t| PLOTS.write(t, out), report_md)
 }
 
-const PLOTTED: &[(&str, bool)] = &[
-    ("pe_utilization", false),
-    ("cycles_per_inference", false),
-    ("energy_per_inference_pj", false),
-    ("imbalance", false),
-    ("accuracy", false),
-];
+result_row!(Row: method, round, target_sparsity, sparsity, accuracy; chip);
 
-fn write_outputs(out: &Path, rows: &[Row]) -> Result<()> {
-    let header = results_header(&["method", "round", "target_sparsity", "sparsity", "accuracy"]);
-    let body: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| {
-            let cells = vec![
-                r.method.clone(),
-                r.round.to_string(),
-                r.target_sparsity.to_string(),
-                r.sparsity.to_string(),
-                r.accuracy.to_string(),
-            ];
-            results_row(cells, &r.chip)
-        })
-        .collect();
-    let t = write_results(out, &header, &body)?;
-    MetricPlots {
-        x: "sparsity",
-        x_label: "weight sparsity (fraction of zero weights)",
-        file_x: "sparsity",
-        series: "method",
-        title: "LTH and u-Ticket",
-        keep: &[],
-        fit_accuracy: false,
-    }
-    .write(&t, out, PLOTTED)?;
-    Ok(())
-}
+const PLOTS: MetricPlots = MetricPlots::new(
+    "sparsity",
+    "weight sparsity (fraction of zero weights)",
+    "method",
+    "LTH and u-Ticket",
+    &[
+        ("pe_utilization", false),
+        ("cycles_per_inference", false),
+        ("energy_per_inference_pj", false),
+        ("imbalance", false),
+        ("accuracy", false),
+    ],
+);
 
 fn report_md(spec: &UtilizationSpec, data: &Dataset, rows: &[Row]) -> String {
     let t = &spec.lottery.train;
     let get = |m: &str, r: u32| rows.iter().find(|x| x.method == m && x.round == r);
-    let mut s = String::new();
-    let _ = writeln!(s, "# PE utilization of lottery tickets: LTH and u-Ticket\n");
-    let _ = writeln!(
-        s,
-        "Network {} on {} ({} training, {} test samples), T = {}, {}-bit weights; {} rounds of iterative magnitude pruning to {} sparsity, rewinding to the weights after epoch {}, {} epochs per round; the output layer is pruned at {} times the other layers' per-round rate. Chip: {} ({}), {} PEs per core, {} neurons per core, {}-bit synapse words; {} test samples per model on the chip.\n",
-        arch_name(&t.arch),
-        data.name,
-        t.train_samples.unwrap_or(data.train.len()),
-        t.test_samples.unwrap_or(data.test.len()),
-        t.timesteps,
-        t.bits.iter().map(|b| b.to_string()).collect::<Vec<_>>().join(","),
-        spec.lottery.rounds,
-        pct(spec.lottery.target),
-        spec.lottery.rewind_epoch,
-        t.epochs,
-        spec.lottery.output_rate,
-        spec.chip.hw.name,
-        spec.chip.source(),
-        spec.chip.hw.core.pes,
-        spec.chip.hw.core.neurons,
-        spec.chip.hw.synapse_memory.word_bits,
-        spec.chip.samples,
+    let mut s = report_head(
+        "PE utilization of lottery tickets: LTH and u-Ticket",
+        &format!(
+            "{}, T = {}, {}-bit weights; {} rounds of iterative magnitude pruning to {} sparsity, rewinding to the weights after epoch {}, {} epochs per round; the output layer is pruned at {} times the other layers' per-round rate. Chip: {} ({}), {} PEs per core, {} neurons per core, {}-bit synapse words; {} test samples per model on the chip.",
+            network_sentence(t, data),
+            t.timesteps,
+            t.bits.iter().map(|b| b.to_string()).collect::<Vec<_>>().join(","),
+            spec.lottery.rounds,
+            pct(spec.lottery.target),
+            spec.lottery.rewind_epoch,
+            t.epochs,
+            spec.lottery.output_rate,
+            spec.chip.hw.name,
+            spec.chip.source(),
+            spec.chip.hw.core.pes,
+            spec.chip.hw.core.neurons,
+            spec.chip.hw.synapse_memory.word_bits,
+            spec.chip.samples,
+        ),
     );
     let _ = writeln!(s, "| round | sparsity (LTH / u-Ticket) | accuracy LTH | accuracy u-Ticket | PE utilization LTH | PE utilization u-Ticket | cycles / inference LTH | cycles / inference u-Ticket | energy / inference LTH (nJ) | energy / inference u-Ticket (nJ) |");
     let _ = writeln!(
