@@ -36,7 +36,7 @@ fn embed() -> neurocycle::error::Result<()> {
     let run = run_sample(&chip, &stimulus, opts, &mut Quiet)?;
     let expected = reference::run(&model, &stimulus);
     assert_eq!(run.spikes, expected.spikes, "engine and reference differ");
-    let e = energy::breakdown(&run.counters, &hw);
+    let e = energy::breakdown(&run.counters, &hw, chip.flit_bits);
     println!(
         "{}: {} cores used, {} cycles, {} spikes (equal to the reference), {:.1} nJ ({:.0}% synapse memory)",
         hw.name,

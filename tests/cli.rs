@@ -294,9 +294,9 @@ fn bad_input_gets_one_line_and_exit_code_2() {
             "--model",
             m,
             "--set",
-            "energy.synop_pj=inf",
+            "energy.synop.pj=inf",
         ],
-        &["energy.synop_pj=inf", "expected finite number"],
+        &["energy.synop.pj=inf", "expected finite number"],
     );
     fails_with(
         &[

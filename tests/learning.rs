@@ -219,9 +219,9 @@ fn learning_counters_follow_their_formulas() {
             "learning counters without learning"
         );
     }
-    let e_plain = neurocycle::energy::breakdown(c, &hw);
+    let e_plain = neurocycle::energy::breakdown(c, &hw, 1);
     assert_eq!(e_plain.learning, 0.0);
-    let e_learn = neurocycle::energy::breakdown(&learned.counters, &hw);
+    let e_learn = neurocycle::energy::breakdown(&learned.counters, &hw, 1);
     assert!(e_learn.learning > 0.0);
     // Per plastic core: each presynaptic event updates its whole row, each
     // postsynaptic spike its whole column.

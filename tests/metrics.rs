@@ -38,13 +38,18 @@ fn hand_hw() -> neurocycle::config::Checked<neurocycle::config::HwConfig> {
             "membrane_sram.state_bits=32",
             "barrier_cycles=4",
             "clock_mhz=100",
-            "energy.sram_read_pj_per_bit=1",
-            "energy.sram_write_pj_per_bit=2",
-            "energy.sram_ref_bytes=16384",
-            "energy.synop_pj=0.5",
-            "energy.neuron_update_pj=1",
-            "energy.static_mw_per_core=0.05",
-            "energy.static_mw_per_router=0.02",
+            "energy.synapse_memory.read_pj_per_bit=1",
+            "energy.synapse_memory.write_pj_per_bit=2",
+            "energy.synapse_memory.ref_bytes=16384",
+            // The membrane SRAM has figures of its own.
+            "energy.membrane_sram.read_pj_per_bit=3",
+            "energy.membrane_sram.write_pj_per_bit=4",
+            "energy.membrane_sram.ref_bytes=16384",
+            "energy.synop.pj=0.5",
+            "energy.neuron_update.pj=1",
+            "energy.spike_out.pj=0.25",
+            "energy.static_power.mw_per_core=0.05",
+            "energy.static_power.mw_per_router=0.02",
         ],
     )
 }
@@ -113,15 +118,33 @@ fn energy_by_hand() {
     assert!((b.synapse_memory - 96.0).abs() < 1e-9);
     // Membrane SRAM of 8 x 32 bits = 32 bytes: factor sqrt(32 / 16384).
     let f = (32.0f64 / 16384.0).sqrt();
-    assert!((b.membrane_sram - (16.0 * 32.0 * f * 1.0 + 16.0 * 32.0 * f * 2.0)).abs() < 1e-9);
+    let membrane = 16.0 * 32.0 * f * 3.0 + 16.0 * 32.0 * f * 4.0;
+    assert!((b.membrane_sram - membrane).abs() < 1e-9);
     assert!((b.synops - 6.0 * 0.5).abs() < 1e-12);
     assert!((b.neuron_updates - 16.0).abs() < 1e-12);
+    let spikes: u64 = r.activity.spikes_per_layer.iter().sum();
+    assert!((b.spike_out - spikes as f64 * 0.25).abs() < 1e-12);
     assert_eq!((b.routers, b.links, b.routing_table), (0.0, 0.0, 0.0));
     // Static: (4 cores x 0.05 + 4 routers x 0.02) mW x 10 cycles / 100 MHz = 28 pJ.
     assert!((b.static_ - 28.0).abs() < 1e-9);
-    let total = 96.0 + 16.0 * 32.0 * f * 3.0 + 3.0 + 16.0 + 28.0;
+    let total = 96.0 + membrane + 3.0 + 16.0 + spikes as f64 * 0.25 + 28.0;
     assert!((r.energy.total_pj - total).abs() < 1e-9);
     assert!((r.energy.per_synop_pj.unwrap() - total / 6.0).abs() < 1e-9);
+    // The table in the report: every entry sourced, count x each = charged
+    // (static: power x time), and its sum by component is the breakdown.
+    let table = &r.energy.table;
+    assert!(table.iter().all(|c| !c.source.is_empty()));
+    for c in table.iter().filter(|c| c.component != "static") {
+        assert!((c.pj - c.count as f64 * c.pj_each).abs() < 1e-12, "{c:?}");
+    }
+    let st = table.iter().find(|c| c.component == "static").unwrap();
+    assert!((st.pj - st.count as f64 * st.pj_each).abs() < 1e-9);
+    assert_eq!(&neurocycle::energy::of_charges(table), b);
+    let json = r.to_json();
+    assert!(
+        json.contains("\"table\"") && json.contains("Horowitz"),
+        "sources in JSON"
+    );
 }
 
 fn counters_with(m: &Model, sets: &[String]) -> Option<neurocycle::engine::Counters> {

@@ -134,27 +134,66 @@ pub enum Multicast {
     XyTree,
 }
 
-/// Energy per action (pJ) and static power (mW). Every preset cites where
-/// its numbers come from in `source` and in comments.
+/// The energy table, after Accelergy: one entry per action of each part of
+/// the chip, each with its value, its unit (in the field name) and its
+/// source, all of which go into every report. `source` names the basis of
+/// the table as a whole (process node, main references).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct EnergyTable {
     pub source: String,
     /// One PE accumulate (read-modify-write of a neuron's input current).
-    pub synop_pj: f64,
-    /// One neuron's LIF update arithmetic (memory access charged apart).
-    pub neuron_update_pj: f64,
-    /// SRAM access energy per bit for an array of `sram_ref_bytes`; other
-    /// sizes scale with sqrt(bytes / sram_ref_bytes).
-    pub sram_read_pj_per_bit: f64,
-    pub sram_write_pj_per_bit: f64,
-    pub sram_ref_bytes: f64,
+    pub synop: PerAction,
+    /// One neuron's LIF update arithmetic (membrane access charged apart).
+    pub neuron_update: PerAction,
+    /// A neuron's spike leaving its core: packet formation and injection,
+    /// once per spike (the routing-table reads and flits are charged apart).
+    pub spike_out: PerAction,
+    pub synapse_memory: SramEnergy,
+    pub membrane_sram: SramEnergy,
+    pub routing_table: SramEnergy,
     /// One flit through one router (buffer write, route, switch).
-    pub router_pj_per_flit: f64,
-    /// One flit over one inter-tile link.
-    pub link_pj_per_flit: f64,
-    pub static_mw_per_core: f64,
-    pub static_mw_per_router: f64,
+    pub router: PerAction,
+    /// One flit over one inter-tile link: a fixed part and a part per bit
+    /// of the flit.
+    pub link: LinkEnergy,
+    pub static_power: StaticPower,
+}
+
+/// The energy of one action, pJ.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PerAction {
+    pub pj: f64,
+    pub source: String,
+}
+
+/// An SRAM array: access energy per bit for an array of `ref_bytes`;
+/// other sizes scale with sqrt(bytes / ref_bytes).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SramEnergy {
+    pub read_pj_per_bit: f64,
+    pub write_pj_per_bit: f64,
+    pub ref_bytes: f64,
+    pub source: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LinkEnergy {
+    pub pj_per_flit: f64,
+    pub pj_per_bit: f64,
+    pub source: String,
+}
+
+/// Leakage, charged for every core and router of the chip for the whole run.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StaticPower {
+    pub mw_per_core: f64,
+    pub mw_per_router: f64,
+    pub source: String,
 }
 
 /// The presets shipped in `hw_configs/`, embedded so `demo` needs no files.

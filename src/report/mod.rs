@@ -149,6 +149,9 @@ pub struct Energy {
     pub per_synop_pj: Option<f64>,
     pub breakdown_pj: Breakdown,
     pub table_source: String,
+    /// Every entry of the energy table: action, count, pJ each, pJ charged
+    /// and source; `breakdown_pj` is their sum by component.
+    pub table: Vec<energy::Charge>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -248,7 +251,8 @@ pub fn build(chip: &Chip, summary: &RunSummary, src: &Source) -> Report {
             });
         }
     }
-    let breakdown = energy::breakdown(c, hw);
+    let charges = energy::charges(c, hw, chip.flit_bits);
+    let breakdown = energy::of_charges(&charges);
     let total_pj = breakdown.total();
     let (correct, labelled) = summary.accuracy().unwrap_or((0, 0));
     Report {
@@ -334,6 +338,7 @@ pub fn build(chip: &Chip, summary: &RunSummary, src: &Source) -> Report {
             per_synop_pj: ratio(total_pj, synops as f64),
             breakdown_pj: breakdown,
             table_source: hw.energy.source.clone(),
+            table: charges,
         },
         accuracy: Accuracy {
             labelled_samples: labelled,
@@ -504,6 +509,7 @@ impl Report {
             ("routing table", b.routing_table),
             ("synops", b.synops),
             ("neuron updates", b.neuron_updates),
+            ("spike out", b.spike_out),
             ("routers", b.routers),
             ("links", b.links),
             ("learning", b.learning),
@@ -511,7 +517,7 @@ impl Report {
         ];
         for (name, v) in rows
             .into_iter()
-            .filter(|(n, v)| *n != "learning" || *v != 0.0)
+            .filter(|(n, v)| !matches!(*n, "learning" | "spike out") || *v != 0.0)
         {
             let _ = writeln!(
                 s,
@@ -530,6 +536,11 @@ impl Report {
                 format!("{} samples", r.samples)
             },
             e.total_pj
+        );
+        let _ = writeln!(
+            s,
+            "  energy table: {} (each entry's source: energy.table in the JSON report)",
+            e.table_source
         );
         let a = &self.accuracy;
         let _ = writeln!(s, "activity (total over {all})");

@@ -107,6 +107,9 @@ pub struct NocEnergy {
     pub pj_per_delivered_flit: Option<f64>,
     pub dynamic_mw: f64,
     pub static_mw: f64,
+    pub table_source: String,
+    /// The router and link entries of the energy table over the window.
+    pub table: Vec<crate::energy::Charge>,
 }
 
 const DIRS: [&str; 4] = ["N", "E", "S", "W"];
@@ -178,8 +181,9 @@ pub fn build(
     };
     let max_load = per_link.iter().map(|l| l.load).fold(0.0, f64::max);
     let e = &hw.energy;
-    let dynamic_pj = r.window_router_traversals as f64 * e.router_pj_per_flit
-        + r.window_hops as f64 * e.link_pj_per_flit;
+    let table =
+        crate::energy::noc_charges(hw, r.window_router_traversals, r.window_hops, src.flit_bits);
+    let dynamic_pj = table[0].pj + table[1].pj;
     let window_s = spec.measure_cycles as f64 / (hw.clock_mhz * 1e6);
     let ejected = r.accepted * (r.nodes as u64 * spec.measure_cycles) as f64;
     NocReport {
@@ -238,7 +242,9 @@ pub fn build(
             dynamic_pj,
             pj_per_delivered_flit: (ejected > 0.0).then(|| dynamic_pj / ejected),
             dynamic_mw: dynamic_pj * 1e-12 / window_s * 1e3,
-            static_mw: e.static_mw_per_router * r.nodes as f64,
+            static_mw: e.static_power.mw_per_router * r.nodes as f64,
+            table_source: e.source.clone(),
+            table: table.to_vec(),
         },
     }
 }

@@ -88,9 +88,9 @@ pub struct Cost {
 }
 
 impl Cost {
-    fn of(c: &Counters, samples: u64, chip: &ChipSetup) -> Cost {
+    fn of(c: &Counters, samples: u64, chip: &ChipSetup, flit_bits: u32) -> Cost {
         let n = samples.max(1) as f64;
-        let b = energy::breakdown(c, &chip.hw);
+        let b = energy::breakdown(c, &chip.hw, flit_bits);
         Cost {
             cycles: c.cycles as f64 / n,
             seconds: energy::seconds(&chip.hw, c.cycles) / n,
@@ -234,8 +234,13 @@ fn point(
         validation_accuracy: eval.validation_accuracy,
         factor,
         net: net.clone(),
-        training: Cost::of(&learned.counters, learned.samples, &spec.chip),
-        inference: Cost::of(&eval.counters, eval.samples, &spec.chip),
+        training: Cost::of(
+            &learned.counters,
+            learned.samples,
+            &spec.chip,
+            chip.flit_bits,
+        ),
+        inference: Cost::of(&eval.counters, eval.samples, &spec.chip, chip_inf.flit_bits),
     })
 }
 
