@@ -688,6 +688,25 @@ fn study_utilization_quick_runs_from_the_command_line() {
 }
 
 #[test]
+fn study_convert_runs_on_the_loihi_preset_without_hw() {
+    let out = tmp("study-convert-loihi");
+    let _ = std::fs::remove_dir_all(&out);
+    let o = run(&[
+        "study",
+        "convert",
+        "--dataset",
+        "mnist",
+        "--quick",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("loihi-like (preset loihi)"), "{md}");
+    assert!(out.join("sensitivity.csv").exists());
+}
+
+#[test]
 fn timestep_and_conversion_studies_refuse_bad_lists() {
     let out = tmp("study-bad-lists");
     let o = out.to_str().unwrap();

@@ -465,6 +465,32 @@ fn quick_convert_study_approaches_the_ann_and_prices_the_baseline() {
     ] {
         assert!(std::fs::metadata(out.join(f)).unwrap().len() > 300, "{f}");
     }
+    // Sensitivity: every parameter at every factor; at x1 the headline
+    // ratios; more baseline static power, a larger energy ratio.
+    use neurocycle::study::convert::{SENSITIVITY_FACTORS, SENSITIVITY_PARAMETERS};
+    assert_eq!(
+        s.sensitivity.len(),
+        SENSITIVITY_PARAMETERS.len() * SENSITIVITY_FACTORS.len()
+    );
+    let point = neurocycle::study::convert::headline_point(&spec, &s.rows, &s.ann).unwrap();
+    for x in s.sensitivity.iter().filter(|x| x.factor == 1.0) {
+        assert_eq!(x.baseline, s.baseline, "{}", x.parameter);
+        assert_eq!(x.energy_ratio, s.baseline.energy_pj / point.energy_pj());
+    }
+    let static_ratios: Vec<f64> = s
+        .sensitivity
+        .iter()
+        .filter(|x| x.parameter == "static_mw")
+        .map(|x| x.energy_ratio)
+        .collect();
+    assert!(
+        static_ratios.windows(2).all(|w| w[0] < w[1]),
+        "{static_ratios:?}"
+    );
+    assert!(md.contains("## How the ratios depend on the baseline's assumptions"));
+    let csv = std::fs::read_to_string(out.join("sensitivity.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + s.sensitivity.len());
+    assert!(std::fs::metadata(out.join("plots/energy_ratio-vs-baseline-parameter.svg")).is_ok());
     let again = run(&spec, &data, &out, &|stage, _| {
         assert!(
             stage.starts_with("converted"),

@@ -81,7 +81,7 @@ fn topspark_main(a: &TopSparkArgs) -> Result<i32> {
     use neurocycle::train::stdp::StdpNet;
     let c = &a.common;
     let q = c.quick;
-    let (chip, data) = c.setup()?;
+    let (chip, data) = c.setup("default")?;
     let candidates = a.candidates.clone().unwrap_or_else(|| {
         if q {
             vec![16, 8, 4]
@@ -120,9 +120,10 @@ fn topspark_main(a: &TopSparkArgs) -> Result<i32> {
 /// Flags every study takes.
 #[derive(Args)]
 pub struct Common {
-    /// Hardware config (RON) the models are measured on.
+    /// Hardware config (RON) the models are measured on [default: the
+    /// embedded loihi preset for `convert`, the default preset otherwise].
     #[arg(long)]
-    pub hw: PathBuf,
+    pub hw: Option<PathBuf>,
     /// Override a config parameter, e.g. --set core.neurons=32.
     #[arg(long = "set", value_name = "PATH=VALUE")]
     pub sets: Vec<String>,
@@ -150,9 +151,16 @@ pub struct Common {
 
 impl Common {
     /// The chip (config with overrides, samples per model) and the data set.
-    fn setup(&self) -> Result<(ChipSetup, neurocycle::data::Dataset)> {
-        let hw_file = self.hw.display().to_string();
-        let hw = HwConfig::load(&self.hw)?.with_overrides(&hw_file, &self.sets)?;
+    /// Without `--hw`, the embedded preset `default_preset`.
+    fn setup(&self, default_preset: &str) -> Result<(ChipSetup, neurocycle::data::Dataset)> {
+        let (base, hw_file) = match &self.hw {
+            Some(path) => (HwConfig::load(path)?, path.display().to_string()),
+            None => (
+                HwConfig::preset(default_preset)?,
+                format!("preset {default_preset}"),
+            ),
+        };
+        let hw = base.with_overrides(&hw_file, &self.sets)?;
         let data = neurocycle::data::load(&self.dataset, self.data_dir.as_deref())?;
         let chip = ChipSetup {
             hw,
@@ -322,7 +330,7 @@ pub struct ConvertArgs {
 fn convert_main(a: &ConvertArgs) -> Result<i32> {
     use neurocycle::study::convert::{self, ConvertSpec};
     let c = &a.common;
-    let (chip, data) = c.setup()?;
+    let (chip, data) = c.setup("loihi")?;
     let q = c.quick;
     let train = c.direct_input_spec(&data, a.arch.as_deref(), a.bits, a.epochs, chip.threads)?;
     let timesteps = a.timesteps.clone().unwrap_or(if q {
@@ -360,7 +368,7 @@ fn convert_main(a: &ConvertArgs) -> Result<i32> {
 fn timesteps_main(a: &TimestepsArgs) -> Result<i32> {
     use neurocycle::study::timesteps::{self, TimestepsSpec};
     let c = &a.common;
-    let (chip, data) = c.setup()?;
+    let (chip, data) = c.setup("default")?;
     let train = c.direct_input_spec(&data, a.arch.as_deref(), a.bits, a.epochs, chip.threads)?;
     let spec = TimestepsSpec {
         train: TrainSpec {
@@ -461,7 +469,7 @@ fn run_study(
 fn prune_quant_main(a: &PruneQuantArgs) -> Result<i32> {
     use neurocycle::study::prune_quant::{self, PruneQuantSpec};
     let c = &a.common;
-    let (chip, data) = c.setup()?;
+    let (chip, data) = c.setup("default")?;
     let threads = chip.threads;
     let q = c.quick;
     let inputs = data.shape.0 * data.shape.1 * data.shape.2;
@@ -529,7 +537,7 @@ fn prune_quant_main(a: &PruneQuantArgs) -> Result<i32> {
 
 fn utilization_main(a: &UtilizationArgs) -> Result<i32> {
     let c = &a.common;
-    let (chip, data) = c.setup()?;
+    let (chip, data) = c.setup("default")?;
     let threads = chip.threads;
     let q = c.quick;
     let arch = a

@@ -7,7 +7,7 @@
 
 use super::{
     cached, claim_folder, finish, network_sentence, pct, report_head, results_header, results_row,
-    ChipSetup, MetricPlots, ResultRow,
+    write_csv, ChipSetup, MetricPlots, ResultRow,
 };
 use crate::accelerator::{Accelerator, AcceleratorRun};
 use crate::data::Dataset;
@@ -184,7 +184,230 @@ pub struct Summary {
     pub rows: Vec<Row>,
     pub ann: Ann,
     pub baseline: AcceleratorRun,
+    /// The baseline-over-chip ratios with each assumed baseline parameter
+    /// scaled, against the headline chip point.
+    pub sensitivity: Vec<Sensitivity>,
     pub report_md: String,
+}
+
+/// The baseline's parameters a reader may doubt, each scaled by
+/// `SENSITIVITY_FACTORS` in turn (the others at their values).
+pub const SENSITIVITY_PARAMETERS: &[&str] = &[
+    "utilization",
+    "layer_overhead_cycles",
+    "static_mw",
+    "mac_pj",
+    "buffer_pj_per_byte",
+    "dram_pj_per_byte",
+];
+pub const SENSITIVITY_FACTORS: [f64; 5] = [0.25, 0.5, 1.0, 2.0, 4.0];
+
+/// One baseline parameter scaled: the baseline's figures and its ratios to
+/// the chip's headline point.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sensitivity {
+    pub parameter: &'static str,
+    pub factor: f64,
+    pub value: f64,
+    pub baseline: AcceleratorRun,
+    pub energy_ratio: f64,
+    pub power_ratio: f64,
+    pub latency_ratio: f64,
+}
+
+/// `acc` with one parameter scaled by `factor` (utilization at most 1),
+/// and the scaled value.
+fn scaled(acc: &Accelerator, parameter: &str, factor: f64) -> (Accelerator, f64) {
+    let mut a = acc.clone();
+    let value = match parameter {
+        "utilization" => {
+            a.utilization = (acc.utilization * factor).min(1.0);
+            a.utilization
+        }
+        "layer_overhead_cycles" => {
+            a.layer_overhead_cycles = (acc.layer_overhead_cycles as f64 * factor).round() as u64;
+            a.layer_overhead_cycles as f64
+        }
+        "static_mw" => {
+            a.static_mw *= factor;
+            a.static_mw
+        }
+        "mac_pj" => {
+            a.mac_pj *= factor;
+            a.mac_pj
+        }
+        "buffer_pj_per_byte" => {
+            a.buffer_pj_per_byte *= factor;
+            a.buffer_pj_per_byte
+        }
+        "dram_pj_per_byte" => {
+            a.dram_pj_per_byte *= factor;
+            a.dram_pj_per_byte
+        }
+        other => unreachable!("no sensitivity parameter {other}"),
+    };
+    (a, value)
+}
+
+/// Every parameter of `SENSITIVITY_PARAMETERS` at every factor, against
+/// the chip's `point`.
+pub fn sensitivity(
+    acc: &Accelerator,
+    arch: &[crate::model::LayerKind],
+    shapes: &[crate::model::LayerShape],
+    point: &Row,
+) -> Vec<Sensitivity> {
+    let mut out = vec![];
+    for &parameter in SENSITIVITY_PARAMETERS {
+        for factor in SENSITIVITY_FACTORS {
+            let (a, value) = scaled(acc, parameter, factor);
+            let b = a.run(arch, shapes);
+            out.push(Sensitivity {
+                parameter,
+                factor,
+                value,
+                energy_ratio: b.energy_pj / point.energy_pj(),
+                power_ratio: b.power_mw / point.power_mw(),
+                latency_ratio: b.seconds / point.seconds(),
+                baseline: b,
+            });
+        }
+    }
+    out
+}
+
+/// The chip point the headline (and the sensitivity) compares with: the
+/// first T whose converted SNN is within 1 point of the ANN, else the
+/// largest T.
+pub fn headline_point<'a>(spec: &ConvertSpec, rows: &'a [Row], ann: &Ann) -> Option<&'a Row> {
+    let get = |ts: u32| {
+        rows.iter()
+            .find(|r| r.variant == "default" && r.timesteps == ts)
+    };
+    spec.timesteps
+        .iter()
+        .filter_map(|&ts| get(ts))
+        .find(|r| r.accuracy >= ann.accuracy - 0.01)
+        .or_else(|| spec.timesteps.last().and_then(|&ts| get(ts)))
+}
+
+fn write_sensitivity(out: &Path, rows: &[Sensitivity], point: &Row) -> Result<()> {
+    let header: Vec<String> = [
+        "parameter",
+        "factor",
+        "log2_factor",
+        "value",
+        "baseline_energy_pj",
+        "baseline_power_mw",
+        "baseline_seconds",
+        "energy_ratio",
+        "power_ratio",
+        "latency_ratio",
+        "chip_variant",
+        "chip_timesteps",
+    ]
+    .iter()
+    .map(|c| c.to_string())
+    .collect();
+    let body: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.parameter.to_string(),
+                r.factor.to_string(),
+                r.factor.log2().to_string(),
+                r.value.to_string(),
+                r.baseline.energy_pj.to_string(),
+                r.baseline.power_mw.to_string(),
+                r.baseline.seconds.to_string(),
+                r.energy_ratio.to_string(),
+                r.power_ratio.to_string(),
+                r.latency_ratio.to_string(),
+                point.variant.clone(),
+                point.timesteps.to_string(),
+            ]
+        })
+        .collect();
+    let path = out.join("sensitivity.csv");
+    write_csv(&path, &header, &body)?;
+    let table = crate::plot::sweep::Table::read(&path)?;
+    MetricPlots::new(
+        "log2_factor",
+        "log2 of the factor applied to one baseline parameter (others at their values)",
+        "parameter",
+        "baseline / chip as each assumed baseline parameter moves",
+        &[("energy_ratio", true), ("power_ratio", true)],
+    )
+    .file_x("baseline-parameter")
+    .write(&table, out)
+}
+
+/// The report's section on the sensitivity: per parameter, the energy and
+/// power ratios at every factor, and which parameter moves them most.
+fn sensitivity_md(s: &mut String, rows: &[Sensitivity], point: &Row, acc: &Accelerator) {
+    let _ = writeln!(
+        s,
+        "\n## How the ratios depend on the baseline's assumptions\n\nEach parameter of the baseline scaled in turn (the others at their values), against the chip at T = {} (`{}`). Files: `sensitivity.csv`, `plots/{{energy_ratio,power_ratio}}-vs-baseline-parameter.svg|png`.\n",
+        point.timesteps, point.variant
+    );
+    let factors: Vec<String> = SENSITIVITY_FACTORS
+        .iter()
+        .map(|f| format!("x{f}"))
+        .collect();
+    for (what, pick) in [
+        (
+            "energy",
+            (|r: &Sensitivity| r.energy_ratio) as fn(&Sensitivity) -> f64,
+        ),
+        ("power", |r: &Sensitivity| r.power_ratio),
+    ] {
+        let _ = writeln!(
+            s,
+            "| {what} ratio (baseline / chip) | value at x1 | {} |",
+            factors.join(" | ")
+        );
+        let _ = writeln!(s, "| --- | --- |{}", " --- |".repeat(factors.len()));
+        for &p in SENSITIVITY_PARAMETERS {
+            let cells: Vec<String> = rows
+                .iter()
+                .filter(|r| r.parameter == p)
+                .map(|r| format!("{:.2}", pick(r)))
+                .collect();
+            let _ = writeln!(
+                s,
+                "| `{p}` | {} | {} |",
+                scaled(acc, p, 1.0).1,
+                cells.join(" | ")
+            );
+        }
+        let _ = writeln!(s);
+    }
+    let span = |p: &str| {
+        let v: Vec<f64> = rows
+            .iter()
+            .filter(|r| r.parameter == p)
+            .map(|r| r.energy_ratio)
+            .collect();
+        let lo = v.iter().cloned().fold(f64::INFINITY, f64::min);
+        let hi = v.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        (lo, hi)
+    };
+    if let Some(&widest) = SENSITIVITY_PARAMETERS.iter().max_by(|a, b| {
+        let (sa, sb) = (span(a), span(b));
+        (sa.1 / sa.0).total_cmp(&(sb.1 / sb.0))
+    }) {
+        let (lo, hi) = span(widest);
+        let crosses = lo < 1.0 && hi > 1.0;
+        let _ = writeln!(
+            s,
+            "The energy ratio depends most on `{widest}`: from {lo:.2}x to {hi:.2}x over x0.25 to x4{}.\n",
+            if crosses {
+                ", so which side of 1 it falls on (which deployment uses less energy) is decided by this assumption, not by the measurement"
+            } else {
+                ""
+            }
+        );
+    }
 }
 
 fn config_of(spec: &ConvertSpec, data: &Dataset) -> Value {
@@ -294,12 +517,19 @@ pub fn run(
             + "\n")
             .as_bytes(),
     )?;
-    let report_md = report_md(spec, data, &rows, &ann, &baseline);
+    let point = headline_point(spec, &rows, &ann)
+        .expect("at least one T")
+        .clone();
+    let sensitivity = sensitivity(&spec.accelerator, &spec.train.arch, &shapes, &point);
+    write_sensitivity(out, &sensitivity, &point)?;
+    let mut report_md = report_md(spec, data, &rows, &ann, &baseline);
+    sensitivity_md(&mut report_md, &sensitivity, &point, &spec.accelerator);
     let done = finish(out, rows, &baseline, |t| PLOTS.write(t, out), report_md)?;
     Ok(Summary {
         rows: done.rows,
         ann,
         baseline,
+        sensitivity,
         report_md: done.report_md,
     })
 }
@@ -402,11 +632,7 @@ fn report_md(
         b.energy_dram_pj / 1e3,
         b.energy_static_pj / 1e3,
     );
-    let within = spec
-        .timesteps
-        .iter()
-        .filter_map(|&ts| get("default", ts))
-        .find(|r| r.accuracy >= ann.accuracy - 0.01);
+    let within = headline_point(spec, rows, ann).filter(|r| r.accuracy >= ann.accuracy - 0.01);
     match within {
         Some(r) => {
             let _ = writeln!(
