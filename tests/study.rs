@@ -148,6 +148,17 @@ fn quick_utilization_study_reports_and_resumes() {
         assert!(ub >= ua, "round {r}: u-Ticket utilization {ub} < LTH {ua}");
         assert!(b.chip.cycles_per_inference > 0.0);
     }
+    // Work per event: an event costs at least its synapses spread over all
+    // PEs, and at least one cycle; PE utilization is synops over PE-cycles
+    // of integration, so it follows from the same two counts.
+    let pes = hw.core.pes as f64;
+    for r in &s.rows {
+        let (events, work) = (r.events_per_inference, r.integration_cycles_per_inference);
+        assert!(events > 0.0 && work >= events, "{} r{}", r.method, r.round);
+        assert!(work >= r.chip.synops_per_inference / pes - 1e-9);
+        let util = r.chip.synops_per_inference / (pes * work);
+        assert!((util - r.chip.pe_utilization.unwrap()).abs() < 1e-9);
+    }
     // LTH's utilization falls as sparsity grows.
     assert!(
         row("lth", 3).chip.pe_utilization.unwrap() < row("lth", 0).chip.pe_utilization.unwrap()
@@ -176,6 +187,7 @@ fn quick_utilization_study_reports_and_resumes() {
     assert!(
         md.contains("| round |") && md.contains("## Headline") && md.contains("PE utilization:")
     );
+    assert!(md.contains("## Where u-Ticket's gain comes from"));
     for p in [
         "pe_utilization",
         "cycles_per_inference",

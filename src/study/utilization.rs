@@ -37,6 +37,11 @@ pub struct Row {
     pub target_sparsity: f64,
     pub sparsity: f64,
     pub accuracy: f64,
+    /// Spike events integrated per inference, all cores.
+    pub events_per_inference: f64,
+    /// Integration cycles per inference, summed over cores (the work the
+    /// events cost: events x cycles per event).
+    pub integration_cycles_per_inference: f64,
     /// The chip report's headline metrics.
     pub chip: Headline,
 }
@@ -122,6 +127,10 @@ pub fn run(
                     target_sparsity: spec.lottery.sparsity(r),
                     sparsity: Lottery::sparsity_of(&step.state),
                     accuracy: step.accuracy,
+                    events_per_inference: per_inference(&report, |c| c.events),
+                    integration_cycles_per_inference: per_inference(&report, |c| {
+                        c.integration_cycles
+                    }),
                     chip: Headline::of(&report),
                 })
             })?;
@@ -134,7 +143,76 @@ pub fn run(
     finish(out, rows, &(), |t| PLOTS.write(t, out), report_md)
 }
 
-result_row!(Row: method, round, target_sparsity, sparsity, accuracy; chip);
+result_row!(Row: method, round, target_sparsity, sparsity, accuracy, events_per_inference, integration_cycles_per_inference; chip);
+
+/// A per-core count of a report, summed over cores, per inference.
+fn per_inference(report: &crate::report::Report, f: fn(&crate::report::PerCore) -> u64) -> f64 {
+    report.cores.per_core.iter().map(f).sum::<u64>() as f64 / report.run.samples.max(1) as f64
+}
+
+impl Row {
+    fn cycles_per_event(&self) -> f64 {
+        self.integration_cycles_per_inference / self.events_per_inference
+    }
+
+    fn synapses_per_event(&self) -> f64 {
+        self.chip.synops_per_inference / self.events_per_inference
+    }
+}
+
+/// Where u-Ticket's cut in integration work comes from, round by round:
+/// work = events x cycles per event, so the LTH / u-Ticket work ratio is
+/// the events ratio times the cycles-per-event ratio (balancing); each
+/// one's share is its part of the log of the whole.
+fn gain_split_md(s: &mut String, rows: &[Row], rounds: u32, pes: u32) {
+    let get = |m: &str, r: u32| rows.iter().find(|x| x.method == m && x.round == r);
+    let _ = writeln!(
+        s,
+        "\n## Where u-Ticket's gain comes from: fewer events or balancing\n\nIntegration work (cycles summed over cores) = events x cycles per event, so LTH's work over u-Ticket's is the events ratio times the cycles-per-event ratio; the share of each is its part of the log of the whole. Cycles per event fall by balancing and by shorter rows (an event costs `max(words read, synapses on the busiest PE)`; u-Ticket prunes to the same sparsity, so its rows are about as long and the ratio is mostly balancing); a row of `s` synapses over {pes} PEs takes at least `ceil(s / {pes})` cycles, so with the mean row PE utilization is at most `s / ({pes} x ceil(s / {pes}))`.\n"
+    );
+    let _ = writeln!(s, "| round | sparsity LTH | synapses per event LTH / u-Ticket | utilization bound at the mean row, LTH | events LTH / u-Ticket | cycles per event LTH / u-Ticket | work LTH / u-Ticket | from fewer events | from cycles per event | dominant |");
+    let _ = writeln!(
+        s,
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+    );
+    for r in 1..=rounds {
+        let (Some(a), Some(b)) = (get("lth", r), get("u-ticket", r)) else {
+            continue;
+        };
+        let events = a.events_per_inference / b.events_per_inference;
+        let balance = a.cycles_per_event() / b.cycles_per_event();
+        let work = events * balance;
+        let share = |x: f64| {
+            if work.ln().abs() < 1e-12 {
+                f64::NAN
+            } else {
+                x.ln() / work.ln()
+            }
+        };
+        let sa = a.synapses_per_event();
+        let bound = sa / (pes as f64 * (sa / pes as f64).ceil().max(1.0));
+        let _ = writeln!(
+            s,
+            "| {r} | {} | {:.2} / {:.2} | {} | {:.2}x | {:.2}x | {:.2}x | {} | {} | {} |",
+            pct(a.sparsity),
+            sa,
+            b.synapses_per_event(),
+            pct(bound),
+            events,
+            balance,
+            work,
+            pct(share(events)),
+            pct(share(balance)),
+            if (events.ln().abs() - balance.ln().abs()).abs() < 1e-12 {
+                "neither"
+            } else if events.ln().abs() > balance.ln().abs() {
+                "fewer events"
+            } else {
+                "cycles per event"
+            }
+        );
+    }
+}
 
 const PLOTS: MetricPlots = MetricPlots::new(
     "sparsity",
@@ -245,6 +323,7 @@ fn report_md(spec: &UtilizationSpec, data: &Dataset, rows: &[Row]) -> String {
             pct(best(energy))
         );
     }
+    gain_split_md(&mut s, rows, spec.lottery.rounds, spec.chip.hw.core.pes);
     let _ = writeln!(
         s,
         "\nPE utilization is `synops / (PEs x integration cycles)`: an event costs `max(words read, synapses on the busiest PE)` cycles, so when a row's words outnumber its synapses per PE the memory, not the PEs, bounds it and balancing cannot help. Files: `results.csv` (every metric of every point), `plots/`, `models/` (each round's model), `reports/` (each model's chip report)."
