@@ -293,6 +293,18 @@ fn bad_input_gets_one_line_and_exit_code_2() {
             "hw_configs/tiny.ron",
             "--model",
             m,
+            "--samples",
+            "-1",
+        ],
+        &["'-1' for '--samples", "expected a whole number, 0 or more"],
+    );
+    fails_with(
+        &[
+            "run",
+            "--hw",
+            "hw_configs/tiny.ron",
+            "--model",
+            m,
             "--set",
             "energy.synop.pj=inf",
         ],

@@ -349,7 +349,19 @@ fn usage_error(e: clap::Error) -> ! {
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with("For more information"))
         .collect();
-    eprintln!("{} (--help for usage)", message.join(" "));
+    // Rust's number-parse messages name no range a user can act on.
+    let message = message
+        .join(" ")
+        .replace(
+            "invalid digit found in string",
+            "expected a whole number, 0 or more",
+        )
+        .replace(
+            "number too large to fit in target type",
+            "too large for this flag",
+        )
+        .replace("invalid float literal", "expected a number");
+    eprintln!("{message} (--help for usage)");
     std::process::exit(2)
 }
 
