@@ -316,11 +316,12 @@ fn quick_timesteps_study_retrains_down_to_one_timestep() {
         schedule: vec![3, 2, 1],
         stage_epochs: 1,
         chip: base.chip.clone(),
+        accelerator: Default::default(),
     };
     let data = neurocycle::data::load("mnist", None).unwrap();
     let out = tmp("timesteps");
     let s = run(&spec, &data, &out, &|_, _| {}).unwrap();
-    assert_eq!(s.rows.len(), 6);
+    assert_eq!(s.rows.len(), 7);
     let row = |m: &str, t: u32| {
         s.rows
             .iter()
@@ -340,10 +341,19 @@ fn quick_timesteps_study_retrains_down_to_one_timestep() {
     assert_eq!(row("iir", 1).total_epochs, 4);
     assert_eq!(row("scratch", 1).epochs, 4);
     assert_eq!(row("iir", 3).accuracy, row("scratch", 3).accuracy);
+    // T = 3 also trains for the whole chain's budget, from scratch.
+    let full = row("full-budget", 3);
+    assert_eq!((full.epochs, full.total_epochs), (4, 4));
+    assert_eq!(spec.budget(), 4);
     let model = neurocycle::model::Model::load(&out.join("models/iir-t1.ron")).unwrap();
     assert_eq!(model.timesteps, 1);
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(md.contains("Headline: at T = 1, IIR reaches") && md.contains("| 1 |"));
+    assert!(md.contains("## Equal budgets") && md.contains("## Against the same network as a DNN"));
+    // The paper's arithmetic-only ratio, from the counts in the table.
+    let macs = (784 * 48 + 48 * 10) as f64;
+    let want = macs * 4.6 / (row("iir", 1).chip.synops_per_inference * 0.9);
+    assert!(md.contains(&format!("= {want:.1}x")), "{want:.1}");
     for f in [
         "plots/accuracy-vs-timesteps.png",
         "plots/cycles_per_inference-vs-timesteps.svg",
@@ -537,7 +547,7 @@ fn quick_topspark_study_learns_on_chip_and_saves_with_fewer_timesteps() {
     let data = neurocycle::data::load("mnist", None).unwrap();
     let out = tmp("topspark");
     let s = run(&spec, &data, &out, &|_, _| {}).unwrap();
-    assert_eq!(s.rows.len(), 6);
+    assert_eq!(s.rows.len(), 7);
     for method in ["adjusted", "unadjusted"] {
         let rows: Vec<_> = s.rows.iter().filter(|r| r.method == method).collect();
         assert_eq!(

@@ -279,6 +279,18 @@ pub struct TimestepsArgs {
     /// Weight bits.
     #[arg(long, default_value_t = 8)]
     pub bits: u8,
+    /// DNN-accelerator baseline the SNNs' energy is compared with (RON;
+    /// default: the built-in NCS2-like one, see src/accelerator.rs).
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
+}
+
+/// `--baseline FILE`, or the built-in accelerator.
+fn accelerator(path: &Option<PathBuf>) -> Result<neurocycle::accelerator::Accelerator> {
+    match path {
+        Some(p) => neurocycle::accelerator::Accelerator::load(p),
+        None => Ok(Default::default()),
+    }
 }
 
 pub fn main(a: &StudyArgs) -> Result<i32> {
@@ -338,10 +350,7 @@ fn convert_main(a: &ConvertArgs) -> Result<i32> {
     } else {
         (0..=8).map(|k| 1 << k).collect()
     });
-    let accelerator = match &a.baseline {
-        Some(p) => neurocycle::accelerator::Accelerator::load(p)?,
-        None => Default::default(),
-    };
+    let accelerator = accelerator(&a.baseline)?;
     let spec = ConvertSpec {
         train: TrainSpec {
             // Accuracy of each conversion on 1,000 test images (--quick 200).
@@ -378,6 +387,7 @@ fn timesteps_main(a: &TimestepsArgs) -> Result<i32> {
         schedule: a.schedule.clone(),
         stage_epochs: a.stage_epochs.unwrap_or(if c.quick { 1 } else { 3 }),
         chip,
+        accelerator: accelerator(&a.baseline)?,
     };
     spec.validate()?;
     run_study(&c.out, |progress| {
