@@ -42,6 +42,7 @@ fn quick_spec(hw: &Checked<HwConfig>) -> UtilizationSpec {
             overrides: vec![],
             samples: 8,
             threads: 2,
+            smoke_test: true,
         },
     }
 }
@@ -188,6 +189,11 @@ fn quick_utilization_study_reports_and_resumes() {
         md.contains("| round |") && md.contains("## Headline") && md.contains("PE utilization:")
     );
     assert!(md.contains("## Where u-Ticket's gain comes from"));
+    assert!(md
+        .lines()
+        .nth(2)
+        .unwrap()
+        .contains("Smoke test (`--quick`)"));
     for p in [
         "pe_utilization",
         "cycles_per_inference",
@@ -547,7 +553,7 @@ fn quick_topspark_study_learns_on_chip_and_saves_with_fewer_timesteps() {
     let data = neurocycle::data::load("mnist", None).unwrap();
     let out = tmp("topspark");
     let s = run(&spec, &data, &out, &|_, _| {}).unwrap();
-    assert_eq!(s.rows.len(), 7);
+    assert_eq!(s.rows.len(), 6);
     for method in ["adjusted", "unadjusted"] {
         let rows: Vec<_> = s.rows.iter().filter(|r| r.method == method).collect();
         assert_eq!(

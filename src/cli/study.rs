@@ -168,6 +168,7 @@ impl Common {
             overrides: self.sets.clone(),
             samples: self.samples.unwrap_or(if self.quick { 16 } else { 100 }),
             threads: super::workers("--threads", self.threads)?,
+            smoke_test: self.quick,
         };
         Ok((chip, data))
     }

@@ -600,6 +600,7 @@ fn report_md(
     let get = |v: &str, ts: u32| rows.iter().find(|r| r.variant == v && r.timesteps == ts);
     let mut s = report_head(
         "ANN-to-SNN conversion on the chip, against a DNN accelerator",
+        &spec.chip,
         &format!(
             "{}: a ReLU ANN trained {} epochs reaches {} (float). Converted to IF neurons with reset by subtraction, threshold balancing at the {}th percentile of {} training images' activations, biases as currents, membrane readout, direct (graded) input, {}-bit weights. Chip: {} ({}), {} test samples per model; accuracy of the integer model on {} test samples (reference executor). Early exit: stop once one output has led for {} timesteps in a row (after at least {}).",
             network_sentence(t, data),

@@ -52,6 +52,8 @@ pub struct ChipSetup {
     /// Test samples pushed through the chip per model.
     pub samples: u64,
     pub threads: usize,
+    /// A `--quick` run: its report says at the top that it is a smoke test.
+    pub smoke_test: bool,
 }
 
 impl ChipSetup {
@@ -162,9 +164,15 @@ pub fn network_sentence(train: &crate::train::TrainSpec, data: &Dataset) -> Stri
     )
 }
 
-/// How every `report.md` begins: its title, then what was run on what.
-pub fn report_head(title: &str, setup: &str) -> String {
-    format!("# {title}\n\n{setup}\n\n")
+/// How every `report.md` begins: its title, a warning for smoke tests,
+/// then what was run on what.
+pub fn report_head(title: &str, chip: &ChipSetup, setup: &str) -> String {
+    let smoke = if chip.smoke_test {
+        "> **Smoke test (`--quick`)**: small data, few epochs and few chip samples. These figures show that the study runs, not what it finds; run without `--quick` for results.\n\n"
+    } else {
+        ""
+    };
+    format!("# {title}\n\n{smoke}{setup}\n\n")
 }
 
 /// A fraction as a percentage with one decimal.

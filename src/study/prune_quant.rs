@@ -299,6 +299,7 @@ fn report_md(spec: &PruneQuantSpec, data: &Dataset, rows: &[Row]) -> String {
     let energy = |r: &Row| r.metric(ENERGY).unwrap_or(f64::INFINITY);
     let mut s = report_head(
         "Pruning and quantization: alone, cumulative and joint",
+        &spec.chip,
         &format!(
             "{}, T = {}, {} epochs per point ({} pruning rounds). Chip: {} ({}), {} test samples per model. Energy per inference on the chip; accuracy of the integer model on the test split.",
             network_sentence(t, data),

@@ -245,6 +245,7 @@ fn report_md(
     let get = |m: &str, ts: u32| rows.iter().find(|r| r.method == m && r.timesteps == ts);
     let mut s = report_head(
         "Fewer timesteps: iterative initialization and retraining (IIR)",
+        &spec.chip,
         &format!(
             "{}, direct (graded) input, {}-bit weights, {:?} readout. IIR: {} epochs at T = {}, then {} epochs at each of T = {}, each stage starting from the previous one's weights. From scratch: at each T, as many epochs as IIR spent to reach it. Chip: {} ({}), `layer_serial` semantics, {} test samples per model.",
             network_sentence(t, data),

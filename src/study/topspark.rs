@@ -330,6 +330,7 @@ fn report_md(spec: &TopSparkSpec, data: &Dataset, rows: &[Row]) -> String {
     let full = spec.candidates[0];
     let mut s = report_head(
         "TopSpark: timestep reduction for STDP learning on the chip",
+        &spec.chip,
         &format!(
             "Data set {}: the chip learns from {} training images (one after the other, learning on), labels its {} neurons on the next {}, and classifies {} test images (learning off). Chip: {}. Full T = {full}; tolerance {} points. Adjusted: threshold, inhibition and adaptation scaled by the factor among {:?} that scores best on the second half of the label images (labelled on the first half).",
             data.name,

@@ -233,6 +233,7 @@ fn report_md(spec: &UtilizationSpec, data: &Dataset, rows: &[Row]) -> String {
     let get = |m: &str, r: u32| rows.iter().find(|x| x.method == m && x.round == r);
     let mut s = report_head(
         "PE utilization of lottery tickets: LTH and u-Ticket",
+        &spec.chip,
         &format!(
             "{}, T = {}, {}-bit weights; {} rounds of iterative magnitude pruning to {} sparsity, rewinding to the weights after epoch {}, {} epochs per round; the output layer is pruned at {} times the other layers' per-round rate. Chip: {} ({}), {} PEs per core, {} neurons per core, {}-bit synapse words; {} test samples per model on the chip.",
             network_sentence(t, data),
