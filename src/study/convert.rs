@@ -219,33 +219,24 @@ pub struct Sensitivity {
 /// and the scaled value.
 fn scaled(acc: &Accelerator, parameter: &str, factor: f64) -> (Accelerator, f64) {
     let mut a = acc.clone();
-    let value = match parameter {
-        "utilization" => {
-            a.utilization = (acc.utilization * factor).min(1.0);
-            a.utilization
-        }
-        "layer_overhead_cycles" => {
-            a.layer_overhead_cycles = (acc.layer_overhead_cycles as f64 * factor).round() as u64;
-            a.layer_overhead_cycles as f64
-        }
-        "static_mw" => {
-            a.static_mw *= factor;
-            a.static_mw
-        }
-        "mac_pj" => {
-            a.mac_pj *= factor;
-            a.mac_pj
-        }
-        "buffer_pj_per_byte" => {
-            a.buffer_pj_per_byte *= factor;
-            a.buffer_pj_per_byte
-        }
-        "dram_pj_per_byte" => {
-            a.dram_pj_per_byte *= factor;
-            a.dram_pj_per_byte
-        }
+    if parameter == "layer_overhead_cycles" {
+        let cycles = (acc.layer_overhead_cycles as f64 * factor).round();
+        a.layer_overhead_cycles = cycles as u64;
+        return (a, cycles);
+    }
+    let slot = match parameter {
+        "utilization" => &mut a.utilization,
+        "static_mw" => &mut a.static_mw,
+        "mac_pj" => &mut a.mac_pj,
+        "buffer_pj_per_byte" => &mut a.buffer_pj_per_byte,
+        "dram_pj_per_byte" => &mut a.dram_pj_per_byte,
         other => unreachable!("no sensitivity parameter {other}"),
     };
+    *slot *= factor;
+    if parameter == "utilization" {
+        *slot = slot.min(1.0);
+    }
+    let value = *slot;
     (a, value)
 }
 
