@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The README's cluster path, run for real: a one-node Slurm cluster
 # (slurmctld + slurmd on localhost, munge for credentials, all state in a
-# temporary folder, nothing in /etc), the README's job array of sweep shards
-# (`sbatch --array=0-3 --wait`), `merge`, and the merged results.csv
+# temporary folder, nothing in /etc), the job array of sweep shards that
+# `sweep --slurm 4` writes (`sbatch --array=0-3 --wait`), `merge`, and the merged results.csv
 # compared byte for byte with an unsharded run of the same sweep. Every
 # daemon it starts is stopped by PID, and every wait has a timeout.
 #
@@ -111,17 +111,13 @@ cat >"$T/sweep.ron" <<EOF
 Sweep(name: "slurm-ci", hw: "$ROOT/hw_configs/tiny.ron", models: ["$ROOT/models/tiny.ron"], samples: 2,
   axes: [Axis(path: "core.pes", values: List([1, 2, 4, 8])), Axis(path: "barrier_cycles", values: List([0, 4]))])
 EOF
-# The README's job array, with 4 shards.
-cat >"$T/array.sh" <<EOF
-#!/bin/bash
-#SBATCH --array=0-3
-#SBATCH --output=$T/out/task-%a.log
-"$BIN" sweep "$T/sweep.ron" --out "$T/out/shard\$SLURM_ARRAY_TASK_ID" --shard \$SLURM_ARRAY_TASK_ID/4 --no-plots
-EOF
+# The job array as `sweep --slurm` writes it, with 4 shards.
+mkdir -p "$T/out"
+"$BIN" sweep "$T/sweep.ron" --out "$T/out" --slurm 4 --no-plots >"$T/array.sh"
 cd "$T"
 timeout 300 sbatch --wait "$T/array.sh" &
 SBATCH=$!
-wait "$SBATCH" || { echo "the job array failed"; cat "$T"/out/task-*.log 2>/dev/null; exit 1; }
+wait "$SBATCH" || { echo "the job array failed"; cat "$T"/slurm-*.out 2>/dev/null; exit 1; }
 "$BIN" merge "$T"/out/shard* --out "$T/out/all" --no-plots
 "$BIN" sweep "$T/sweep.ron" --out "$T/whole" --no-plots --jobs 1
 if cmp "$T/out/all/results.csv" "$T/whole/results.csv"; then

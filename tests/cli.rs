@@ -1467,3 +1467,38 @@ fn negative_numbers_reach_the_range_check_everywhere() {
         "{err}"
     );
 }
+
+#[test]
+fn sweep_writes_its_slurm_job_array_and_runs_nothing() {
+    let out = tmp("slurm-script");
+    let _ = std::fs::remove_dir_all(&out);
+    let file = "hw_configs/sweeps/cores-x-word-bits.ron";
+    let o = run(&[
+        "sweep",
+        file,
+        "--out",
+        out.to_str().unwrap(),
+        "--slurm",
+        "3",
+        "--samples",
+        "2",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let script = String::from_utf8_lossy(&o.stdout);
+    assert!(script.starts_with("#!/bin/bash\n"));
+    assert!(script.contains("#SBATCH --array=0-2\n"));
+    assert!(script.contains("--shard \"$SLURM_ARRAY_TASK_ID/3\""));
+    assert!(script.contains("'--samples' '2'"));
+    let abs = std::path::absolute(file).unwrap();
+    assert!(script.contains(&format!("'{}'", abs.display())));
+    assert!(!out.exists(), "--slurm runs nothing");
+    let o = out.to_str().unwrap();
+    fails_with(
+        &["sweep", file, "--out", o, "--slurm", "0"],
+        &["--slurm = 0", "1 ..= "],
+    );
+    fails_with(
+        &["sweep", file, "--out", o, "--slurm", "2", "--shard", "0/2"],
+        &["--slurm", "--shard"],
+    );
+}

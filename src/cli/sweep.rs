@@ -28,6 +28,10 @@ pub struct SweepArgs {
     /// Do not draw the plots.
     #[arg(long)]
     pub no_plots: bool,
+    /// Run nothing: print the batch script of a Slurm job array of N tasks,
+    /// one shard each into OUT/shardI (and the merge into OUT/all).
+    #[arg(long, value_name = "N", conflicts_with_all = ["shard", "jobs"])]
+    pub slurm: Option<usize>,
 }
 
 #[derive(Args)]
@@ -43,6 +47,41 @@ pub struct MergeArgs {
     pub no_plots: bool,
 }
 
+/// `--slurm N`: the sweep is loaded and checked (so a bad one fails here,
+/// not in N tasks), then its job array printed.
+fn print_slurm_script(a: &SweepArgs, loaded: &Sweep, n: usize) -> Result<i32> {
+    let points = loaded.points.len();
+    check_range("command line", "--slurm", n, 1, points)?;
+    let absolute = |p: &std::path::Path| {
+        std::path::absolute(p)
+            .map_err(|e| neurocycle::error::Error::Usage(format!("{}: {e}", p.display())))
+    };
+    let binary = std::env::current_exe()
+        .map_err(|e| neurocycle::error::Error::Usage(format!("the running binary: {e}")))?;
+    let mut flags = vec![];
+    if let Some(s) = a.samples {
+        flags.extend(["--samples".to_string(), s.to_string()]);
+    }
+    if let Some(d) = &a.data_dir {
+        flags.extend(["--data-dir".to_string(), absolute(d)?.display().to_string()]);
+    }
+    if a.no_plots {
+        flags.push("--no-plots".into());
+    }
+    print!(
+        "{}",
+        neurocycle::sweep::slurm::script(&neurocycle::sweep::slurm::ArrayJob {
+            binary: &binary,
+            sweep_file: &absolute(&a.file)?,
+            out: &absolute(&a.out)?,
+            shards: n,
+            points,
+            flags: &flags,
+        })
+    );
+    Ok(0)
+}
+
 pub fn sweep_main(a: &SweepArgs) -> Result<i32> {
     let mut loaded = Sweep::load(&a.file)?;
     if let Some(n) = a.samples {
@@ -53,6 +92,9 @@ pub fn sweep_main(a: &SweepArgs) -> Result<i32> {
         Some(s) => Shard::parse(s)?,
         None => Shard::ALL,
     };
+    if let Some(n) = a.slurm {
+        return print_slurm_script(a, &loaded, n);
+    }
     let jobs = super::workers("--jobs", a.jobs)?;
     let prepared = Prepared::new(loaded, a.data_dir.as_deref())?;
     let bar = indicatif::ProgressBar::new(0);

@@ -9,6 +9,7 @@
 //! thread each and do not depend on each other, so results are the same
 //! for any `--jobs` and any sharding.
 
+pub mod slurm;
 pub mod spec;
 
 use crate::data::Dataset;
