@@ -321,3 +321,39 @@ fn check_fails_when_the_compiled_chip_is_wrong() {
     assert_eq!(rep.check.as_ref().unwrap().mismatched_spikes, mismatched);
     assert!(rep.table().contains("MISMATCHED"));
 }
+
+#[test]
+fn a_chip_where_nothing_can_move_is_a_deadlock_error_not_a_hang() {
+    use neurocycle::engine::{run_sample, Quiet};
+    use neurocycle::model::gen::{generate, GenSpec};
+    let hw = common::preset("default");
+    let m = generate(&GenSpec::default());
+    let map = mapping::map(&m, &hw, "gen").unwrap();
+    let good = Chip::build(&hw, &m, &map);
+    let stim = synthetic(&m, 1, 0);
+    let ok = run_sample(&good, &stim, EngineOptions::default(), &mut Quiet).unwrap();
+    assert!(ok.counters.noc.hops > 0, "the case must route spikes");
+    // The fault: routers without buffer space, so no spike can enter the
+    // mesh and the cores that hold spikes wait forever.
+    let mut bad = good.clone();
+    bad.mesh.buffer_depth = 0;
+    for (every_cycle, threads) in [(false, 1), (true, 1), (false, 2)] {
+        let opts = EngineOptions {
+            every_cycle,
+            threads,
+            ..EngineOptions::default()
+        };
+        let e = run_sample(&bad, &stim, opts, &mut Quiet).unwrap_err();
+        assert!(
+            matches!(e, neurocycle::error::Error::Deadlock { .. }),
+            "{e}"
+        );
+        let msg = e.to_string();
+        assert!(
+            msg.contains("deadlock at cycle")
+                && msg.contains("nothing can move in timestep 0")
+                && msg.contains("spikes its router's injection port has no room for"),
+            "{msg}"
+        );
+    }
+}

@@ -496,18 +496,16 @@ impl<'c> Engine<'c> {
                     .collect()
             });
             // Every partition reaches the same end; a deadlock is best
-            // described by one that holds a stuck flit.
+            // described by one that holds a stuck flit or spikes.
             let mut first = None;
             let mut ok = None;
             for r in results {
                 match r {
                     Ok(t) => ok = ok.or(Some(t)),
                     Err(e) => {
-                        if first.is_none() || e.to_string().contains("holds a flit") {
+                        if first.is_none() || e.to_string().contains(" holds ") {
                             first = first
-                                .filter(|f: &crate::error::Error| {
-                                    f.to_string().contains("holds a flit")
-                                })
+                                .filter(|f: &crate::error::Error| f.to_string().contains(" holds "))
                                 .or(Some(e));
                         }
                     }

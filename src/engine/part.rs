@@ -134,6 +134,23 @@ impl<'c> Part<'c> {
         }
     }
 
+    /// The first core that still has spikes to send, for deadlock reports.
+    fn describe_waiting(&self) -> String {
+        self.cores
+            .iter()
+            .zip(&self.envs)
+            .find(|(s, _)| s.out_head < s.out.len())
+            .map(|(s, env)| {
+                format!(
+                    "; core {} (population {}) holds {} spikes its router's injection port has no room for",
+                    env.core,
+                    env.tables.population,
+                    s.out.len() - s.out_head
+                )
+            })
+            .unwrap_or_default()
+    }
+
     /// Runs one inference on this partition's cores and routers; `sync`
     /// keeps it in step with the others. The readout ends in `total`.
     #[allow(clippy::too_many_arguments)]
@@ -276,8 +293,9 @@ impl<'c> Part<'c> {
                                 break 'run Err(Error::Deadlock {
                                     cycle: now,
                                     msg: format!(
-                                        "nothing can move in timestep {t} phase {phase}: {}",
-                                        self.mesh.describe_stuck()
+                                        "nothing can move in timestep {t} phase {phase}: {}{}",
+                                        self.mesh.describe_stuck(),
+                                        self.describe_waiting()
                                     ),
                                 })
                             }

@@ -382,7 +382,8 @@ impl<'s> Member<'s> {
     }
 
     /// When every partition is idle and every message sent was received:
-    /// the phase's end, or `Stuck` if flits are left.
+    /// the phase's end, or `Stuck` if flits (or cores with work they cannot
+    /// start) are left.
     fn ended(&self) -> Option<Advance> {
         let (mut sent, mut received, mut end, mut flits) = (0u64, 0u64, 0u64, 0u64);
         for j in 0..self.shared.n {
@@ -445,12 +446,16 @@ impl Collective for Member<'_> {
                 self.promise(others.saturating_add(1));
                 if !idle {
                     let flits = mesh.flits_held();
-                    let busy = if flits == 0 {
-                        cores.finished().unwrap_or(now)
-                    } else {
-                        now
+                    let finished = cores.finished();
+                    let busy = match (flits, finished) {
+                        (0, Some(busy)) => busy,
+                        _ => now,
                     };
-                    self.set_idle(now, busy, flits);
+                    // A core that still has work but no next cycle (spikes
+                    // no router will take) holds the phase open as a stuck
+                    // flit does: when all are idle that is a deadlock, not
+                    // the phase's end.
+                    self.set_idle(now, busy, flits + u64::from(finished.is_none()));
                     idle = true;
                 }
                 if let Some(end) = self.ended() {
