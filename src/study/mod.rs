@@ -175,6 +175,29 @@ pub fn report_head(title: &str, chip: &ChipSetup, setup: &str) -> String {
     format!("# {title}\n\n{smoke}{setup}\n\n")
 }
 
+/// How two accuracies measured on the same `n` test images compare, in
+/// points, with the 95% interval of their difference from test-set
+/// sampling alone (normal approximation, the two treated as independent,
+/// which overstates the noise of a paired comparison; one training seed,
+/// so seed-to-seed spread is not in it).
+pub fn accuracy_difference(a: f64, b: f64, n: usize) -> String {
+    let n = n.max(1) as f64;
+    let half = 1.96 * ((a * (1.0 - a) + b * (1.0 - b)) / n).sqrt();
+    let d = b - a;
+    format!(
+        "{:+.2} points, 95% interval {:+.2} to {:+.2} from the {} test images: {}",
+        100.0 * d,
+        100.0 * (d - half),
+        100.0 * (d + half),
+        n as usize,
+        if d.abs() <= half {
+            "inside the test-set noise"
+        } else {
+            "outside the test-set noise"
+        }
+    )
+}
+
 /// A fraction as a percentage with one decimal.
 pub fn pct(x: f64) -> String {
     format!("{:.1}%", 100.0 * x)
@@ -367,4 +390,23 @@ pub fn claim_folder(dir: &Path, config: &serde_json::Value) -> Result<()> {
     }
     let text = serde_json::to_string_pretty(config).expect("json") + "\n";
     write_atomic(&path, text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accuracy_differences_are_judged_by_their_interval() {
+        // 2 points on 2,000 images: the interval is about +-1.8 points.
+        let big = accuracy_difference(0.90, 0.92, 2000);
+        assert!(
+            big.starts_with("+2.00 points, 95% interval +0.23 to +3.77"),
+            "{big}"
+        );
+        assert!(big.ends_with("outside the test-set noise"));
+        // The same 2 points on 400 images (the synthetic gesture test set).
+        let small = accuracy_difference(0.90, 0.92, 400);
+        assert!(small.ends_with("inside the test-set noise"), "{small}");
+    }
 }

@@ -11,7 +11,8 @@
 //! for the energy comparison.
 
 use super::{
-    cached, claim_folder, finish, network_sentence, pct, report_head, ChipSetup, MetricPlots, Step,
+    accuracy_difference, cached, claim_folder, finish, network_sentence, pct, report_head,
+    ChipSetup, MetricPlots, Step,
 };
 use crate::data::Dataset;
 use crate::error::Result;
@@ -271,10 +272,14 @@ fn report_md(
         let (t, i) = (&top.chip, &iir.chip);
         let _ = writeln!(
             s,
-            "Headline: at T = {lo}, IIR reaches {} against {} from scratch ({:+.1} points); T = {hi} reaches {} ({:+.1} points from it to IIR at T = {lo}). From T = {hi} to T = {lo} the chip's latency falls from {:.0} to {:.0} cycles per inference ({:.1}x) and its energy from {:.1} to {:.1} nJ ({:.1}x).\n",
+            "Headline: at T = {lo}, IIR reaches {} against {} from scratch ({}; one seed); T = {hi} reaches {} ({:+.1} points from it to IIR at T = {lo}). From T = {hi} to T = {lo} the chip's latency falls from {:.0} to {:.0} cycles per inference ({:.1}x) and its energy from {:.1} to {:.1} nJ ({:.1}x).\n",
             pct(iir.accuracy),
             pct(scratch.accuracy),
-            100.0 * (iir.accuracy - scratch.accuracy),
+            accuracy_difference(
+                scratch.accuracy,
+                iir.accuracy,
+                spec.train.test_samples.unwrap_or(data.test.len())
+            ),
             pct(top.accuracy),
             100.0 * (iir.accuracy - top.accuracy),
             t.cycles_per_inference,
@@ -309,14 +314,18 @@ fn report_md(
     {
         let _ = writeln!(
             s,
-            "\n## Equal budgets\n\nT = {hi} trained from scratch for the whole chain's {} epochs reaches {} ({} after its first {} epochs); IIR at T = {lo}, after the same {} epochs in all, reaches {} ({:+.1} points against T = {hi} with the same budget).",
+            "\n## Equal budgets\n\nT = {hi} trained from scratch for the whole chain's {} epochs reaches {} ({} after its first {} epochs); IIR at T = {lo}, after the same {} epochs in all, reaches {} (against T = {hi} with the same budget: {}; one seed).",
             full.epochs,
             pct(full.accuracy),
             pct(top.accuracy),
             top.epochs,
             iir.total_epochs,
             pct(iir.accuracy),
-            100.0 * (iir.accuracy - full.accuracy),
+            accuracy_difference(
+                full.accuracy,
+                iir.accuracy,
+                spec.train.test_samples.unwrap_or(data.test.len())
+            ),
         );
     }
     if let Some(iir) = get("iir", lo) {

@@ -5,7 +5,8 @@
 //! headline reductions.
 
 use super::{
-    cached, claim_folder, finish, network_sentence, pct, report_head, ChipSetup, MetricPlots, Step,
+    accuracy_difference, cached, claim_folder, finish, network_sentence, pct, report_head,
+    ChipSetup, MetricPlots, Step,
 };
 use crate::data::Dataset;
 use crate::error::Result;
@@ -307,10 +308,14 @@ fn report_md(spec: &UtilizationSpec, data: &Dataset, rows: &[Row]) -> String {
         );
         let _ = writeln!(
             s,
-            "- Accuracy: {} with LTH, {} with u-Ticket ({:+.2} points).",
+            "- Accuracy: {} with LTH, {} with u-Ticket ({}; one seed).",
             pct(a.accuracy),
             pct(b.accuracy),
-            100.0 * (b.accuracy - a.accuracy)
+            accuracy_difference(
+                a.accuracy,
+                b.accuracy,
+                t.test_samples.unwrap_or(data.test.len())
+            )
         );
         let best = |f: Pick| {
             (1..=last)
