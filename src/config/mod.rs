@@ -151,7 +151,7 @@ pub struct EnergyTable {
     pub spike_out: PerAction,
     pub synapse_memory: SramEnergy,
     pub membrane_sram: SramEnergy,
-    pub routing_table: SramEnergy,
+    pub routing_table: SramReadEnergy,
     /// One flit through one router (buffer write, route, switch).
     pub router: PerAction,
     /// One flit over one inter-tile link: a fixed part and a part per bit
@@ -175,6 +175,16 @@ pub struct PerAction {
 pub struct SramEnergy {
     pub read_pj_per_bit: f64,
     pub write_pj_per_bit: f64,
+    pub ref_bytes: f64,
+    pub source: String,
+}
+
+/// An SRAM array that a run only reads (the routing table is written at
+/// load), so it has no write figure to ignore.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SramReadEnergy {
+    pub read_pj_per_bit: f64,
     pub ref_bytes: f64,
     pub source: String,
 }

@@ -91,7 +91,12 @@ pub fn sram_word_pj(table: &SramEnergy, word_bits: u32, array_bytes: f64, write:
     } else {
         table.read_pj_per_bit
     };
-    word_bits as f64 * per_bit * (array_bytes / table.ref_bytes).sqrt()
+    word_access_pj(per_bit, table.ref_bytes, word_bits, array_bytes)
+}
+
+/// `word_bits x per_bit x sqrt(array_bytes / ref_bytes)`.
+fn word_access_pj(per_bit: f64, ref_bytes: f64, word_bits: u32, array_bytes: f64) -> f64 {
+    word_bits as f64 * per_bit * (array_bytes / ref_bytes).sqrt()
 }
 
 pub fn membrane_sram_bytes(hw: &HwConfig) -> f64 {
@@ -189,11 +194,11 @@ pub fn charges(c: &Counters, hw: &HwConfig, flit_bits: u32) -> Vec<Charge> {
             "routing_table",
             format!("{}-bit entry read", hw.routing_table.entry_bits),
             c.total(|k| k.routing_table_reads),
-            sram_word_pj(
-                rt,
+            word_access_pj(
+                rt.read_pj_per_bit,
+                rt.ref_bytes,
                 hw.routing_table.entry_bits,
                 routing_table_bytes(hw),
-                false,
             ),
             &rt.source,
         ),
