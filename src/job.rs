@@ -5,10 +5,11 @@
 use crate::config::{Checked, HwConfig};
 use crate::engine::Chip;
 use crate::error::Result;
+use crate::inputs::Inputs;
 use crate::mapping;
 use crate::model::Model;
 use crate::report::{self, Report};
-use crate::run::{run, Inputs, RunOptions, RunSummary};
+use crate::run::{run, RunOptions, RunSummary};
 
 /// One simulation from files to report: `hw` (overrides applied) and
 /// `model` are mapped, compiled and run on `inputs`.

@@ -1,6 +1,6 @@
 //! ARCHITECTURE.md's structural invariants, checked on the source: data
-//! flows one way (a module uses only modules below it), and the simulator
-//! core does no IO.
+//! flows one way (a module uses only modules below it), the simulator core
+//! is a crate of its own that links none of the rest, and it does no IO.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -12,6 +12,7 @@ const LAYERS: &[&str] = &[
     "config",
     "mapping",
     "data",
+    "inputs",
     "nir",
     "reference",
     "engine",
@@ -30,10 +31,35 @@ const LAYERS: &[&str] = &[
 
 const BASE: &[&str] = &["error", "limits", "parallel"];
 
-/// The source of a module: `src/NAME.rs` or every file under `src/NAME/`,
-/// comment lines left out.
+/// The modules of the core crate (`neurocycle-core/src`); the rest are the
+/// `neurocycle` crate's (`src`), which re-exports these under their names.
+const CORE: &[&str] = &[
+    "error",
+    "limits",
+    "parallel",
+    "model",
+    "config",
+    "mapping",
+    "reference",
+    "engine",
+    "energy",
+    "traffic",
+    "run",
+    "report",
+];
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The source of a module: `NAME.rs` or every file under `NAME/` in its
+/// crate's `src`, comment lines left out.
 fn source(name: &str) -> String {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let root = if CORE.contains(&name) {
+        root().join("neurocycle-core/src")
+    } else {
+        root().join("src")
+    };
     let mut files = vec![];
     let file = root.join(format!("{name}.rs"));
     if file.is_file() {
@@ -94,6 +120,56 @@ fn data_flows_one_way() {
 }
 
 #[test]
+fn the_core_crate_holds_exactly_the_core_modules() {
+    let mut modules: Vec<String> = std::fs::read_dir(root().join("neurocycle-core/src"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir() || p.extension().is_some_and(|x| x == "rs"))
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .filter(|m| m != "lib")
+        .collect();
+    modules.sort();
+    let mut expected: Vec<String> = CORE.iter().map(|m| m.to_string()).collect();
+    expected.sort();
+    assert_eq!(modules, expected);
+    for m in CORE {
+        assert!(
+            !root().join("src").join(format!("{m}.rs")).exists()
+                && !root().join("src").join(m).exists(),
+            "{m} is in both crates"
+        );
+    }
+}
+
+#[test]
+fn the_core_crate_links_no_trainer_plot_data_or_cli_crate() {
+    // The compiler already keeps the core from naming `neurocycle` (it is
+    // not a dependency); this keeps the heavy crates of the rest out of it.
+    let manifest = std::fs::read_to_string(root().join("neurocycle-core/Cargo.toml")).unwrap();
+    let deps = manifest
+        .split("[dependencies]")
+        .nth(1)
+        .unwrap()
+        .split("\n[")
+        .next()
+        .unwrap();
+    for heavy in [
+        "plotters",
+        "png",
+        "clap",
+        "indicatif",
+        "csv",
+        "hdf5",
+        "npyz",
+        "tracing-subscriber",
+        "neurocycle =",
+    ] {
+        assert!(!deps.contains(heavy), "the core crate depends on {heavy}");
+    }
+}
+
+#[test]
 fn run_and_report_do_not_use_each_other_both_ways() {
     // The edge this test was written for: run built reports and report
     // read run's summary. Now job sits above both.
@@ -103,7 +179,7 @@ fn run_and_report_do_not_use_each_other_both_ways() {
 
 #[test]
 fn the_simulator_core_does_no_io() {
-    for m in ["engine", "mapping", "reference", "energy", "run"] {
+    for m in ["engine", "mapping", "reference", "energy", "run", "traffic"] {
         let text = source(m);
         for io in [
             "std::fs",

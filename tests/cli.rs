@@ -595,6 +595,25 @@ fn run_writes_traces_and_heat_maps_and_plot_draws_from_files() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(std::fs::read_to_string(&out).unwrap().contains("<svg"));
+    // The saved report draws the same pictures as the run that wrote it.
+    for name in ["pe-utilization", "busy-fraction", "link-load"] {
+        let again = tmp(&format!("again-{name}.svg"));
+        let o = run(&[
+            "plot",
+            "heatmap",
+            report.to_str().unwrap(),
+            "--metric",
+            name,
+            "--out",
+            again.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(
+            std::fs::read(&again).unwrap(),
+            std::fs::read(plots.join(format!("{name}.svg"))).unwrap(),
+            "{name}"
+        );
+    }
     // A CSV of our own through `plot pareto`.
     let csv = tmp("points.csv");
     std::fs::write(

@@ -6,10 +6,11 @@ use neurocycle::config::HwConfig;
 use neurocycle::data::recorded;
 use neurocycle::engine::EngineOptions;
 use neurocycle::error::{write_atomic, Error, Result};
+use neurocycle::inputs::Inputs;
 use neurocycle::job::{simulate as simulate_job, Job};
 use neurocycle::model::gen::{generate, parse_conv, GenSpec, Storage};
 use neurocycle::model::{Model, Readout, Reset, Semantics};
-use neurocycle::run::{Inputs, RunOptions};
+use neurocycle::run::RunOptions;
 use neurocycle::trace;
 use std::path::PathBuf;
 

@@ -1,8 +1,8 @@
 //! `neurocycle plot`: charts from sweep results and run reports.
 
 use clap::{Args, Subcommand};
-use neurocycle::error::{read_file, Error, Result};
-use neurocycle::plot::report::{link_map, tile_heat_map};
+use neurocycle::error::{Error, Result};
+use neurocycle::plot::report::{link_map, read_report, tile_heat_map, TileMetric};
 use neurocycle::plot::sweep::{line_chart, pareto_chart, SweepPlot, Table};
 use neurocycle::plot::write;
 use std::path::{Path, PathBuf};
@@ -142,20 +142,12 @@ pub fn main(a: &PlotArgs) -> Result<i32> {
             done(write(&chart, &p.out)?)
         }
         Chart::Heatmap(h) => {
-            let file = h.report.display().to_string();
-            let report: serde_json::Value =
-                serde_json::from_str(&read_file(&h.report)?).map_err(|e| {
-                    Error::invalid(
-                        &file,
-                        "report",
-                        e,
-                        "a JSON report of neurocycle run --report",
-                    )
-                })?;
+            let report = read_report(&h.report)?;
             if h.metric == "link-load" {
-                done(write(&link_map(&report, &file)?, &h.out)?)
+                done(write(&link_map(&report), &h.out)?)
             } else {
-                done(write(&tile_heat_map(&report, &h.metric, &file)?, &h.out)?)
+                let metric = TileMetric::parse(&h.metric)?;
+                done(write(&tile_heat_map(&report, metric), &h.out)?)
             }
         }
     }

@@ -35,11 +35,12 @@ use crate::config::{Checked, HwConfig};
 use crate::data::Dataset;
 use crate::engine::EngineOptions;
 use crate::error::{read_file, write_atomic, Error, Result};
+use crate::inputs::Inputs;
 use crate::job::{simulate, Job};
 use crate::model::Model;
 use crate::report::headline::{self, Headline};
 use crate::report::Report;
-use crate::run::{Inputs, RunOptions};
+use crate::run::RunOptions;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::path::Path;
 
