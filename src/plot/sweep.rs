@@ -4,6 +4,7 @@
 use super::figures::ParetoChart;
 use super::{write, LineChart, Series};
 use crate::error::{read_file, Error, Result};
+use crate::report::headline::column;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -164,8 +165,7 @@ fn grouped(
         .iter()
         .map(|s| Ok((t.column(s)?, s.clone())))
         .collect::<Result<Vec<_>>>()?;
-    let mut groups: Vec<Series> = vec![];
-    let mut index: BTreeMap<String, usize> = BTreeMap::new();
+    let mut points = vec![];
     for (line, row) in t.selected(filters)? {
         // Empty cells (failed points) are skipped; a NaN or an infinity is
         // a broken table, not a point.
@@ -183,19 +183,30 @@ fn grouped(
             continue;
         };
         let key = series_key(row, &cols);
-        let i = *index.entry(key.clone()).or_insert_with(|| {
+        points.push((if key.is_empty() { y.to_string() } else { key }, xv, yv));
+    }
+    Ok(series_of(points))
+}
+
+/// Series from `(series name, x, y)` points: one per distinct name, in
+/// order of first appearance, each sorted by x.
+pub fn series_of(points: impl IntoIterator<Item = (String, f64, f64)>) -> Vec<Series> {
+    let mut groups: Vec<Series> = vec![];
+    let mut index: BTreeMap<String, usize> = BTreeMap::new();
+    for (name, x, y) in points {
+        let i = *index.entry(name.clone()).or_insert_with(|| {
             groups.push(Series {
-                name: if key.is_empty() { y.to_string() } else { key },
+                name,
                 points: vec![],
             });
             groups.len() - 1
         });
-        groups[i].points.push((xv, yv));
+        groups[i].points.push((x, y));
     }
     for g in &mut groups {
         g.points.sort_by(|a, b| a.0.total_cmp(&b.0));
     }
-    Ok(groups)
+    groups
 }
 
 pub fn line_chart(t: &Table, p: &SweepPlot) -> Result<LineChart> {
@@ -206,15 +217,21 @@ pub fn line_chart(t: &Table, p: &SweepPlot) -> Result<LineChart> {
             t.file, p.x, p.y
         )));
     }
-    Ok(LineChart {
-        title: format!("{} against {}", label(&p.y), label(&p.x)),
-        x_label: label(&p.x),
-        y_label: label(&p.y),
+    Ok(line_chart_of(&p.x, &p.y, series, p.log_y))
+}
+
+/// A line chart of `series`, `y` against `x` (column names: the labels
+/// come from them).
+pub fn line_chart_of(x: &str, y: &str, series: Vec<Series>, log_y: bool) -> LineChart {
+    LineChart {
+        title: format!("{} against {}", label(y), label(x)),
+        x_label: label(x),
+        y_label: label(y),
         series,
-        log_y: p.log_y,
+        log_y,
         markers: vec![],
         fit_y: false,
-    })
+    }
 }
 
 /// A Pareto chart of `y` against `x` (lower x better; higher y better
@@ -234,22 +251,33 @@ pub fn pareto_chart(
             t.file
         )));
     }
-    Ok(ParetoChart {
+    Ok(pareto_chart_of(x, y, groups, minimize_y, log_x))
+}
+
+/// A Pareto chart of `series`, `y` against `x` (column names).
+pub fn pareto_chart_of(
+    x: &str,
+    y: &str,
+    series: Vec<Series>,
+    minimize_y: bool,
+    log_x: bool,
+) -> ParetoChart {
+    ParetoChart {
         title: format!("{} against {}: Pareto front", label(y), label(x)),
         x_label: label(x),
         y_label: label(y),
-        series: groups,
+        series,
         minimize_y,
         log_x,
-    })
+    }
 }
 
 /// Metrics drawn against every numeric axis after a sweep.
 pub const DEFAULT_METRICS: &[&str] = &[
-    "cycles_per_inference",
-    "energy_per_inference_pj",
-    "pe_utilization",
-    "imbalance",
+    column::cycles_per_inference,
+    column::energy_per_inference_pj,
+    column::pe_utilization,
+    column::imbalance,
 ];
 
 /// Most series in one default chart; more would be unreadable.
@@ -303,12 +331,12 @@ pub fn write_default_plots(dir: &Path) -> Result<usize> {
             n += 1;
         }
     }
-    let acc = t.column("accuracy")?;
+    let acc = t.column(column::accuracy)?;
     if t.rows.iter().filter(|r| number(&r[acc]).is_some()).count() > 1 {
         let chart = pareto_chart(
             &t,
-            "energy_per_inference_pj",
-            "accuracy",
+            column::energy_per_inference_pj,
+            column::accuracy,
             &["model".into()],
             false,
             false,

@@ -7,7 +7,7 @@
 
 use super::{
     cached, claim_folder, finish, network_sentence, pct, report_head, results_header, results_row,
-    write_csv, ChipSetup, MetricPlots, ResultRow,
+    write_csv, ChipSetup, Column, MetricPlots, ResultRow,
 };
 use crate::accelerator::{Accelerator, AcceleratorRun};
 use crate::data::Dataset;
@@ -159,6 +159,21 @@ pub struct Row {
 }
 
 impl Row {
+    /// The `energy_per_inference_pj` cell: the chip report's, or the
+    /// baseline's.
+    fn energy_per_inference_pj(&self) -> f64 {
+        self.chip
+            .as_ref()
+            .map_or(self.energy_pj, |h| h.energy_per_inference_pj)
+    }
+
+    /// The `seconds_per_inference` cell.
+    fn seconds_per_inference(&self) -> f64 {
+        self.chip
+            .as_ref()
+            .map_or(self.seconds, |h| h.seconds_per_inference)
+    }
+
     pub fn energy_pj(&self) -> f64 {
         self.energy_pj
     }
@@ -321,16 +336,33 @@ fn write_sensitivity(out: &Path, rows: &[Sensitivity], point: &Row) -> Result<()
         .collect();
     let path = out.join("sensitivity.csv");
     write_csv(&path, &header, &body)?;
-    let table = crate::plot::sweep::Table::read(&path)?;
-    MetricPlots::new(
-        "log2_factor",
+    MetricPlots::<Sensitivity>::new(
+        Column {
+            name: "log2_factor",
+            value: |r, _| Some(r.factor.log2()),
+        },
         "log2 of the factor applied to one baseline parameter (others at their values)",
-        "parameter",
+        |r| format!("parameter={}", r.parameter),
         "baseline / chip as each assumed baseline parameter moves",
-        &[("energy_ratio", true), ("power_ratio", true)],
+        &[
+            (
+                Column {
+                    name: "energy_ratio",
+                    value: |r, _| Some(r.energy_ratio),
+                },
+                true,
+            ),
+            (
+                Column {
+                    name: "power_ratio",
+                    value: |r, _| Some(r.power_ratio),
+                },
+                true,
+            ),
+        ],
     )
     .file_x("baseline-parameter")
-    .write(&table, out)
+    .write(rows, &(), out, &path.display().to_string())
 }
 
 /// The report's section on the sensitivity: per parameter, the energy and
@@ -515,7 +547,14 @@ pub fn run(
     write_sensitivity(out, &sensitivity, &point)?;
     let mut report_md = report_md(spec, data, &rows, &ann, &baseline);
     sensitivity_md(&mut report_md, &sensitivity, &point, &spec.accelerator);
-    let done = finish(out, rows, &baseline, |t| PLOTS.write(t, out), report_md)?;
+    let csv = out.join("results.csv").display().to_string();
+    let done = finish(
+        out,
+        rows,
+        &baseline,
+        |r| PLOTS.write(r, &baseline, out, &csv),
+        report_md,
+    )?;
     Ok(Summary {
         rows: done.rows,
         ann,
@@ -554,8 +593,8 @@ impl ResultRow for Row {
             None => {
                 let mut cells = cells;
                 cells.extend(headline::COLUMNS.iter().map(|c| match *c {
-                    "energy_per_inference_pj" => self.energy_pj.to_string(),
-                    "seconds_per_inference" => self.seconds.to_string(),
+                    headline::column::energy_per_inference_pj => self.energy_pj.to_string(),
+                    headline::column::seconds_per_inference => self.seconds.to_string(),
                     _ => String::new(),
                 }));
                 cells
@@ -564,16 +603,43 @@ impl ResultRow for Row {
     }
 }
 
-const PLOTS: MetricPlots = MetricPlots::new(
-    "log2_timesteps",
+const PLOTS: MetricPlots<Row, AcceleratorRun> = MetricPlots::<Row, AcceleratorRun>::new(
+    Column {
+        name: "log2_timesteps",
+        value: |r, _| Some((r.timesteps as f64).log2()),
+    },
     "log2 of timesteps T",
-    "variant",
+    |r| r.variant.clone(),
     "converted SNN on the chip and the DNN accelerator",
     &[
-        ("accuracy", false),
-        ("energy_per_inference_pj", true),
-        ("seconds_per_inference", true),
-        ("power_mw", true),
+        (
+            Column {
+                name: "accuracy",
+                value: |r, _| Some(r.accuracy),
+            },
+            false,
+        ),
+        (
+            Column {
+                name: "energy_per_inference_pj",
+                value: |r, _| Some(r.energy_per_inference_pj()),
+            },
+            true,
+        ),
+        (
+            Column {
+                name: "seconds_per_inference",
+                value: |r, _| Some(r.seconds_per_inference()),
+            },
+            true,
+        ),
+        (
+            Column {
+                name: "power_mw",
+                value: |r, _| Some(r.power_mw()),
+            },
+            true,
+        ),
     ],
 )
 .file_x("timesteps")

@@ -138,17 +138,17 @@ pub trait ResultRow {
 }
 
 /// The end every study shares: `results.csv` from `rows`, then `plot` on
-/// the table read back, then `report.md`.
+/// the rows, then `report.md`.
 pub fn finish<R: ResultRow>(
     out: &Path,
     rows: Vec<R>,
     context: &R::Context,
-    plot: impl FnOnce(&crate::plot::sweep::Table) -> Result<()>,
+    plot: impl FnOnce(&[R]) -> Result<()>,
     report_md: String,
 ) -> Result<Summary<R>> {
     let body: Vec<Vec<String>> = rows.iter().map(|r| r.cells(context)).collect();
-    let table = write_results(out, &R::header(), &body)?;
-    plot(&table)?;
+    write_csv(&out.join("results.csv"), &R::header(), &body)?;
+    plot(&rows)?;
     write_atomic(&out.join("report.md"), report_md.as_bytes())?;
     Ok(Summary { rows, report_md })
 }
@@ -249,24 +249,21 @@ pub fn results_row(mut cells: Vec<String>, chip: &Headline) -> Vec<String> {
     cells
 }
 
-/// Writes `results.csv` into `out` and reads it back as a table, for plots.
-pub fn write_results(
-    out: &Path,
-    header: &[String],
-    rows: &[Vec<String>],
-) -> Result<crate::plot::sweep::Table> {
-    let path = out.join("results.csv");
-    write_csv(&path, header, rows)?;
-    crate::plot::sweep::Table::read(&path)
+/// A number of a study's row that a chart draws: its column's name in
+/// `results.csv` (which names the axis and the file) and its value, read
+/// from the typed row (`None`: no point, as an empty cell).
+pub struct Column<R, C = ()> {
+    pub name: &'static str,
+    pub value: fn(&R, &C) -> Option<f64>,
 }
 
 /// Line charts of a study's metrics against one column, one series per
-/// value of `series`, written to `plots/{metric}-vs-{file_x}` (SVG, PNG).
-pub struct MetricPlots<'a> {
-    pub x: &'a str,
+/// `series(row)`, written to `plots/{metric}-vs-{file_x}` (SVG, PNG).
+pub struct MetricPlots<'a, R, C = ()> {
+    pub x: Column<R, C>,
     pub x_label: &'a str,
     pub file_x: &'a str,
-    pub series: &'a str,
+    pub series: fn(&R) -> String,
     /// Title after the metric's name.
     pub title: &'a str,
     /// Series drawn (all when empty).
@@ -274,22 +271,22 @@ pub struct MetricPlots<'a> {
     /// Fit the accuracy chart's y axis to its data.
     pub fit_accuracy: bool,
     /// One chart per `(metric, log_y)`.
-    pub metrics: &'a [(&'a str, bool)],
+    pub metrics: &'a [(Column<R, C>, bool)],
 }
 
-impl<'a> MetricPlots<'a> {
+impl<'a, R, C> MetricPlots<'a, R, C> {
     /// Every series, files named after `x`, the accuracy axis from 0 to 1.
     pub const fn new(
-        x: &'a str,
+        x: Column<R, C>,
         x_label: &'a str,
-        series: &'a str,
+        series: fn(&R) -> String,
         title: &'a str,
-        metrics: &'a [(&'a str, bool)],
+        metrics: &'a [(Column<R, C>, bool)],
     ) -> Self {
         MetricPlots {
+            file_x: x.name,
             x,
             x_label,
-            file_x: x,
             series,
             title,
             keep: &[],
@@ -313,20 +310,23 @@ impl<'a> MetricPlots<'a> {
         }
     }
 
-    /// One chart per `(metric, log_y)`.
-    /// Writes every chart.
-    pub fn write(&self, t: &crate::plot::sweep::Table, out: &Path) -> Result<()> {
+    /// Writes every chart of `rows` into `out/plots`; `csv` names the
+    /// file the rows were written to, for errors.
+    pub fn write(&self, rows: &[R], context: &C, out: &Path, csv: &str) -> Result<()> {
         for (y, log_y) in self.metrics {
-            let mut chart = crate::plot::sweep::line_chart(
-                t,
-                &crate::plot::sweep::SweepPlot {
-                    x: self.x.into(),
-                    y: y.to_string(),
-                    series: vec![self.series.into()],
-                    filters: vec![],
-                    log_y: *log_y,
-                },
-            )?;
+            let points = plot_points(rows, context, &self.x, y, self.series, csv)?;
+            let mut chart = crate::plot::sweep::line_chart_of(
+                self.x.name,
+                y.name,
+                crate::plot::sweep::series_of(points),
+                *log_y,
+            );
+            if chart.series.is_empty() {
+                return Err(Error::Usage(format!(
+                    "{csv}: no row has numbers in both {} and {}",
+                    self.x.name, y.name
+                )));
+            }
             if !self.keep.is_empty() {
                 chart
                     .series
@@ -334,11 +334,44 @@ impl<'a> MetricPlots<'a> {
             }
             chart.title = format!("{}: {}", chart.y_label, self.title);
             chart.x_label = self.x_label.into();
-            chart.fit_y = self.fit_accuracy && *y == "accuracy";
-            crate::plot::write(&chart, &out.join(format!("plots/{y}-vs-{}", self.file_x)))?;
+            chart.fit_y = self.fit_accuracy && y.name == "accuracy";
+            crate::plot::write(
+                &chart,
+                &out.join(format!("plots/{}-vs-{}", y.name, self.file_x)),
+            )?;
         }
         Ok(())
     }
+}
+
+/// `(series, x, y)` of every row with both numbers; a NaN or an infinity
+/// is an error naming the row of `csv`, not a point.
+pub fn plot_points<R, C>(
+    rows: &[R],
+    context: &C,
+    x: &Column<R, C>,
+    y: &Column<R, C>,
+    series: fn(&R) -> String,
+    csv: &str,
+) -> Result<Vec<(String, f64, f64)>> {
+    let mut out = vec![];
+    for (i, r) in rows.iter().enumerate() {
+        let (xv, yv) = ((x.value)(r, context), (y.value)(r, context));
+        for (v, name) in [(xv, x.name), (yv, y.name)] {
+            if let Some(v) = v.filter(|v| !v.is_finite()) {
+                return Err(Error::invalid(
+                    csv,
+                    format!("line {}, {name}", i + 2),
+                    v,
+                    "a finite number, or empty for a failed point",
+                ));
+            }
+        }
+        if let (Some(xv), Some(yv)) = (xv, yv) {
+            out.push((series(r), xv, yv));
+        }
+    }
+    Ok(out)
 }
 
 /// Writes a CSV of rows of text cells.

@@ -3,11 +3,11 @@
 //! exported and measured on a chip; the accuracy-energy Pareto front.
 
 use super::{
-    cached, claim_folder, finish, network_sentence, pct, report_head, ChipSetup, ResultRow,
+    cached, claim_folder, finish, network_sentence, pct, report_head, ChipSetup, Column, ResultRow,
 };
 use crate::data::Dataset;
-use crate::error::Result;
-use crate::plot::sweep::pareto_chart;
+use crate::error::{Error, Result};
+use crate::plot::sweep::{pareto_chart_of, series_of};
 use crate::report::headline::Headline;
 use crate::train::{arch_name, train, Order, Progress, TrainSpec};
 use serde::{Deserialize, Serialize};
@@ -216,7 +216,7 @@ pub fn run(
         rows.push(row);
     }
     let report_md = report_md(spec, data, &rows);
-    finish(out, rows, &(), |t| pareto_plots(out, t), report_md)
+    finish(out, rows, &(), |r| pareto_plots(out, r), report_md)
 }
 
 const COLUMNS: &[(&str, Pick)] = &[
@@ -270,13 +270,39 @@ impl ResultRow for Row {
     }
 }
 
-fn pareto_plots(out: &Path, t: &crate::plot::sweep::Table) -> Result<()> {
-    let regime = ["regime".to_string()];
-    for (x, what, file) in [
-        ("energy_per_inference_pj", "energy per inference", "energy"),
-        ("synapse_memory_bits_stored", "synapse memory", "memory"),
-    ] {
-        let mut chart = pareto_chart(t, x, "accuracy", &regime, false, true)?;
+fn pareto_plots(out: &Path, rows: &[Row]) -> Result<()> {
+    let csv = out.join("results.csv").display().to_string();
+    let accuracy = Column {
+        name: "accuracy",
+        value: |r: &Row, _| Some(r.accuracy),
+    };
+    let fronts: [(Column<Row>, &str, &str); 2] = [
+        (
+            Column {
+                name: "energy_per_inference_pj",
+                value: |r, _| r.metric(ENERGY),
+            },
+            "energy per inference",
+            "energy",
+        ),
+        (
+            Column {
+                name: "synapse_memory_bits_stored",
+                value: |r, _| r.metric(STORED_BITS),
+            },
+            "synapse memory",
+            "memory",
+        ),
+    ];
+    for (x, what, file) in fronts {
+        let points = super::plot_points(rows, &(), &x, &accuracy, |r| r.regime.clone(), &csv)?;
+        if points.is_empty() {
+            return Err(Error::Usage(format!(
+                "{csv}: no row has numbers in both {} and accuracy",
+                x.name
+            )));
+        }
+        let mut chart = pareto_chart_of(x.name, accuracy.name, series_of(points), false, true);
         chart.title = format!("accuracy against {what}: Pareto front");
         crate::plot::write(
             &chart,

@@ -12,7 +12,7 @@
 
 use super::{
     accuracy_difference, cached, claim_folder, finish, network_sentence, pct, report_head,
-    ChipSetup, MetricPlots, Step,
+    ChipSetup, Column, MetricPlots, Step,
 };
 use crate::data::Dataset;
 use crate::error::Result;
@@ -177,7 +177,14 @@ pub fn run(
     let (shapes, _) = crate::train::skeleton(&spec.train.arch);
     let dnn = spec.accelerator.run(&spec.train.arch, &shapes);
     let report_md = report_md(spec, data, &rows, &dnn);
-    finish(out, rows, &(), |t| PLOTS.write(t, out), report_md)
+    let csv = out.join("results.csv").display().to_string();
+    finish(
+        out,
+        rows,
+        &(),
+        |r| PLOTS.write(r, &(), out, &csv),
+        report_md,
+    )
 }
 
 fn train_step(
@@ -222,16 +229,43 @@ fn measure(
 
 result_row!(Row: method, timesteps, epochs, total_epochs, accuracy; chip);
 
-const PLOTS: MetricPlots = MetricPlots::new(
-    "timesteps",
+const PLOTS: MetricPlots<Row> = MetricPlots::<Row>::new(
+    Column {
+        name: "timesteps",
+        value: |r, _| Some(r.timesteps as f64),
+    },
     "timesteps T",
-    "method",
+    |r| r.method.clone(),
     "IIR and training from scratch",
     &[
-        ("accuracy", false),
-        ("cycles_per_inference", false),
-        ("energy_per_inference_pj", false),
-        ("spikes_per_inference", false),
+        (
+            Column {
+                name: "accuracy",
+                value: |r, _| Some(r.accuracy),
+            },
+            false,
+        ),
+        (
+            Column {
+                name: "cycles_per_inference",
+                value: |r, _| Some(r.chip.cycles_per_inference),
+            },
+            false,
+        ),
+        (
+            Column {
+                name: "energy_per_inference_pj",
+                value: |r, _| Some(r.chip.energy_per_inference_pj),
+            },
+            false,
+        ),
+        (
+            Column {
+                name: "spikes_per_inference",
+                value: |r, _| Some(r.chip.spikes_per_inference),
+            },
+            false,
+        ),
     ],
 )
 .fit_accuracy();

@@ -12,7 +12,8 @@
 //! inference, and its test accuracy is reported beside.
 
 use super::{
-    cached, claim_folder, finish, pct, report_head, ChipSetup, MetricPlots, ResultRow, Summary,
+    cached, claim_folder, finish, pct, report_head, ChipSetup, Column, MetricPlots, ResultRow,
+    Summary,
 };
 use crate::data::Dataset;
 use crate::energy;
@@ -184,7 +185,14 @@ pub fn run(
     }
     rows.sort_by(|a, b| (&a.method, b.timesteps).cmp(&(&b.method, a.timesteps)));
     let report_md = report_md(spec, data, &rows);
-    finish(out, rows, &(), |t| PLOTS.write(t, out), report_md)
+    let csv = out.join("results.csv").display().to_string();
+    finish(
+        out,
+        rows,
+        &(),
+        |r| PLOTS.write(r, &(), out, &csv),
+        report_md,
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -299,17 +307,50 @@ impl ResultRow for Row {
     }
 }
 
-const PLOTS: MetricPlots = MetricPlots::new(
-    "timesteps",
+const PLOTS: MetricPlots<Row> = MetricPlots::<Row>::new(
+    Column {
+        name: "timesteps",
+        value: |r, _| Some(r.timesteps as f64),
+    },
     "timesteps T",
-    "method",
+    |r| r.method.clone(),
     "STDP on the chip, TopSpark",
     &[
-        ("accuracy", false),
-        ("inference_cycles", false),
-        ("inference_energy_pj", false),
-        ("train_energy_per_sample_pj", false),
-        ("train_cycles_per_sample", false),
+        (
+            Column {
+                name: "accuracy",
+                value: |r, _| Some(r.accuracy),
+            },
+            false,
+        ),
+        (
+            Column {
+                name: "inference_cycles",
+                value: |r, _| Some(r.inference.cycles),
+            },
+            false,
+        ),
+        (
+            Column {
+                name: "inference_energy_pj",
+                value: |r, _| Some(r.inference.energy_pj),
+            },
+            false,
+        ),
+        (
+            Column {
+                name: "train_energy_per_sample_pj",
+                value: |r, _| Some(r.training.energy_pj),
+            },
+            false,
+        ),
+        (
+            Column {
+                name: "train_cycles_per_sample",
+                value: |r, _| Some(r.training.cycles),
+            },
+            false,
+        ),
     ],
 )
 .fit_accuracy();

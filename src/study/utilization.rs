@@ -6,7 +6,7 @@
 
 use super::{
     accuracy_difference, cached, claim_folder, finish, network_sentence, pct, report_head,
-    ChipSetup, MetricPlots, Step,
+    ChipSetup, Column, MetricPlots, Step,
 };
 use crate::data::Dataset;
 use crate::error::Result;
@@ -141,7 +141,14 @@ pub fn run(
         }
     }
     let report_md = report_md(spec, data, &rows);
-    finish(out, rows, &(), |t| PLOTS.write(t, out), report_md)
+    let csv = out.join("results.csv").display().to_string();
+    finish(
+        out,
+        rows,
+        &(),
+        |r| PLOTS.write(r, &(), out, &csv),
+        report_md,
+    )
 }
 
 result_row!(Row: method, round, target_sparsity, sparsity, accuracy, events_per_inference, integration_cycles_per_inference; chip);
@@ -215,17 +222,50 @@ fn gain_split_md(s: &mut String, rows: &[Row], rounds: u32, pes: u32) {
     }
 }
 
-const PLOTS: MetricPlots = MetricPlots::new(
-    "sparsity",
+const PLOTS: MetricPlots<Row> = MetricPlots::<Row>::new(
+    Column {
+        name: "sparsity",
+        value: |r, _| Some(r.sparsity),
+    },
     "weight sparsity (fraction of zero weights)",
-    "method",
+    |r| r.method.clone(),
     "LTH and u-Ticket",
     &[
-        ("pe_utilization", false),
-        ("cycles_per_inference", false),
-        ("energy_per_inference_pj", false),
-        ("imbalance", false),
-        ("accuracy", false),
+        (
+            Column {
+                name: "pe_utilization",
+                value: |r, _| r.chip.pe_utilization,
+            },
+            false,
+        ),
+        (
+            Column {
+                name: "cycles_per_inference",
+                value: |r, _| Some(r.chip.cycles_per_inference),
+            },
+            false,
+        ),
+        (
+            Column {
+                name: "energy_per_inference_pj",
+                value: |r, _| Some(r.chip.energy_per_inference_pj),
+            },
+            false,
+        ),
+        (
+            Column {
+                name: "imbalance",
+                value: |r, _| Some(r.chip.imbalance),
+            },
+            false,
+        ),
+        (
+            Column {
+                name: "accuracy",
+                value: |r, _| Some(r.accuracy),
+            },
+            false,
+        ),
     ],
 );
 

@@ -20,7 +20,7 @@ use crate::job::{simulate, Job};
 use crate::model::Model;
 use crate::report::headline;
 use crate::run::RunOptions;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 use spec::{Point, Sweep};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -141,22 +141,22 @@ impl Prepared {
         })
     }
 
-    fn manifest(&self, shard: Shard) -> Value {
-        json!({
-            "schema_version": SCHEMA_VERSION,
-            "tool": format!("neurocycle {}", env!("CARGO_PKG_VERSION")),
-            "name": self.sweep.spec.name,
-            "sweep_file": self.sweep.file,
-            "fingerprint": self.fingerprint,
-            "shard": format!("{}/{}", shard.index, shard.count),
-            "spec": self.sweep.spec,
-            "points": self.sweep.points,
-        })
+    fn manifest(&self, shard: Shard) -> Manifest {
+        Manifest {
+            schema_version: SCHEMA_VERSION,
+            tool: format!("neurocycle {}", env!("CARGO_PKG_VERSION")),
+            name: self.sweep.spec.name.clone(),
+            sweep_file: self.sweep.file.clone(),
+            fingerprint: self.fingerprint.clone(),
+            shard: format!("{}/{}", shard.index, shard.count),
+            spec: self.sweep.spec.clone(),
+            points: self.sweep.points.clone(),
+        }
     }
 
     /// Runs one point; a point that cannot run (does not fit, invalid
     /// combination of values) gives a record with its error.
-    pub fn run_point(&self, point: &Point) -> Value {
+    pub fn run_point(&self, point: &Point) -> PointRecord {
         let result = (|| {
             let m = self
                 .sweep
@@ -194,36 +194,97 @@ impl Prepared {
             };
             simulate(&job, &|_| {})
         })();
-        let axes: BTreeMap<_, _> = point.axes.iter().cloned().collect();
-        let mut record = json!({
-            "schema_version": SCHEMA_VERSION,
-            "fingerprint": self.fingerprint,
-            "index": point.index,
-            "model": point.model,
-            "axes": axes,
-        });
+        let mut record = PointRecord {
+            schema_version: SCHEMA_VERSION,
+            fingerprint: self.fingerprint.clone(),
+            index: point.index,
+            model: point.model.clone(),
+            axes: point.axes.iter().cloned().collect(),
+            status: Status::Failed,
+            headline: None,
+            report: None,
+            error: None,
+        };
         match result {
             Ok((report, _)) => {
-                let h: serde_json::Map<String, Value> = headline::COLUMNS
-                    .iter()
-                    .zip(headline::values(&report))
-                    .map(|(k, v)| (k.to_string(), Value::String(v)))
-                    .collect();
-                record["status"] = "ok".into();
-                record["headline"] = Value::Object(h);
-                record["report"] = serde_json::to_value(&report).expect("report serializes");
+                record.status = Status::Ok;
+                record.headline = Some(
+                    headline::COLUMNS
+                        .iter()
+                        .map(|c| c.to_string())
+                        .zip(headline::values(&report))
+                        .collect(),
+                );
+                record.report = Some(report);
             }
-            Err(e) => {
-                record["status"] = "failed".into();
-                record["error"] = e.to_string().into();
-            }
+            Err(e) => record.error = Some(e.to_string()),
         }
         record
     }
 }
 
+/// `sweep.json`: what the folder holds (the sweep, its points, the shard).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Manifest {
+    pub schema_version: u32,
+    pub tool: String,
+    pub name: String,
+    pub sweep_file: String,
+    pub fingerprint: String,
+    /// `I/N`: shard I of N (`0/1`: the whole sweep).
+    pub shard: String,
+    pub spec: spec::SweepSpec,
+    pub points: Vec<Point>,
+}
+
+/// Whether a point ran.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Ok,
+    Failed,
+}
+
+impl Status {
+    /// As in `results.csv` and the point file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Failed => "failed",
+        }
+    }
+}
+
+/// `points/NNNNNN.json`: one point's outcome.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PointRecord {
+    pub schema_version: u32,
+    pub fingerprint: String,
+    pub index: usize,
+    pub model: String,
+    /// Axis path -> value.
+    pub axes: BTreeMap<String, String>,
+    pub status: Status,
+    /// The headline's CSV cells by column (`headline::COLUMNS`), as they go
+    /// into `results.csv`: the numbers are never parsed back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headline: Option<BTreeMap<String, String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<crate::report::Report>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The text of a file this module writes: pretty JSON with its keys in
+/// alphabetical order at every level (through `Value`, whose maps are
+/// sorted), so a file does not depend on field declaration order.
+fn json_text<T: Serialize>(value: &T) -> String {
+    let sorted = serde_json::to_value(value).expect("sweep files serialize");
+    serde_json::to_string_pretty(&sorted).expect("json") + "\n"
+}
+
 /// Reads a JSON file this module wrote; `what` names it in errors.
-fn read_json(path: &Path, what: &str) -> Result<Value> {
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result<T> {
     serde_json::from_str(&read_file(path)?).map_err(|e| {
         Error::invalid(
             &path.display().to_string(),
@@ -240,7 +301,7 @@ fn point_path(dir: &Path, index: usize) -> PathBuf {
 
 /// Reads the point records in `dir/points` that belong to `fingerprint`
 /// (index -> record); leftovers of interrupted writes are ignored.
-fn read_points(dir: &Path, fingerprint: &str) -> Result<BTreeMap<usize, Value>> {
+fn read_points(dir: &Path, fingerprint: &str) -> Result<BTreeMap<usize, PointRecord>> {
     let mut out = BTreeMap::new();
     let points = dir.join("points");
     let entries = match std::fs::read_dir(&points) {
@@ -266,12 +327,12 @@ fn read_points(dir: &Path, fingerprint: &str) -> Result<BTreeMap<usize, Value>> 
             continue;
         };
         let path = entry.path();
-        let record: Value = read_json(&path, "point record")?;
-        if record["fingerprint"] != fingerprint || record["index"] != index {
+        let record: PointRecord = read_json(&path, "point record")?;
+        if record.fingerprint != fingerprint || record.index != index {
             return Err(Error::invalid(
                 &path.display().to_string(),
                 "fingerprint",
-                &record["fingerprint"],
+                &record.fingerprint,
                 format!("{fingerprint} (this folder's sweep); use a fresh --out folder"),
             ));
         }
@@ -284,7 +345,7 @@ fn read_points(dir: &Path, fingerprint: &str) -> Result<BTreeMap<usize, Value>> 
 pub fn write_results(
     dir: &Path,
     sweep_axes: &[String],
-    records: &BTreeMap<usize, Value>,
+    records: &BTreeMap<usize, PointRecord>,
 ) -> Result<()> {
     let mut w = csv::Writer::from_writer(vec![]);
     let mut header: Vec<&str> = vec!["index", "model"];
@@ -295,12 +356,13 @@ pub fn write_results(
     let csv_err = |e: csv::Error| Error::Usage(format!("results.csv: {e}"));
     w.write_record(&header).map_err(csv_err)?;
     for (index, r) in records {
-        let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
-        let mut row = vec![index.to_string(), text(&r["model"])];
-        row.extend(sweep_axes.iter().map(|a| text(&r["axes"][a])));
-        row.push(text(&r["status"]));
-        row.extend(headline::COLUMNS.iter().map(|c| text(&r["headline"][c])));
-        row.push(text(&r["error"]));
+        let cell = |m: &BTreeMap<String, String>, k: &str| m.get(k).cloned().unwrap_or_default();
+        let mut row = vec![index.to_string(), r.model.clone()];
+        row.extend(sweep_axes.iter().map(|a| cell(&r.axes, a)));
+        row.push(r.status.name().to_string());
+        let cells = r.headline.clone().unwrap_or_default();
+        row.extend(headline::COLUMNS.iter().map(|c| cell(&cells, c)));
+        row.push(r.error.clone().unwrap_or_default());
         w.write_record(&row).map_err(csv_err)?;
     }
     let bytes = w
@@ -333,26 +395,24 @@ pub fn run(
 ) -> Result<Outcome> {
     let manifest_path = out.join("sweep.json");
     if manifest_path.exists() {
-        let old: Value = read_json(&manifest_path, "sweep.json")?;
+        let old: Manifest = read_json(&manifest_path, "sweep.json")?;
         let shard_text = format!("{}/{}", shard.index, shard.count);
         // The whole sweep may finish a shard's folder; another shard may not
         // add its points to it (the folder would hold two shards and name one).
-        if old["fingerprint"] == prepared.fingerprint.as_str()
-            && old["shard"] != shard_text.as_str()
-            && shard != Shard::ALL
+        if old.fingerprint == prepared.fingerprint && old.shard != shard_text && shard != Shard::ALL
         {
             return Err(Error::invalid(
                 &manifest_path.display().to_string(),
                 "shard",
-                &old["shard"],
+                &old.shard,
                 format!("{shard_text} (the shard given), or no --shard to finish the whole sweep here: each shard writes its own --out folder, joined by `neurocycle merge`"),
             ));
         }
-        if old["fingerprint"] != prepared.fingerprint.as_str() {
+        if old.fingerprint != prepared.fingerprint {
             return Err(Error::invalid(
                 &manifest_path.display().to_string(),
                 "fingerprint",
-                &old["fingerprint"],
+                &old.fingerprint,
                 format!(
                     "{} (the sweep given); this folder holds another sweep or an older version of its files: use a fresh --out",
                     prepared.fingerprint
@@ -360,8 +420,10 @@ pub fn run(
             ));
         }
     }
-    let manifest = serde_json::to_string_pretty(&prepared.manifest(shard)).expect("json") + "\n";
-    write_atomic(&manifest_path, manifest.as_bytes())?;
+    write_atomic(
+        &manifest_path,
+        json_text(&prepared.manifest(shard)).as_bytes(),
+    )?;
     let done = read_points(out, &prepared.fingerprint)?;
     let mine: Vec<&Point> = prepared
         .sweep
@@ -385,10 +447,9 @@ pub fn run(
         |_, i| {
             let point = todo[i];
             let record = prepared.run_point(point);
-            let text = serde_json::to_string_pretty(&record).expect("json") + "\n";
-            write_atomic(&point_path(out, point.index), text.as_bytes())?;
-            if record["status"] != "ok" {
-                tracing::warn!(point = point.index, error = %record["error"], "point failed");
+            write_atomic(&point_path(out, point.index), json_text(&record).as_bytes())?;
+            if let Some(error) = &record.error {
+                tracing::warn!(point = point.index, error = %error, "point failed");
             }
             Ok(())
         },
@@ -406,7 +467,7 @@ pub fn run(
         points: mine.len(),
         skipped,
         ran: todo.len(),
-        failed: records.values().filter(|r| r["status"] != "ok").count(),
+        failed: records.values().filter(|r| r.status != Status::Ok).count(),
     })
 }
 
@@ -425,27 +486,26 @@ pub struct Merged {
 /// a fingerprint, that no point is in two of them and none is missing,
 /// then copies the point records and writes `sweep.json` and `results.csv`.
 pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged> {
-    let mut manifest: Option<(Value, PathBuf)> = None;
-    let mut records: BTreeMap<usize, (Value, PathBuf)> = BTreeMap::new();
+    let mut manifest: Option<(Manifest, PathBuf)> = None;
+    let mut records: BTreeMap<usize, (PointRecord, PathBuf)> = BTreeMap::new();
     for dir in inputs {
         let path = dir.join("sweep.json");
-        let m: Value = read_json(&path, "sweep.json")?;
+        let m: Manifest = read_json(&path, "sweep.json")?;
         if let Some((first, first_dir)) = &manifest {
-            if first["fingerprint"] != m["fingerprint"] {
+            if first.fingerprint != m.fingerprint {
                 return Err(Error::invalid(
                     &path.display().to_string(),
                     "fingerprint",
-                    &m["fingerprint"],
+                    &m.fingerprint,
                     format!(
                         "{} as in {}: shards of one sweep",
-                        first["fingerprint"],
+                        first.fingerprint,
                         first_dir.display()
                     ),
                 ));
             }
         }
-        let fingerprint = m["fingerprint"].as_str().unwrap_or_default().to_string();
-        for (index, r) in read_points(dir, &fingerprint)? {
+        for (index, r) in read_points(dir, &m.fingerprint)? {
             if let Some((_, other)) = records.get(&index) {
                 return Err(Error::Usage(format!(
                     "point {index} is in both {} and {}: shards must not overlap",
@@ -462,15 +522,7 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged> {
     let Some((mut manifest, _)) = manifest else {
         return Err(Error::Usage("merge: give at least one sweep folder".into()));
     };
-    let all: Vec<usize> = manifest["points"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|p| p["index"].as_u64())
-                .map(|i| i as usize)
-                .collect()
-        })
-        .unwrap_or_default();
+    let all: Vec<usize> = manifest.points.iter().map(|p| p.index).collect();
     let missing: Vec<usize> = all
         .iter()
         .copied()
@@ -491,26 +543,19 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged> {
             "merge: point {stray} is not in the sweep's point list"
         )));
     }
-    manifest["shard"] = "0/1".into();
-    let text = serde_json::to_string_pretty(&manifest).expect("json") + "\n";
-    write_atomic(&out.join("sweep.json"), text.as_bytes())?;
+    manifest.shard = "0/1".into();
+    write_atomic(&out.join("sweep.json"), json_text(&manifest).as_bytes())?;
     // Byte for byte: a merged sweep is the shards' files, not a re-encoding.
     for (index, (_, dir)) in &records {
         let bytes = crate::error::read_bytes(&point_path(dir, *index))?;
         write_atomic(&point_path(out, *index), &bytes)?;
     }
-    let axes: Vec<String> = manifest["spec"]["axes"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x["path"].as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
-    let plain: BTreeMap<usize, Value> = records.into_iter().map(|(i, (r, _))| (i, r)).collect();
+    let axes: Vec<String> = manifest.spec.axes.iter().map(|a| a.path.clone()).collect();
+    let plain: BTreeMap<usize, PointRecord> =
+        records.into_iter().map(|(i, (r, _))| (i, r)).collect();
     write_results(out, &axes, &plain)?;
     Ok(Merged {
         points: plain.len(),
-        failed: plain.values().filter(|r| r["status"] != "ok").count(),
+        failed: plain.values().filter(|r| r.status != Status::Ok).count(),
     })
 }

@@ -47,6 +47,13 @@ macro_rules! headline {
         /// Column names, in the order of [`Headline::cells`].
         pub const COLUMNS: &[&str] = &[$(stringify!($name)),*];
 
+        /// Each column's name as a constant named like its field, so code
+        /// that names a column fails to compile when the field is renamed.
+        #[allow(non_upper_case_globals)]
+        pub mod column {
+            $(pub const $name: &str = stringify!($name);)*
+        }
+
         impl Headline {
             pub fn of(report: &Report) -> Headline {
                 Headline {
