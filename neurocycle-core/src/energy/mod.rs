@@ -314,6 +314,43 @@ mod tests {
     }
 
     #[test]
+    fn the_loihi_preset_charges_its_cited_per_event_figures() {
+        // Davies 2018 Table 2 per operation; SANA-FE (Boyle 2025) for the
+        // spike-out and per-message costs the paper does not give.
+        let hw = HwConfig::preset("loihi").unwrap();
+        let mut c = Counters {
+            cores: vec![Default::default()],
+            ..Default::default()
+        };
+        c.cores[0].synops = 1;
+        c.cores[0].neuron_updates = 1;
+        c.cores[0].spikes = 1;
+        c.cores[0].routing_table_reads = 1;
+        c.noc.hops = 1;
+        c.noc.router_traversals = 1;
+        let each = |component: &str| -> f64 {
+            charges(&c, &hw, 32)
+                .iter()
+                .filter(|x| x.component == component)
+                .map(|x| x.pj)
+                .sum()
+        };
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
+        assert!(close(each("synops"), 23.6));
+        assert!(close(each("neuron_updates"), 81.0));
+        assert!(close(each("spike_out"), 69.3));
+        assert!(
+            close(each("routing_table"), 111.0),
+            "{}",
+            each("routing_table")
+        );
+        // A hop: the router's within-tile share and the link's rest make
+        // the mean of 3.0 and 4.0 pJ.
+        assert!(close(each("routers") + each("links"), 3.5));
+        assert_eq!(each("synapse_memory") + each("membrane_sram"), 0.0);
+    }
+
+    #[test]
     fn each_array_has_its_own_figures() {
         let hw = HwConfig::preset("default")
             .unwrap()
