@@ -217,6 +217,17 @@ pub const SENSITIVITY_PARAMETERS: &[&str] = &[
 ];
 pub const SENSITIVITY_FACTORS: [f64; 5] = [0.25, 0.5, 1.0, 2.0, 4.0];
 
+impl super::PlottedRow for Sensitivity {}
+
+impl super::PlottedRow for Row {
+    fn headline(&self) -> Option<&Headline> {
+        self.chip.as_ref()
+    }
+    fn accuracy(&self) -> Option<f64> {
+        Some(self.accuracy)
+    }
+}
+
 /// One baseline parameter scaled: the baseline's figures and its ratios to
 /// the chip's headline point.
 #[derive(Clone, Debug, PartialEq)]
@@ -337,28 +348,16 @@ fn write_sensitivity(out: &Path, rows: &[Sensitivity], point: &Row) -> Result<()
     let path = out.join("sensitivity.csv");
     write_csv(&path, &header, &body)?;
     MetricPlots::<Sensitivity>::new(
-        Column {
-            name: "log2_factor",
-            value: |r, _| Some(r.factor.log2()),
-        },
+        Column::row("log2_factor", |r, _| Some(r.factor.log2())),
         "log2 of the factor applied to one baseline parameter (others at their values)",
         |r| format!("parameter={}", r.parameter),
         "baseline / chip as each assumed baseline parameter moves",
         &[
             (
-                Column {
-                    name: "energy_ratio",
-                    value: |r, _| Some(r.energy_ratio),
-                },
+                Column::row("energy_ratio", |r, _| Some(r.energy_ratio)),
                 true,
             ),
-            (
-                Column {
-                    name: "power_ratio",
-                    value: |r, _| Some(r.power_ratio),
-                },
-                true,
-            ),
+            (Column::row("power_ratio", |r, _| Some(r.power_ratio)), true),
         ],
     )
     .file_x("baseline-parameter")
@@ -604,42 +603,26 @@ impl ResultRow for Row {
 }
 
 const PLOTS: MetricPlots<Row, AcceleratorRun> = MetricPlots::<Row, AcceleratorRun>::new(
-    Column {
-        name: "log2_timesteps",
-        value: |r, _| Some((r.timesteps as f64).log2()),
-    },
+    Column::row("log2_timesteps", |r, _| Some((r.timesteps as f64).log2())),
     "log2 of timesteps T",
     |r| r.variant.clone(),
     "converted SNN on the chip and the DNN accelerator",
     &[
+        (Column::ACCURACY, false),
+        // The baseline's rows fill these cells too, so they are the row's.
         (
-            Column {
-                name: "accuracy",
-                value: |r, _| Some(r.accuracy),
-            },
-            false,
-        ),
-        (
-            Column {
-                name: "energy_per_inference_pj",
-                value: |r, _| Some(r.energy_per_inference_pj()),
-            },
+            Column::row("energy_per_inference_pj", |r, _| {
+                Some(r.energy_per_inference_pj())
+            }),
             true,
         ),
         (
-            Column {
-                name: "seconds_per_inference",
-                value: |r, _| Some(r.seconds_per_inference()),
-            },
+            Column::row("seconds_per_inference", |r, _| {
+                Some(r.seconds_per_inference())
+            }),
             true,
         ),
-        (
-            Column {
-                name: "power_mw",
-                value: |r, _| Some(r.power_mw()),
-            },
-            true,
-        ),
+        (Column::row("power_mw", |r, _| Some(r.power_mw())), true),
     ],
 )
 .file_x("timesteps")

@@ -22,6 +22,15 @@ macro_rules! result_row {
                 $crate::study::results_row(vec![$(self.$field.to_string()),+], &self.chip)
             }
         }
+
+        impl $crate::study::PlottedRow for $row {
+            fn headline(&self) -> Option<&$crate::report::headline::Headline> {
+                Some(&self.chip)
+            }
+            fn accuracy(&self) -> Option<f64> {
+                Some(self.accuracy)
+            }
+        }
     };
 }
 
@@ -249,12 +258,62 @@ pub fn results_row(mut cells: Vec<String>, chip: &Headline) -> Vec<String> {
     cells
 }
 
+/// What a study's row offers its charts beyond its own fields.
+pub trait PlottedRow {
+    /// The chip's headline metrics for the row, if it ran on the chip.
+    fn headline(&self) -> Option<&Headline> {
+        None
+    }
+    /// The row's own accuracy (the study's, not the chip report's).
+    fn accuracy(&self) -> Option<f64> {
+        None
+    }
+}
+
 /// A number of a study's row that a chart draws: its column's name in
-/// `results.csv` (which names the axis and the file) and its value, read
-/// from the typed row (`None`: no point, as an empty cell).
+/// `results.csv` (which names the axis and the file) and where its value
+/// comes from in the typed row (`None`: no point, as an empty cell).
 pub struct Column<R, C = ()> {
     pub name: &'static str,
-    pub value: fn(&R, &C) -> Option<f64>,
+    pick: Pick<R, C>,
+}
+
+enum Pick<R, C> {
+    Row(fn(&R, &C) -> Option<f64>),
+    Chip(fn(&Headline) -> Option<f64>),
+    Accuracy,
+}
+
+impl<R: PlottedRow, C> Column<R, C> {
+    /// The study's accuracy column.
+    pub const ACCURACY: Self = Column {
+        name: "accuracy",
+        pick: Pick::Accuracy,
+    };
+
+    /// A column of the row's own, read by `value`.
+    pub const fn row(name: &'static str, value: fn(&R, &C) -> Option<f64>) -> Self {
+        Column {
+            name,
+            pick: Pick::Row(value),
+        }
+    }
+
+    /// A headline metric of the chip's report for the row.
+    pub const fn chip(m: headline::Metric) -> Self {
+        Column {
+            name: m.name,
+            pick: Pick::Chip(m.value),
+        }
+    }
+
+    fn value(&self, r: &R, context: &C) -> Option<f64> {
+        match self.pick {
+            Pick::Row(f) => f(r, context),
+            Pick::Chip(f) => r.headline().and_then(f),
+            Pick::Accuracy => r.accuracy(),
+        }
+    }
 }
 
 /// Line charts of a study's metrics against one column, one series per
@@ -274,7 +333,7 @@ pub struct MetricPlots<'a, R, C = ()> {
     pub metrics: &'a [(Column<R, C>, bool)],
 }
 
-impl<'a, R, C> MetricPlots<'a, R, C> {
+impl<'a, R: PlottedRow, C> MetricPlots<'a, R, C> {
     /// Every series, files named after `x`, the accuracy axis from 0 to 1.
     pub const fn new(
         x: Column<R, C>,
@@ -346,7 +405,7 @@ impl<'a, R, C> MetricPlots<'a, R, C> {
 
 /// `(series, x, y)` of every row with both numbers; a NaN or an infinity
 /// is an error naming the row of `csv`, not a point.
-pub fn plot_points<R, C>(
+pub fn plot_points<R: PlottedRow, C>(
     rows: &[R],
     context: &C,
     x: &Column<R, C>,
@@ -356,7 +415,7 @@ pub fn plot_points<R, C>(
 ) -> Result<Vec<(String, f64, f64)>> {
     let mut out = vec![];
     for (i, r) in rows.iter().enumerate() {
-        let (xv, yv) = ((x.value)(r, context), (y.value)(r, context));
+        let (xv, yv) = (x.value(r, context), y.value(r, context));
         for (v, name) in [(xv, x.name), (yv, y.name)] {
             if let Some(v) = v.filter(|v| !v.is_finite()) {
                 return Err(Error::invalid(

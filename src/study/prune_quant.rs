@@ -8,7 +8,7 @@ use super::{
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::plot::sweep::{pareto_chart_of, series_of};
-use crate::report::headline::Headline;
+use crate::report::headline::{metric, Headline};
 use crate::train::{arch_name, train, Order, Progress, TrainSpec};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
@@ -270,26 +270,26 @@ impl ResultRow for Row {
     }
 }
 
+impl super::PlottedRow for Row {
+    fn headline(&self) -> Option<&Headline> {
+        self.chip.as_ref()
+    }
+    fn accuracy(&self) -> Option<f64> {
+        Some(self.accuracy)
+    }
+}
+
 fn pareto_plots(out: &Path, rows: &[Row]) -> Result<()> {
     let csv = out.join("results.csv").display().to_string();
-    let accuracy = Column {
-        name: "accuracy",
-        value: |r: &Row, _| Some(r.accuracy),
-    };
-    let fronts: [(Column<Row>, &str, &str); 2] = [
+    let accuracy = Column::<Row>::ACCURACY;
+    let fronts = [
         (
-            Column {
-                name: "energy_per_inference_pj",
-                value: |r, _| r.metric(ENERGY),
-            },
+            Column::chip(metric::energy_per_inference_pj),
             "energy per inference",
             "energy",
         ),
         (
-            Column {
-                name: "synapse_memory_bits_stored",
-                value: |r, _| r.metric(STORED_BITS),
-            },
+            Column::chip(metric::synapse_memory_bits_stored),
             "synapse memory",
             "memory",
         ),

@@ -16,7 +16,7 @@ use super::{
 };
 use crate::data::Dataset;
 use crate::error::Result;
-use crate::report::headline::Headline;
+use crate::report::headline::{metric, Headline};
 use crate::train::stage::Stages;
 use crate::train::{arch_name, Progress, TrainSpec};
 use serde::{Deserialize, Serialize};
@@ -230,42 +230,15 @@ fn measure(
 result_row!(Row: method, timesteps, epochs, total_epochs, accuracy; chip);
 
 const PLOTS: MetricPlots<Row> = MetricPlots::<Row>::new(
-    Column {
-        name: "timesteps",
-        value: |r, _| Some(r.timesteps as f64),
-    },
+    Column::row("timesteps", |r, _| Some(r.timesteps as f64)),
     "timesteps T",
     |r| r.method.clone(),
     "IIR and training from scratch",
     &[
-        (
-            Column {
-                name: "accuracy",
-                value: |r, _| Some(r.accuracy),
-            },
-            false,
-        ),
-        (
-            Column {
-                name: "cycles_per_inference",
-                value: |r, _| Some(r.chip.cycles_per_inference),
-            },
-            false,
-        ),
-        (
-            Column {
-                name: "energy_per_inference_pj",
-                value: |r, _| Some(r.chip.energy_per_inference_pj),
-            },
-            false,
-        ),
-        (
-            Column {
-                name: "spikes_per_inference",
-                value: |r, _| Some(r.chip.spikes_per_inference),
-            },
-            false,
-        ),
+        (Column::ACCURACY, false),
+        (Column::chip(metric::cycles_per_inference), false),
+        (Column::chip(metric::energy_per_inference_pj), false),
+        (Column::chip(metric::spikes_per_inference), false),
     ],
 )
 .fit_accuracy();

@@ -307,48 +307,35 @@ impl ResultRow for Row {
     }
 }
 
+impl super::PlottedRow for Row {
+    fn accuracy(&self) -> Option<f64> {
+        Some(self.accuracy)
+    }
+}
+
 const PLOTS: MetricPlots<Row> = MetricPlots::<Row>::new(
-    Column {
-        name: "timesteps",
-        value: |r, _| Some(r.timesteps as f64),
-    },
+    Column::row("timesteps", |r, _| Some(r.timesteps as f64)),
     "timesteps T",
     |r| r.method.clone(),
     "STDP on the chip, TopSpark",
     &[
+        (Column::ACCURACY, false),
         (
-            Column {
-                name: "accuracy",
-                value: |r, _| Some(r.accuracy),
-            },
+            Column::row("inference_cycles", |r, _| Some(r.inference.cycles)),
             false,
         ),
         (
-            Column {
-                name: "inference_cycles",
-                value: |r, _| Some(r.inference.cycles),
-            },
+            Column::row("inference_energy_pj", |r, _| Some(r.inference.energy_pj)),
             false,
         ),
         (
-            Column {
-                name: "inference_energy_pj",
-                value: |r, _| Some(r.inference.energy_pj),
-            },
+            Column::row("train_energy_per_sample_pj", |r, _| {
+                Some(r.training.energy_pj)
+            }),
             false,
         ),
         (
-            Column {
-                name: "train_energy_per_sample_pj",
-                value: |r, _| Some(r.training.energy_pj),
-            },
-            false,
-        ),
-        (
-            Column {
-                name: "train_cycles_per_sample",
-                value: |r, _| Some(r.training.cycles),
-            },
+            Column::row("train_cycles_per_sample", |r, _| Some(r.training.cycles)),
             false,
         ),
     ],

@@ -10,7 +10,7 @@ use super::{
 };
 use crate::data::Dataset;
 use crate::error::Result;
-use crate::report::headline::Headline;
+use crate::report::headline::{metric, Headline};
 use crate::train::lottery::{Lottery, LotterySpec, Method};
 use crate::train::stage::State;
 use crate::train::{arch_name, Progress};
@@ -223,49 +223,16 @@ fn gain_split_md(s: &mut String, rows: &[Row], rounds: u32, pes: u32) {
 }
 
 const PLOTS: MetricPlots<Row> = MetricPlots::<Row>::new(
-    Column {
-        name: "sparsity",
-        value: |r, _| Some(r.sparsity),
-    },
+    Column::row("sparsity", |r, _| Some(r.sparsity)),
     "weight sparsity (fraction of zero weights)",
     |r| r.method.clone(),
     "LTH and u-Ticket",
     &[
-        (
-            Column {
-                name: "pe_utilization",
-                value: |r, _| r.chip.pe_utilization,
-            },
-            false,
-        ),
-        (
-            Column {
-                name: "cycles_per_inference",
-                value: |r, _| Some(r.chip.cycles_per_inference),
-            },
-            false,
-        ),
-        (
-            Column {
-                name: "energy_per_inference_pj",
-                value: |r, _| Some(r.chip.energy_per_inference_pj),
-            },
-            false,
-        ),
-        (
-            Column {
-                name: "imbalance",
-                value: |r, _| Some(r.chip.imbalance),
-            },
-            false,
-        ),
-        (
-            Column {
-                name: "accuracy",
-                value: |r, _| Some(r.accuracy),
-            },
-            false,
-        ),
+        (Column::chip(metric::pe_utilization), false),
+        (Column::chip(metric::cycles_per_inference), false),
+        (Column::chip(metric::energy_per_inference_pj), false),
+        (Column::chip(metric::imbalance), false),
+        (Column::ACCURACY, false),
     ],
 );
 

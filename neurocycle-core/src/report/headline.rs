@@ -36,6 +36,42 @@ impl Cell for Option<f64> {
     }
 }
 
+/// A metric's value as a number for charts (`None`: undefined).
+trait Number {
+    fn number(&self) -> Option<f64>;
+}
+
+impl Number for u32 {
+    fn number(&self) -> Option<f64> {
+        Some(*self as f64)
+    }
+}
+
+impl Number for u64 {
+    fn number(&self) -> Option<f64> {
+        Some(*self as f64)
+    }
+}
+
+impl Number for f64 {
+    fn number(&self) -> Option<f64> {
+        Some(*self)
+    }
+}
+
+impl Number for Option<f64> {
+    fn number(&self) -> Option<f64> {
+        *self
+    }
+}
+
+/// One headline metric for charts: its column name and its number.
+#[derive(Clone, Copy)]
+pub struct Metric {
+    pub name: &'static str,
+    pub value: fn(&Headline) -> Option<f64>,
+}
+
 macro_rules! headline {
     ($($(#[$doc:meta])* $name:ident: $ty:ty = |$r:ident| $value:expr;)*) => {
         /// The headline metrics of one run.
@@ -52,6 +88,16 @@ macro_rules! headline {
         #[allow(non_upper_case_globals)]
         pub mod column {
             $(pub const $name: &str = stringify!($name);)*
+        }
+
+        /// Each metric's name and number, for charts of headlines.
+        #[allow(non_upper_case_globals)]
+        pub mod metric {
+            use super::{Headline, Metric, Number};
+            $(pub const $name: Metric = Metric {
+                name: stringify!($name),
+                value: |h: &Headline| h.$name.number(),
+            };)*
         }
 
         impl Headline {
