@@ -6,7 +6,7 @@
 //! it buys; the early-exit rule is measured at every T.
 
 use super::{
-    cached, claim_folder, finish, network_sentence, pct, report_head, results_header, results_row,
+    cached, claim_folder, network_sentence, pct, report_head, results_header, results_row,
     write_csv, ChipSetup, Column, MetricPlots, ResultRow,
 };
 use crate::accelerator::{Accelerator, AcceleratorRun};
@@ -546,14 +546,7 @@ pub fn run(
     write_sensitivity(out, &sensitivity, &point)?;
     let mut report_md = report_md(spec, data, &rows, &ann, &baseline);
     sensitivity_md(&mut report_md, &sensitivity, &point, &spec.accelerator);
-    let csv = out.join("results.csv").display().to_string();
-    let done = finish(
-        out,
-        rows,
-        &baseline,
-        |r| PLOTS.write(r, &baseline, out, &csv),
-        report_md,
-    )?;
+    let done = PLOTS.finish(out, rows, &baseline, report_md)?;
     Ok(Summary {
         rows: done.rows,
         ann,

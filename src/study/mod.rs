@@ -369,6 +369,27 @@ impl<'a, R: PlottedRow, C> MetricPlots<'a, R, C> {
         }
     }
 
+    /// The study's end (`finish`) with these charts of its rows.
+    pub fn finish(
+        &self,
+        out: &Path,
+        rows: Vec<R>,
+        context: &C,
+        report_md: String,
+    ) -> Result<Summary<R>>
+    where
+        R: ResultRow<Context = C>,
+    {
+        let csv = out.join("results.csv").display().to_string();
+        finish(
+            out,
+            rows,
+            context,
+            |r| self.write(r, context, out, &csv),
+            report_md,
+        )
+    }
+
     /// Writes every chart of `rows` into `out/plots`; `csv` names the
     /// file the rows were written to, for errors.
     pub fn write(&self, rows: &[R], context: &C, out: &Path, csv: &str) -> Result<()> {

@@ -11,8 +11,8 @@
 //! for the energy comparison.
 
 use super::{
-    accuracy_difference, cached, claim_folder, finish, network_sentence, pct, report_head,
-    ChipSetup, Column, MetricPlots, Step,
+    accuracy_difference, cached, claim_folder, network_sentence, pct, report_head, ChipSetup,
+    Column, MetricPlots, Step,
 };
 use crate::data::Dataset;
 use crate::error::Result;
@@ -177,14 +177,7 @@ pub fn run(
     let (shapes, _) = crate::train::skeleton(&spec.train.arch);
     let dnn = spec.accelerator.run(&spec.train.arch, &shapes);
     let report_md = report_md(spec, data, &rows, &dnn);
-    let csv = out.join("results.csv").display().to_string();
-    finish(
-        out,
-        rows,
-        &(),
-        |r| PLOTS.write(r, &(), out, &csv),
-        report_md,
-    )
+    PLOTS.finish(out, rows, &(), report_md)
 }
 
 fn train_step(

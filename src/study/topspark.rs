@@ -12,8 +12,7 @@
 //! inference, and its test accuracy is reported beside.
 
 use super::{
-    cached, claim_folder, finish, pct, report_head, ChipSetup, Column, MetricPlots, ResultRow,
-    Summary,
+    cached, claim_folder, pct, report_head, ChipSetup, Column, MetricPlots, ResultRow, Summary,
 };
 use crate::data::Dataset;
 use crate::energy;
@@ -185,14 +184,7 @@ pub fn run(
     }
     rows.sort_by(|a, b| (&a.method, b.timesteps).cmp(&(&b.method, a.timesteps)));
     let report_md = report_md(spec, data, &rows);
-    let csv = out.join("results.csv").display().to_string();
-    finish(
-        out,
-        rows,
-        &(),
-        |r| PLOTS.write(r, &(), out, &csv),
-        report_md,
-    )
+    PLOTS.finish(out, rows, &(), report_md)
 }
 
 #[allow(clippy::too_many_arguments)]

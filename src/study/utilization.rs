@@ -5,8 +5,8 @@
 //! headline reductions.
 
 use super::{
-    accuracy_difference, cached, claim_folder, finish, network_sentence, pct, report_head,
-    ChipSetup, Column, MetricPlots, Step,
+    accuracy_difference, cached, claim_folder, network_sentence, pct, report_head, ChipSetup,
+    Column, MetricPlots, Step,
 };
 use crate::data::Dataset;
 use crate::error::Result;
@@ -141,14 +141,7 @@ pub fn run(
         }
     }
     let report_md = report_md(spec, data, &rows);
-    let csv = out.join("results.csv").display().to_string();
-    finish(
-        out,
-        rows,
-        &(),
-        |r| PLOTS.write(r, &(), out, &csv),
-        report_md,
-    )
+    PLOTS.finish(out, rows, &(), report_md)
 }
 
 result_row!(Row: method, round, target_sparsity, sparsity, accuracy, events_per_inference, integration_cycles_per_inference; chip);
