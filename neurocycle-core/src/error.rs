@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+/// Every error of the simulator: each names the file, the field and what
+/// was expected, so a user can fix the input.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{path}: cannot read: {source}")]
@@ -42,9 +44,11 @@ pub enum Error {
     Usage(String),
 }
 
+/// A result with the simulator's [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
+    /// A value out of range: file, field, the value given, what is expected.
     pub fn invalid(
         file: &str,
         field: impl Into<String>,

@@ -10,6 +10,7 @@ use crate::model::stimulus::Stimulus;
 use crate::model::SpikeRecord;
 use crate::reference;
 
+/// How many samples, on how many threads, and whether to check them.
 #[derive(Clone, Copy, Debug)]
 pub struct RunOptions {
     pub samples: u64,
@@ -19,6 +20,7 @@ pub struct RunOptions {
     pub check: bool,
 }
 
+/// What a run counted, predicted and (when checked) found different.
 #[derive(Clone, Debug, Default)]
 pub struct RunSummary {
     pub counters: Counters,
@@ -39,6 +41,7 @@ impl RunSummary {
         }
     }
 
+    /// (correct, labelled) over the samples that have labels.
     pub fn accuracy(&self) -> Option<(u64, u64)> {
         let labelled: Vec<_> = self
             .labels

@@ -10,6 +10,9 @@ pub mod params;
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 
+/// One chip: mesh, cores, memories, routers, energy table. Loaded from RON
+/// and validated into a [`Checked`] before anything runs on it; every field
+/// is listed with unit and range in `docs/hw-config.md`.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct HwConfig {
@@ -48,6 +51,7 @@ pub enum Placement {
     Locality,
 }
 
+/// A neurocore: neurons, PEs, work queue, axons, accumulator banks.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Core {
@@ -74,6 +78,7 @@ pub enum PeAssignment {
     Blocked,
 }
 
+/// A core's synapse memory: size, word width, read latency, row encoding.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SynapseMemory {
@@ -95,6 +100,7 @@ pub enum Encoding {
     Auto,
 }
 
+/// A core's membrane-state SRAM.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct MembraneSram {
@@ -103,6 +109,7 @@ pub struct MembraneSram {
     pub state_bits: u32,
 }
 
+/// A core's routing table: one entry per (projection, destination core).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RoutingTable {
@@ -111,6 +118,7 @@ pub struct RoutingTable {
     pub entry_bits: u32,
 }
 
+/// A mesh router and its links.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Router {
@@ -189,6 +197,7 @@ pub struct SramReadEnergy {
     pub source: String,
 }
 
+/// Energy of a flit over a link: per flit plus per bit, with its source.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct LinkEnergy {
@@ -228,6 +237,7 @@ impl<T> std::ops::Deref for Checked<T> {
 }
 
 impl<T> Checked<T> {
+    /// The checked value, no longer marked as checked.
     pub fn into_inner(self) -> T {
         self.0
     }
@@ -240,6 +250,7 @@ impl HwConfig {
         Ok(Checked(self))
     }
 
+    /// Reads and validates a RON config file.
     pub fn load(path: &std::path::Path) -> Result<Checked<HwConfig>> {
         let text = crate::error::read_file(path)?;
         Self::parse(&path.display().to_string(), &text)
@@ -251,6 +262,7 @@ impl HwConfig {
         cfg.check(file)
     }
 
+    /// An embedded preset: `tiny`, `default` or `loihi` (`hw_configs/`).
     pub fn preset(name: &str) -> Result<Checked<HwConfig>> {
         let (_, text) = PRESETS.iter().find(|(n, _)| *n == name).ok_or_else(|| {
             Error::Usage(format!(
@@ -261,9 +273,11 @@ impl HwConfig {
         Self::parse(&format!("<preset {name}>"), text)
     }
 
+    /// Routers (tiles) of the mesh.
     pub fn n_tiles(&self) -> u32 {
         self.mesh.0 * self.mesh.1
     }
+    /// Cores of the chip: tiles x cores per router.
     pub fn n_cores(&self) -> u32 {
         self.n_tiles() * self.cores_per_router
     }

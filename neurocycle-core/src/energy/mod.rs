@@ -11,6 +11,7 @@ use crate::config::{HwConfig, SramEnergy};
 use crate::engine::Counters;
 use serde::{Deserialize, Serialize};
 
+/// Energy by component, pJ: the sums of the charged table.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Breakdown {
     pub synapse_memory: f64,
@@ -38,6 +39,7 @@ fn is_zero(x: &f64) -> bool {
 }
 
 impl Breakdown {
+    /// The sum of every component, pJ.
     pub fn total(&self) -> f64 {
         self.synapse_memory
             + self.membrane_sram
@@ -99,14 +101,17 @@ fn word_access_pj(per_bit: f64, ref_bytes: f64, word_bits: u32, array_bytes: f64
     word_bits as f64 * per_bit * (array_bytes / ref_bytes).sqrt()
 }
 
+/// Bytes of one core's membrane SRAM (neurons x state bits).
 pub fn membrane_sram_bytes(hw: &HwConfig) -> f64 {
     hw.core.neurons as f64 * hw.membrane_sram.state_bits as f64 / 8.0
 }
 
+/// Bytes of one core's routing table.
 pub fn routing_table_bytes(hw: &HwConfig) -> f64 {
     hw.routing_table.entries as f64 * hw.routing_table.entry_bits as f64 / 8.0
 }
 
+/// Wall time of `cycles` at the chip's clock.
 pub fn seconds(hw: &HwConfig, cycles: u64) -> f64 {
     cycles as f64 / (hw.clock_mhz * 1e6)
 }

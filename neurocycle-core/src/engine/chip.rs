@@ -11,6 +11,8 @@ use crate::model::{Model, Stdp};
 
 use super::noc::{Groups, MeshParams};
 
+/// One core's compiled tables: decoded synapse rows, routing entries, neuron
+/// range and parameters.
 #[derive(Clone, Debug)]
 pub struct CoreTables {
     /// Physical core id (the mesh's).
@@ -45,6 +47,8 @@ pub struct CoreTables {
     pub learn_row_cost: Vec<u32>,
 }
 
+/// A model compiled onto a checked config by a mapping: what the engine
+/// runs. Borrows all three; build one per (config, model) and reuse it.
 #[derive(Clone, Debug)]
 pub struct Chip<'a> {
     pub hw: &'a Checked<HwConfig>,
@@ -108,6 +112,8 @@ pub fn walk_cycles(n: u32, pes: u32) -> u32 {
 }
 
 impl<'a> Chip<'a> {
+    /// Compiles per-core tables from the mapping (rows decoded from the
+    /// synapse-memory image the mapper encoded).
     pub fn build(hw: &'a Checked<HwConfig>, model: &'a Model, mapping: &'a Mapping) -> Chip<'a> {
         let word_bits = hw.synapse_memory.word_bits;
         let pes = hw.core.pes;

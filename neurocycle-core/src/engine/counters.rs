@@ -3,6 +3,7 @@
 
 use super::noc::NocStats;
 
+/// One core's event counts over a run.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CoreCounters {
     /// Spike events integrated (one per axon activation).
@@ -38,6 +39,7 @@ pub struct CoreCounters {
 }
 
 impl CoreCounters {
+    /// Cycles the core integrated, updated or learned.
     pub fn busy_cycles(&self) -> u64 {
         self.integration_cycles + self.update_cycles + self.learning_cycles
     }
@@ -121,6 +123,7 @@ impl Counters {
         self.timesteps_run += o.timesteps_run;
     }
 
+    /// The sum of one count over every core.
     pub fn total(&self, f: impl Fn(&CoreCounters) -> u64) -> u64 {
         self.cores.iter().map(f).sum()
     }

@@ -33,6 +33,8 @@ pub use counters::{CoreCounters, Counters};
 use noc::Mesh;
 use part::Part;
 
+/// How the engine runs an inference (what it records, whether it skips
+/// idle cycles); the defaults are what `run` uses.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct EngineOptions {
     /// Visit every core and router at every cycle (slow; for checking).

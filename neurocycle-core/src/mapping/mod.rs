@@ -61,6 +61,7 @@ pub struct Row {
     pub implicit: bool,
 }
 
+/// What the mapper put on one physical core.
 #[derive(Clone, Debug)]
 pub struct CoreMapping {
     /// Physical core id.
@@ -87,6 +88,8 @@ pub struct CoreMapping {
     pub bound: Bound,
 }
 
+/// A model placed on a chip: populations split over cores, cores placed on
+/// tiles, synapse rows encoded, routing tables built. Made by [`map`].
 #[derive(Clone, Debug)]
 pub struct Mapping {
     /// The cores in use, population after population.

@@ -101,6 +101,7 @@ macro_rules! headline {
         }
 
         impl Headline {
+            /// The headline metrics of a report.
             pub fn of(report: &Report) -> Headline {
                 Headline {
                     $($name: {

@@ -13,8 +13,11 @@ use crate::run::RunSummary;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 
+/// Version of the JSON report; bumped when a field changes meaning or goes.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// The report of a run; each field's formula is in `docs/report.md`.
+/// Serializes to the JSON of `run --report` and reads back from it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Report {
     pub schema_version: u32,
@@ -31,6 +34,7 @@ pub struct Report {
     pub check: Option<Check>,
 }
 
+/// What ran: config, model, semantics, samples, seed.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RunInfo {
     pub hw: String,
@@ -48,6 +52,7 @@ pub struct RunInfo {
     pub input_file: Option<String>,
 }
 
+/// Cycles and seconds, in total, per inference, timestep and phase.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Latency {
     pub clock_mhz: f64,
@@ -63,6 +68,7 @@ pub struct Latency {
     pub barrier_cycles: u64,
 }
 
+/// Cores in use, load imbalance, PE utilization, and every core.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Cores {
     pub total: u32,
@@ -76,6 +82,7 @@ pub struct Cores {
     pub per_core: Vec<PerCore>,
 }
 
+/// One core's mapping and counts.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PerCore {
     /// Physical core id.
@@ -105,6 +112,7 @@ pub struct PerCore {
     pub routing_table_reads: u64,
 }
 
+/// Synapse memory, membrane SRAM and routing-table accesses.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Memory {
     pub synapse_word_bits: u32,
@@ -120,6 +128,7 @@ pub struct Memory {
     pub routing_table_read_bits: u64,
 }
 
+/// Flits over one directed link.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Link {
     pub from: [u32; 2],
@@ -127,6 +136,7 @@ pub struct Link {
     pub flits: u64,
 }
 
+/// Flits, hops, latency and stalls of the mesh.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Noc {
     pub flit_bits: u32,
@@ -142,6 +152,7 @@ pub struct Noc {
     pub per_link: Vec<Link>,
 }
 
+/// Energy in total, per inference, by component, and the charged table.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Energy {
     pub total_pj: f64,
@@ -154,6 +165,7 @@ pub struct Energy {
     pub table: Vec<energy::Charge>,
 }
 
+/// Top-1 accuracy over the labelled samples, and every prediction.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Accuracy {
     pub labelled_samples: u64,
@@ -162,6 +174,7 @@ pub struct Accuracy {
     pub predictions: Vec<u32>,
 }
 
+/// Spikes per layer, synaptic operations, host input events.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Activity {
     pub spikes_per_layer: Vec<u64>,
@@ -169,6 +182,7 @@ pub struct Activity {
     pub host_events: u64,
 }
 
+/// The comparison with the reference executor (`--check`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Check {
     pub mismatched_spikes: u64,
@@ -187,6 +201,7 @@ fn ratio(a: f64, b: f64) -> Option<f64> {
     (b > 0.0).then(|| a / b)
 }
 
+/// The report of a run of `chip`: counters priced by the energy table.
 pub fn build(chip: &Chip, summary: &RunSummary, src: &Source) -> Report {
     let hw: &HwConfig = chip.hw;
     let c = &summary.counters;
@@ -358,6 +373,7 @@ pub fn build(chip: &Chip, summary: &RunSummary, src: &Source) -> Report {
 }
 
 impl Report {
+    /// Pretty JSON, as `run --report` writes it.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("a report always serializes") + "\n"
     }
