@@ -17,6 +17,33 @@ fn tmp(name: &str) -> PathBuf {
     dir
 }
 
+/// A report's comparison with its paper: the section's table, one row per
+/// claim, every cell filled, the first `claims` with a measured figure.
+fn assert_claims(report_md: &str, claims: usize) {
+    let section = report_md
+        .split("## Against the paper")
+        .nth(1)
+        .expect("the report has its paper comparison");
+    let rows: Vec<&str> = section
+        .lines()
+        .skip_while(|l| !l.starts_with("| the paper reports"))
+        .skip(2)
+        .take_while(|l| l.starts_with("| "))
+        .collect();
+    assert!(rows.len() >= claims, "{rows:?}");
+    for (i, r) in rows.iter().enumerate() {
+        let cells: Vec<&str> = r.split(" | ").collect();
+        assert_eq!(cells.len(), 3, "{r}");
+        assert!(cells.iter().all(|c| c.trim().len() > 1), "{r}");
+        if i < claims {
+            assert!(
+                cells[1].chars().any(|c| c.is_ascii_digit()),
+                "a measured figure: {r}"
+            );
+        }
+    }
+}
+
 fn quick_spec(hw: &Checked<HwConfig>) -> UtilizationSpec {
     UtilizationSpec {
         lottery: LotterySpec {
@@ -214,6 +241,7 @@ fn quick_utilization_study_reports_and_resumes() {
     })
     .unwrap();
     assert_eq!(again.report_md, s.report_md);
+    assert_claims(&s.report_md, 4);
     assert_eq!(
         std::fs::read_to_string(out.join("results.csv")).unwrap(),
         csv
@@ -307,6 +335,7 @@ fn quick_prune_quant_study_follows_the_chip() {
     })
     .unwrap();
     assert_eq!(again.report_md, s.report_md);
+    assert_claims(&s.report_md, 3);
 }
 
 #[test]
@@ -372,6 +401,7 @@ fn quick_timesteps_study_retrains_down_to_one_timestep() {
     })
     .unwrap();
     assert_eq!(again.report_md, s.report_md);
+    assert_claims(&s.report_md, 2);
     let bad = TimestepsSpec {
         schedule: vec![2, 3],
         ..spec
@@ -527,6 +557,7 @@ fn quick_convert_study_approaches_the_ann_and_prices_the_baseline() {
     })
     .unwrap();
     assert_eq!(again.report_md, s.report_md);
+    assert_claims(&s.report_md, 2);
 }
 
 #[test]
@@ -589,6 +620,7 @@ fn quick_topspark_study_learns_on_chip_and_saves_with_fewer_timesteps() {
     let pick = chosen(&s.rows, 16, 2.0).unwrap();
     assert!(100.0 * (full.validation_accuracy - pick.validation_accuracy) <= 2.0 + 1e-9);
     assert!(s.report_md.contains("chosen T ="));
+    assert_claims(&s.report_md, 4);
     for f in [
         "results.csv",
         "report.md",

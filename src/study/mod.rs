@@ -208,6 +208,33 @@ pub fn accuracy_difference(a: f64, b: f64, n: usize) -> String {
     )
 }
 
+/// One line of a report's comparison with the paper it follows.
+pub struct Claim {
+    /// What the paper reports.
+    pub paper: &'static str,
+    /// What this run measured (with its interval where there is one).
+    pub here: String,
+    /// What the measured figure depends on.
+    pub driver: String,
+}
+
+/// The section of a `report.md` that sets the paper's claims beside this
+/// run's figures and says what drives each.
+pub fn claims_md(s: &mut String, paper: &str, claims: &[Claim]) {
+    use std::fmt::Write as _;
+    let _ = writeln!(
+        s,
+        "\n## Against the paper\n\n{paper}\n\n| the paper reports | this run | what drives it |\n| --- | --- | --- |"
+    );
+    for c in claims {
+        let _ = writeln!(s, "| {} | {} | {} |", c.paper, c.here, c.driver);
+    }
+    let _ = writeln!(
+        s,
+        "\nAccuracy intervals are 95% intervals over the test set for one training seed. Chip figures come from a deterministic simulation of each trained model, so their spread over training seeds is not measured here."
+    );
+}
+
 /// A fraction as a percentage with one decimal.
 pub fn pct(x: f64) -> String {
     format!("{:.1}%", 100.0 * x)
