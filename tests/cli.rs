@@ -1013,6 +1013,20 @@ fn flags_that_would_be_ignored_are_refused_and_negative_numbers_get_the_range() 
             ],
             "--train-samples = 0: expected 1 ..= 8000",
         ),
+        (
+            vec![
+                "study",
+                "timesteps",
+                "--dataset",
+                "mnist",
+                "--quick",
+                "--train-samples",
+                "9000",
+                "--out",
+                "/tmp/never-study",
+            ],
+            "--train-samples = 9000: expected 1 ..= 8000",
+        ),
     ];
     for (args, want) in cases {
         let o = run(&args);

@@ -284,6 +284,10 @@ pub struct TimestepsArgs {
     /// default: the built-in NCS2-like one, see src/accelerator.rs).
     #[arg(long)]
     pub baseline: Option<PathBuf>,
+    /// Training images used, the first N of the training split (default:
+    /// all; --quick 1000).
+    #[arg(long)]
+    pub train_samples: Option<usize>,
 }
 
 /// `--baseline FILE`, or the built-in accelerator.
@@ -379,7 +383,12 @@ fn timesteps_main(a: &TimestepsArgs) -> Result<i32> {
     use neurocycle::study::timesteps::{self, TimestepsSpec};
     let c = &a.common;
     let (chip, data) = c.setup("default")?;
-    let train = c.direct_input_spec(&data, a.arch.as_deref(), a.bits, a.epochs, chip.threads)?;
+    let mut train =
+        c.direct_input_spec(&data, a.arch.as_deref(), a.bits, a.epochs, chip.threads)?;
+    if let Some(n) = a.train_samples {
+        neurocycle::error::check_range("command line", "--train-samples", n, 1, data.train.len())?;
+        train.train_samples = Some(n);
+    }
     let spec = TimestepsSpec {
         train: TrainSpec {
             timesteps: a.schedule.first().copied().unwrap_or(1),
