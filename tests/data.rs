@@ -118,11 +118,11 @@ fn dvs_gestures_are_seeded_balanced_event_frames() {
     assert_eq!(
         class_counts(&d.test.labels[..])
             .iter()
-            .filter(|c| **c == 40)
+            .filter(|c| **c == gestures::TEST / gestures::CLASSES)
             .count(),
         10
     );
-    assert_eq!((d.train.len(), d.test.len()), (1600, 400));
+    assert_eq!((d.train.len(), d.test.len()), (1600, 2000));
     // Seeded: the same sample twice; ON and OFF events both occur.
     assert_eq!(gestures::sample(7, 3), gestures::sample(7, 3));
     let s = d.train.sample(0);

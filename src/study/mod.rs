@@ -546,7 +546,7 @@ mod tests {
             "{big}"
         );
         assert!(big.ends_with("outside the test-set noise"));
-        // The same 2 points on 400 images (the synthetic gesture test set).
+        // The same 2 points on 400 images.
         let small = accuracy_difference(0.90, 0.92, 400);
         assert!(small.ends_with("inside the test-set noise"), "{small}");
     }
