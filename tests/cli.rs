@@ -675,6 +675,73 @@ fn run_writes_traces_and_heat_maps_and_plot_draws_from_files() {
 }
 
 #[test]
+fn a_study_over_seeds_gives_each_row_an_interval_and_error_bars() {
+    let out = tmp("study-seeds");
+    let _ = std::fs::remove_dir_all(&out);
+    let o = run(&[
+        "study",
+        "utilization",
+        "--hw",
+        "hw_configs/default.ron",
+        "--dataset",
+        "mnist",
+        "--quick",
+        "--seeds",
+        "2",
+        "--seed",
+        "5",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for f in [
+        "seed-5/results.csv",
+        "seed-6/results.csv",
+        "seed-6/report.md",
+        "seeds.csv",
+        "report.md",
+        "plots/pe_utilization-vs-sparsity.svg",
+    ] {
+        assert!(out.join(f).exists(), "{f}");
+    }
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("over 2 seeds"), "{md}");
+    // The seeds trained differently, and each row's mean lies inside its
+    // interval, which the two seeds' values span.
+    let a = std::fs::read_to_string(out.join("seed-5/results.csv")).unwrap();
+    let b = std::fs::read_to_string(out.join("seed-6/results.csv")).unwrap();
+    assert_ne!(a, b);
+    let csv = std::fs::read_to_string(out.join("seeds.csv")).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |n: &str| header.iter().position(|h| *h == n).unwrap();
+    let (m, lo, hi) = (col("accuracy"), col("accuracy_lo"), col("accuracy_hi"));
+    let acc = |t: &str, row: usize| -> f64 {
+        let h: Vec<&str> = t.lines().next().unwrap().split(',').collect();
+        let c = h.iter().position(|x| *x == "accuracy").unwrap();
+        t.lines()
+            .nth(row + 1)
+            .unwrap()
+            .split(',')
+            .nth(c)
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    for (i, line) in lines.enumerate() {
+        let cells: Vec<f64> = line
+            .split(',')
+            .map(|c| c.parse().unwrap_or(f64::NAN))
+            .collect();
+        assert!(cells[lo] <= cells[m] && cells[m] <= cells[hi], "{line}");
+        assert!((cells[m] - (acc(&a, i) + acc(&b, i)) / 2.0).abs() < 1e-12);
+        assert!(cells[lo] <= acc(&a, i).min(acc(&b, i)) + 1e-12, "{line}");
+    }
+    let svg = std::fs::read_to_string(out.join("plots/accuracy-vs-sparsity.svg")).unwrap();
+    assert!(svg.contains("95% interval over 2 seeds"));
+}
+
+#[test]
 fn study_utilization_quick_runs_from_the_command_line() {
     let out = tmp("study-quick");
     let _ = std::fs::remove_dir_all(&out);

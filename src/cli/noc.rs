@@ -246,14 +246,17 @@ pub fn main(a: &NocArgs) -> Result<i32> {
             Series {
                 name: "packet latency, mean".into(),
                 points: pts(&|r| r.latency.packet_mean),
+                ..Series::default()
             },
             Series {
                 name: "packet latency, p99".into(),
                 points: pts(&|r| r.latency.packet_p99.map(|v| v as f64)),
+                ..Series::default()
             },
             Series {
                 name: "network latency, mean".into(),
                 points: pts(&|r| r.latency.network_mean),
+                ..Series::default()
             },
         ],
         log_y: true,

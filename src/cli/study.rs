@@ -112,9 +112,17 @@ fn topspark_main(a: &TopSparkArgs) -> Result<i32> {
         chip,
     };
     spec.validate()?;
-    run_study(&c.out, |progress| {
-        Ok(topspark::run(&spec, &data, &c.out, progress)?.report_md)
-    })
+    let mut spec = spec;
+    over_seeds(
+        c,
+        "TopSpark: timestep reduction for STDP learning on the chip",
+        |seed, out, progress| {
+            spec.seed = seed;
+            topspark::run(&spec, &data, out, progress)
+        },
+        |s| s.report_md.clone(),
+        topspark::plot_over_seeds,
+    )
 }
 
 /// Flags every study takes.
@@ -142,6 +150,11 @@ pub struct Common {
     pub samples: Option<u64>,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Training seeds: with N > 1 the study runs once per seed (SEED,
+    /// SEED+1, ...) into OUT/seed-S, and OUT/report.md, OUT/seeds.csv and
+    /// OUT/plots give every row's mean with its 95% interval over them.
+    #[arg(long, default_value_t = 1)]
+    pub seeds: u32,
     #[arg(long)]
     pub threads: Option<usize>,
     /// Output folder; a rerun into it resumes.
@@ -374,9 +387,17 @@ fn convert_main(a: &ConvertArgs) -> Result<i32> {
         accelerator,
     };
     spec.validate()?;
-    run_study(&c.out, |progress| {
-        Ok(convert::run(&spec, &data, &c.out, progress)?.report_md)
-    })
+    let mut spec = spec;
+    over_seeds(
+        c,
+        "ANN-to-SNN conversion on the chip, against a DNN accelerator",
+        |seed, out, progress| {
+            spec.train.seed = seed;
+            convert::run(&spec, &data, out, progress)
+        },
+        |s| s.report_md.clone(),
+        convert::plot_over_seeds,
+    )
 }
 
 fn timesteps_main(a: &TimestepsArgs) -> Result<i32> {
@@ -400,9 +421,17 @@ fn timesteps_main(a: &TimestepsArgs) -> Result<i32> {
         accelerator: accelerator(&a.baseline)?,
     };
     spec.validate()?;
-    run_study(&c.out, |progress| {
-        Ok(timesteps::run(&spec, &data, &c.out, progress)?.report_md)
-    })
+    let mut spec = spec;
+    over_seeds(
+        c,
+        "Fewer timesteps: iterative initialization and retraining (IIR)",
+        |seed, out, progress| {
+            spec.train.seed = seed;
+            timesteps::run(&spec, &data, out, progress)
+        },
+        |s| s.report_md.clone(),
+        timesteps::plot_over_seeds,
+    )
 }
 
 /// The regular files under `dir`, relative to it, sorted.
@@ -447,6 +476,33 @@ fn entries(dir: &std::path::Path) -> Vec<String> {
 }
 
 /// Runs a study under a progress bar and prints its report.
+/// Runs a study once, or with `--seeds N` once per seed into its own
+/// folder and then over all of them (`study::seeds`).
+fn over_seeds<S>(
+    c: &Common,
+    title: &str,
+    mut one: impl FnMut(u64, &std::path::Path, &dyn Fn(&str, &neurocycle::train::Progress)) -> Result<S>,
+    report: impl Fn(&S) -> String,
+    plots: impl FnOnce(&std::path::Path, &[S]) -> Result<()>,
+) -> Result<i32> {
+    use neurocycle::study::seeds;
+    neurocycle::error::check_range("command line", "--seeds", c.seeds, 1, 32)?;
+    if c.seeds == 1 {
+        return run_study(&c.out, |progress| {
+            Ok(report(&one(c.seed, &c.out, progress)?))
+        });
+    }
+    let list: Vec<u64> = (0..c.seeds as u64).map(|k| c.seed + k).collect();
+    run_study(&c.out, |progress| {
+        let mut runs = vec![];
+        for &s in &list {
+            runs.push(one(s, &seeds::seed_dir(&c.out, s), progress)?);
+        }
+        plots(&c.out, &runs)?;
+        seeds::aggregate(&c.out, &list, title)
+    })
+}
+
 fn run_study(
     out: &std::path::Path,
     study: impl FnOnce(&dyn Fn(&str, &neurocycle::train::Progress)) -> Result<String>,
@@ -550,9 +606,18 @@ fn prune_quant_main(a: &PruneQuantArgs) -> Result<i32> {
         sparsities,
         chip,
     };
-    run_study(&c.out, |progress| {
-        Ok(prune_quant::run(&spec, &data, &c.out, progress)?.report_md)
-    })
+    let mut spec = spec;
+    over_seeds(
+        c,
+        "Pruning and quantization: alone, cumulative and joint",
+        |seed, out, progress| {
+            spec.train.seed = seed;
+            prune_quant::run(&spec, &data, out, progress)
+        },
+        |s| s.report_md.clone(),
+        // Pareto fronts have no error bars: each seed's are in its folder.
+        |_, _| Ok(()),
+    )
 }
 
 fn utilization_main(a: &UtilizationArgs) -> Result<i32> {
@@ -605,7 +670,15 @@ fn utilization_main(a: &UtilizationArgs) -> Result<i32> {
         },
         chip,
     };
-    run_study(&c.out, |progress| {
-        Ok(utilization::run(&spec, &data, &c.out, progress)?.report_md)
-    })
+    let mut spec = spec;
+    over_seeds(
+        c,
+        "PE utilization of lottery tickets: LTH and u-Ticket",
+        |seed, out, progress| {
+            spec.lottery.train.seed = seed;
+            utilization::run(&spec, &data, out, progress)
+        },
+        |s| s.report_md.clone(),
+        utilization::plot_over_seeds,
+    )
 }

@@ -109,10 +109,13 @@ fn with_ext(path: &Path, ext: &str) -> PathBuf {
 }
 
 /// One named line of points.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Series {
     pub name: String,
     pub points: Vec<(f64, f64)>,
+    /// Error bars: `(low, high)` of each point, in `points` order; empty
+    /// for none (line charts draw them, Pareto charts do not).
+    pub errors: Vec<(f64, f64)>,
 }
 
 /// A line chart of one or more series.
@@ -208,6 +211,22 @@ impl Figure for LineChart {
                     .collect()
             })
             .collect();
+        // Error bars as vertical segments, dropped where the axis cannot
+        // show them (a low end at or below zero on a log axis).
+        let bars: Vec<Vec<(f64, f64, f64)>> = c
+            .series
+            .iter()
+            .map(|s| {
+                s.points
+                    .iter()
+                    .zip(&s.errors)
+                    .filter(|((x, _), (lo, hi))| {
+                        x.is_finite() && lo.is_finite() && hi.is_finite() && (!c.log_y || *lo > 0.0)
+                    })
+                    .map(|(&(x, _), &(lo, hi))| (x, ty(lo), ty(hi)))
+                    .collect()
+            })
+            .collect();
         let all = series.iter().flatten();
         let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
         for &(x, y) in all {
@@ -215,6 +234,10 @@ impl Figure for LineChart {
             x1 = x1.max(x);
             y0 = y0.min(y);
             y1 = y1.max(y);
+        }
+        for &(_, lo, hi) in bars.iter().flatten() {
+            y0 = y0.min(lo);
+            y1 = y1.max(hi);
         }
         for (x, _) in &c.markers {
             x0 = x0.min(*x);
@@ -276,6 +299,13 @@ impl Figure for LineChart {
                             .map(|&(x, y)| Circle::new((x, y), 3, color.filled())),
                     )
                     .map_err(plot_err)?;
+                if !bars[i].is_empty() {
+                    chart
+                        .draw_series(bars[i].iter().map(|&(x, lo, hi)| {
+                            PathElement::new(vec![(x, lo), (x, hi)], color.stroke_width(1))
+                        }))
+                        .map_err(plot_err)?;
+                }
             }
             for (x, label) in &c.markers {
                 let grey = RGBColor(90, 90, 90);

@@ -197,7 +197,7 @@ pub fn series_of(points: impl IntoIterator<Item = (String, f64, f64)>) -> Vec<Se
         let i = *index.entry(name.clone()).or_insert_with(|| {
             groups.push(Series {
                 name,
-                points: vec![],
+                ..Series::default()
             });
             groups.len() - 1
         });

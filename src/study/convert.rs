@@ -838,3 +838,12 @@ fn report_md(
     let _ = writeln!(s, "\nFiles: `results.csv`, `baseline.json`, `plots/{{accuracy,energy_per_inference_pj,seconds_per_inference,power_mw}}-vs-timesteps.svg|png`, `models/`, `reports/`, `state/ann.json`.");
     s
 }
+
+/// The charts over several seeds' runs: means with 95% intervals.
+pub fn plot_over_seeds(out: &Path, runs: &[Summary]) -> Result<()> {
+    let runs: Vec<(&[Row], &AcceleratorRun)> = runs
+        .iter()
+        .map(|s| (s.rows.as_slice(), &s.baseline))
+        .collect();
+    PLOTS.write_over_seeds(&runs, out)
+}

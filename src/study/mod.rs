@@ -36,6 +36,7 @@ macro_rules! result_row {
 
 pub mod convert;
 pub mod prune_quant;
+pub mod seeds;
 pub mod timesteps;
 pub mod topspark;
 pub mod utilization;

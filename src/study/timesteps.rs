@@ -398,3 +398,9 @@ fn report_md(
     let _ = writeln!(s, "\nChip figures are those of the IIR model at each T; the from-scratch models' are in `results.csv`.\n\nFiles: `results.csv`, `plots/{{accuracy,cycles_per_inference,energy_per_inference_pj,spikes_per_inference}}-vs-timesteps.svg|png`, `models/`, `reports/`, `state/` (weights per stage, for resuming).");
     s
 }
+
+/// The charts over several seeds' runs: means with 95% intervals.
+pub fn plot_over_seeds(out: &Path, runs: &[Summary]) -> Result<()> {
+    let runs: Vec<(&[Row], &())> = runs.iter().map(|s| (s.rows.as_slice(), &())).collect();
+    PLOTS.write_over_seeds(&runs, out)
+}

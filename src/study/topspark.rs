@@ -508,3 +508,9 @@ fn report_md(spec: &TopSparkSpec, data: &Dataset, rows: &[Row]) -> String {
     let _ = writeln!(s, "\nPlots: `plots/*-vs-timesteps.{{svg,png}}`. Models: `models/` (learned weights, frozen thresholds).");
     s
 }
+
+/// The charts over several seeds' runs: means with 95% intervals.
+pub fn plot_over_seeds(out: &Path, runs: &[Summary<Row>]) -> Result<()> {
+    let runs: Vec<(&[Row], &())> = runs.iter().map(|s| (s.rows.as_slice(), &())).collect();
+    PLOTS.write_over_seeds(&runs, out)
+}

@@ -383,3 +383,9 @@ fn report_md(spec: &UtilizationSpec, data: &Dataset, rows: &[Row]) -> String {
     );
     s
 }
+
+/// The charts over several seeds' runs: means with 95% intervals.
+pub fn plot_over_seeds(out: &Path, runs: &[Summary]) -> Result<()> {
+    let runs: Vec<(&[Row], &())> = runs.iter().map(|s| (s.rows.as_slice(), &())).collect();
+    PLOTS.write_over_seeds(&runs, out)
+}

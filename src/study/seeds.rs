@@ -1,0 +1,324 @@
+//! A study over several training seeds (`--seeds N`): each seed's study
+//! runs whole into `OUT/seed-S`, then every row's numbers are given as a
+//! mean and a 95% interval over the seeds (Student's t), in
+//! `OUT/seeds.csv`, `OUT/report.md` and as error bars in `OUT/plots`.
+//! Rows are matched by position: every seed runs the same grid, and the
+//! text cells of a row (method, variant, regime) must agree.
+
+use super::{pct, MetricPlots, PlottedRow};
+use crate::error::{write_atomic, Error, Result};
+use crate::plot::sweep::{number, Table};
+use crate::report::headline::column;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// Where seed `seed`'s study goes.
+pub fn seed_dir(out: &Path, seed: u64) -> PathBuf {
+    out.join(format!("seed-{seed}"))
+}
+
+/// The 97.5% quantile of Student's t with `df` degrees of freedom.
+pub fn t975(df: usize) -> f64 {
+    const T: [f64; 30] = [
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+        2.052, 2.048, 2.045, 2.042,
+    ];
+    match df {
+        0 => f64::NAN,
+        d if d <= T.len() => T[d - 1],
+        _ => 1.96,
+    }
+}
+
+/// A mean with its 95% interval over the seeds.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Spread {
+    pub mean: f64,
+    pub lo: f64,
+    pub hi: f64,
+    /// Seeds that gave a value.
+    pub n: usize,
+}
+
+/// The mean of `values` and its 95% t-interval (none for no values; the
+/// interval is the mean itself for one).
+pub fn spread(values: &[f64]) -> Option<Spread> {
+    let n = values.len();
+    if n == 0 {
+        return None;
+    }
+    let mean = values.iter().sum::<f64>() / n as f64;
+    if n == 1 {
+        return Some(Spread {
+            mean,
+            lo: mean,
+            hi: mean,
+            n,
+        });
+    }
+    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+    let half = t975(n - 1) * (var / n as f64).sqrt();
+    Some(Spread {
+        mean,
+        lo: mean - half,
+        hi: mean + half,
+        n,
+    })
+}
+
+impl<R: PlottedRow, C> MetricPlots<'_, R, C> {
+    /// The charts of one study run once per seed (`runs`, each with its
+    /// context), each point the mean over the seeds with its 95% interval
+    /// as an error bar; into `out/plots`.
+    pub fn write_over_seeds(&self, runs: &[(&[R], &C)], out: &Path) -> Result<()> {
+        let Some((first, _)) = runs.first() else {
+            return Ok(());
+        };
+        for (y, log_y) in self.metrics {
+            let mut points = vec![];
+            let mut errors = vec![];
+            for (i, row) in first.iter().enumerate() {
+                let (mut xs, mut ys) = (vec![], vec![]);
+                for (rows, context) in runs {
+                    let Some(r) = rows.get(i) else { continue };
+                    if let (Some(x), Some(v)) = (self.x.value(r, context), y.value(r, context)) {
+                        xs.push(x);
+                        ys.push(v);
+                    }
+                }
+                if let (Some(x), Some(v)) = (spread(&xs), spread(&ys)) {
+                    if x.mean.is_finite() && v.mean.is_finite() {
+                        points.push(((self.series)(row), x.mean, v.mean));
+                        errors.push(((self.series)(row), x.mean, (v.lo, v.hi)));
+                    }
+                }
+            }
+            let mut series = crate::plot::sweep::series_of(points);
+            // Attach each series' error bars in its sorted point order.
+            for s in &mut series {
+                let mut mine: Vec<(f64, (f64, f64))> = errors
+                    .iter()
+                    .filter(|(name, _, _)| *name == s.name)
+                    .map(|(_, x, e)| (*x, *e))
+                    .collect();
+                mine.sort_by(|a, b| a.0.total_cmp(&b.0));
+                s.errors = mine.into_iter().map(|(_, e)| e).collect();
+            }
+            if series.is_empty() {
+                continue;
+            }
+            let mut chart = crate::plot::sweep::line_chart_of(self.x.name, y.name, series, *log_y);
+            if !self.keep.is_empty() {
+                chart
+                    .series
+                    .retain(|s| self.keep.contains(&s.name.as_str()));
+            }
+            chart.title = format!(
+                "{}: {}, mean and 95% interval over {} seeds",
+                chart.y_label,
+                self.title,
+                runs.len()
+            );
+            chart.x_label = self.x_label.into();
+            chart.fit_y = self.fit_accuracy && y.name == "accuracy";
+            crate::plot::write(
+                &chart,
+                &out.join(format!("plots/{}-vs-{}", y.name, self.file_x)),
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Columns `report.md` shows per row, when the study has them: its own
+/// accuracy, then the chip's headline energy and latency.
+const SHOWN: [&str; 3] = [
+    "accuracy",
+    column::energy_per_inference_pj,
+    column::cycles_per_inference,
+];
+
+/// Reads every seed's `results.csv`, writes `out/seeds.csv` (the text
+/// columns, then per number column its mean, `_lo` and `_hi`) and
+/// `out/report.md`, and returns the report.
+pub fn aggregate(out: &Path, seeds: &[u64], title: &str) -> Result<String> {
+    let tables = seeds
+        .iter()
+        .map(|s| Table::read(&seed_dir(out, *s).join("results.csv")))
+        .collect::<Result<Vec<_>>>()?;
+    let first = &tables[0];
+    for t in tables.iter().skip(1) {
+        if t.header != first.header || t.rows.len() != first.rows.len() {
+            return Err(Error::invalid(
+                &t.file,
+                "rows",
+                format!("{} rows of {} columns", t.rows.len(), t.header.len()),
+                format!(
+                    "the grid of seed {}: {} rows of {} columns",
+                    seeds[0],
+                    first.rows.len(),
+                    first.header.len()
+                ),
+            ));
+        }
+    }
+    // A column is text when a cell of it is neither empty nor a number.
+    let text: Vec<bool> = (0..first.header.len())
+        .map(|c| {
+            tables.iter().any(|t| {
+                t.rows
+                    .iter()
+                    .any(|r| !r[c].trim().is_empty() && number(&r[c]).is_none())
+            })
+        })
+        .collect();
+    // The leading columns every seed has alike (round, T, bits: the grid)
+    // name the row in the report, with the text columns.
+    let same = |c: usize| {
+        tables
+            .iter()
+            .all(|t| t.rows.iter().zip(&first.rows).all(|(a, b)| a[c] == b[c]))
+    };
+    let grid = (0..first.header.len())
+        .take_while(|&c| text[c] || same(c))
+        .count();
+    let is_key = |c: usize| text[c] || c < grid;
+    let mut header = vec![];
+    for (c, name) in first.header.iter().enumerate() {
+        if text[c] {
+            header.push(name.clone());
+        } else {
+            header.extend([name.clone(), format!("{name}_lo"), format!("{name}_hi")]);
+        }
+    }
+    let mut rows = vec![];
+    let mut shown: Vec<(Vec<String>, Vec<Option<Spread>>)> = vec![];
+    for (i, row) in first.rows.iter().enumerate() {
+        let mut cells = vec![];
+        let mut keys = vec![];
+        let mut spreads = vec![];
+        for (c, name) in first.header.iter().enumerate() {
+            if is_key(c) && !text[c] {
+                keys.push(match number(&row[c]) {
+                    Some(v) if v.fract() != 0.0 => format!("{v:.4}"),
+                    _ => row[c].clone(),
+                });
+            }
+            if text[c] {
+                if let Some(t) = tables.iter().find(|t| t.rows[i][c] != row[c]) {
+                    return Err(Error::invalid(
+                        &t.file,
+                        format!("row {}, {name}", i + 1),
+                        &t.rows[i][c],
+                        format!(
+                            "{} as in {} (every seed runs the same grid)",
+                            row[c], first.file
+                        ),
+                    ));
+                }
+                cells.push(row[c].clone());
+                keys.push(row[c].clone());
+            } else {
+                let values: Vec<f64> = tables
+                    .iter()
+                    .filter_map(|t| number(&t.rows[i][c]))
+                    .collect();
+                match spread(&values) {
+                    Some(s) => cells.extend([s.mean, s.lo, s.hi].map(|v| v.to_string())),
+                    None => cells.extend([String::new(), String::new(), String::new()]),
+                }
+                if SHOWN.contains(&name.as_str()) {
+                    spreads.push(spread(&values));
+                }
+            }
+        }
+        rows.push(cells);
+        shown.push((keys, spreads));
+    }
+    super::write_csv(&out.join("seeds.csv"), &header, &rows)?;
+    let key_names: Vec<&str> = first
+        .header
+        .iter()
+        .enumerate()
+        .filter(|(c, _)| is_key(*c))
+        .map(|(_, n)| n.as_str())
+        .collect();
+    let shown_names: Vec<&str> = SHOWN
+        .iter()
+        .copied()
+        .filter(|n| first.header.iter().any(|h| h == n))
+        .collect();
+    let mut s = format!(
+        "# {title}, over {} seeds\n\nThe study ran once per training seed ({}), each into `seed-S/` with its own `report.md` (and its comparison with the paper). Here each row's numbers are the mean over the seeds with the 95% interval of the mean (Student's t, n - 1 = {} degrees of freedom); a difference between two rows is inside the noise where their intervals overlap. Every number column of `results.csv` is in `seeds.csv` (`COLUMN`, `COLUMN_lo`, `COLUMN_hi`); `plots/` draws the study's charts with the intervals as error bars.\n\n",
+        seeds.len(),
+        seeds.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", "),
+        seeds.len() - 1
+    );
+    let label = |n: &str| match n {
+        "accuracy" => "accuracy (95% interval)".to_string(),
+        n if n.ends_with("_pj") => format!("{} (nJ)", n.trim_end_matches("_pj").replace('_', " ")),
+        n => n.replace('_', " "),
+    };
+    let _ = writeln!(
+        s,
+        "| {} | {} |",
+        key_names.join(" | "),
+        shown_names
+            .iter()
+            .map(|n| label(n))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
+    let _ = writeln!(
+        s,
+        "|{}",
+        " --- |".repeat(key_names.len() + shown_names.len())
+    );
+    for (keys, spreads) in &shown {
+        let cells: Vec<String> = shown_names
+            .iter()
+            .zip(spreads)
+            .map(|(name, sp)| match sp {
+                // Shown within 0-100% (the t-interval of a fraction can
+                // pass them); seeds.csv keeps the interval as computed.
+                Some(sp) if *name == "accuracy" => format!(
+                    "{} ({} to {})",
+                    pct(sp.mean),
+                    pct(sp.lo.max(0.0)),
+                    pct(sp.hi.min(1.0))
+                ),
+                Some(sp) if name.ends_with("_pj") => format!(
+                    "{:.1} nJ ({:.1} to {:.1})",
+                    sp.mean / 1e3,
+                    sp.lo / 1e3,
+                    sp.hi / 1e3
+                ),
+                Some(sp) => format!("{:.0} ({:.0} to {:.0})", sp.mean, sp.lo, sp.hi),
+                None => "-".into(),
+            })
+            .collect();
+        let _ = writeln!(s, "| {} | {} |", keys.join(" | "), cells.join(" | "));
+    }
+    write_atomic(&out.join("report.md"), s.as_bytes())?;
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_interval_is_students_t_over_the_seeds() {
+        // Three seeds: mean 2, sd 1, half-width 4.303 / sqrt(3).
+        let s = spread(&[1.0, 2.0, 3.0]).unwrap();
+        assert_eq!(s.mean, 2.0);
+        let half = 4.303 / 3f64.sqrt();
+        assert!((s.hi - s.mean - half).abs() < 1e-12);
+        assert!((s.mean - s.lo - half).abs() < 1e-12);
+        assert_eq!(spread(&[5.0]).unwrap().lo, 5.0);
+        assert!(spread(&[]).is_none());
+        assert_eq!(t975(1), 12.706);
+        assert_eq!(t975(100), 1.96);
+    }
+}
