@@ -388,7 +388,7 @@ fn claims(s: &mut String, spec: &PruneQuantSpec, data: &Dataset, rows: &[Row], b
                     )
                 }),
                 driver: format!(
-                    "fine-tuning after pruning: {} epochs over {} rounds",
+                    "fine-tuning while pruning: {} epochs, the sparsity reached in {} step(s)",
                     spec.train.epochs,
                     rounds(spec.train.epochs)
                 ),
@@ -397,7 +397,7 @@ fn claims(s: &mut String, spec: &PruneQuantSpec, data: &Dataset, rows: &[Row], b
                 paper: "pruned to 80%, 45% more energy than the best quantization",
                 here: match (pruned, best_quant) {
                     (Some(p), Some(q)) => format!(
-                        "{:.2}x the energy of {} dense ({:.1} against {:.1} nJ)",
+                        "{:.2}x the energy of {} by quantization alone ({:.1} against {:.1} nJ)",
                         energy(p) / energy(q),
                         bits_name(q.bits),
                         energy(p) / 1e3,
