@@ -133,8 +133,9 @@ impl<R: PlottedRow, C> MetricPlots<'_, R, C> {
 
 /// Columns `report.md` shows per row, when the study has them: its own
 /// accuracy, then the chip's headline energy and latency.
-const SHOWN: [&str; 3] = [
+const SHOWN: [&str; 4] = [
     "accuracy",
+    column::pe_utilization,
     column::energy_per_inference_pj,
     column::cycles_per_inference,
 ];
@@ -193,7 +194,7 @@ pub fn aggregate(out: &Path, seeds: &[u64], title: &str) -> Result<String> {
         }
     }
     let mut rows = vec![];
-    let mut shown: Vec<(Vec<String>, Vec<Option<Spread>>)> = vec![];
+    let mut shown: Vec<(Vec<String>, Vec<(&str, Option<Spread>)>)> = vec![];
     for (i, row) in first.rows.iter().enumerate() {
         let mut cells = vec![];
         let mut keys = vec![];
@@ -229,7 +230,7 @@ pub fn aggregate(out: &Path, seeds: &[u64], title: &str) -> Result<String> {
                     None => cells.extend([String::new(), String::new(), String::new()]),
                 }
                 if SHOWN.contains(&name.as_str()) {
-                    spreads.push(spread(&values));
+                    spreads.push((name.as_str(), spread(&values)));
                 }
             }
         }
@@ -257,6 +258,7 @@ pub fn aggregate(out: &Path, seeds: &[u64], title: &str) -> Result<String> {
     );
     let label = |n: &str| match n {
         "accuracy" => "accuracy (95% interval)".to_string(),
+        column::pe_utilization => "PE utilization".to_string(),
         n if n.ends_with("_pj") => format!("{} (nJ)", n.trim_end_matches("_pj").replace('_', " ")),
         n => n.replace('_', " "),
     };
@@ -276,13 +278,20 @@ pub fn aggregate(out: &Path, seeds: &[u64], title: &str) -> Result<String> {
         " --- |".repeat(key_names.len() + shown_names.len())
     );
     for (keys, spreads) in &shown {
+        // In `SHOWN` order, whatever the columns' order in the CSV.
         let cells: Vec<String> = shown_names
             .iter()
-            .zip(spreads)
+            .map(|name| {
+                let sp = spreads
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .and_then(|(_, s)| *s);
+                (name, sp)
+            })
             .map(|(name, sp)| match sp {
                 // Shown within 0-100% (the t-interval of a fraction can
                 // pass them); seeds.csv keeps the interval as computed.
-                Some(sp) if *name == "accuracy" => format!(
+                Some(sp) if *name == "accuracy" || *name == column::pe_utilization => format!(
                     "{} ({} to {})",
                     pct(sp.mean),
                     pct(sp.lo.max(0.0)),
