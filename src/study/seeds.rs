@@ -194,7 +194,9 @@ pub fn aggregate(out: &Path, seeds: &[u64], title: &str) -> Result<String> {
         }
     }
     let mut rows = vec![];
-    let mut shown: Vec<(Vec<String>, Vec<(&str, Option<Spread>)>)> = vec![];
+    // Per row: its key cells, and the spread of each shown column.
+    type Shown<'a> = (Vec<String>, Vec<(&'a str, Option<Spread>)>);
+    let mut shown: Vec<Shown> = vec![];
     for (i, row) in first.rows.iter().enumerate() {
         let mut cells = vec![];
         let mut keys = vec![];
