@@ -1094,6 +1094,20 @@ fn flags_that_would_be_ignored_are_refused_and_negative_numbers_get_the_range() 
             ],
             "--train-samples = 9000: expected 1 ..= 8000",
         ),
+        (
+            vec![
+                "study",
+                "convert",
+                "--dataset",
+                "mnist",
+                "--quick",
+                "--seeds",
+                "0",
+                "--out",
+                "/tmp/never-study",
+            ],
+            "--seeds = 0: expected 1 ..= 32",
+        ),
     ];
     for (args, want) in cases {
         let o = run(&args);

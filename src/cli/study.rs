@@ -163,9 +163,11 @@ pub struct Common {
 }
 
 impl Common {
-    /// The chip (config with overrides, samples per model) and the data set.
+    /// The chip (config with overrides, samples per model) and the data set,
+    /// after checking the flags every study shares.
     /// Without `--hw`, the embedded preset `default_preset`.
     fn setup(&self, default_preset: &str) -> Result<(ChipSetup, neurocycle::data::Dataset)> {
+        neurocycle::error::check_range("command line", "--seeds", self.seeds, 1, 32)?;
         let (base, hw_file) = match &self.hw {
             Some(path) => (HwConfig::load(path)?, path.display().to_string()),
             None => (
@@ -486,7 +488,6 @@ fn over_seeds<S>(
     plots: impl FnOnce(&std::path::Path, &[S]) -> Result<()>,
 ) -> Result<i32> {
     use neurocycle::study::seeds;
-    neurocycle::error::check_range("command line", "--seeds", c.seeds, 1, 32)?;
     if c.seeds == 1 {
         return run_study(&c.out, |progress| {
             Ok(report(&one(c.seed, &c.out, progress)?))

@@ -191,22 +191,37 @@ fn grouped(
 /// Series from `(series name, x, y)` points: one per distinct name, in
 /// order of first appearance, each sorted by x.
 pub fn series_of(points: impl IntoIterator<Item = (String, f64, f64)>) -> Vec<Series> {
-    let mut groups: Vec<Series> = vec![];
+    series_with_errors(points.into_iter().map(|(n, x, y)| (n, x, y, None)))
+}
+
+/// As `series_of`, each point with an optional error bar `(low, high)`
+/// that stays with it through the sort (a series has bars when its points
+/// do).
+pub fn series_with_errors(
+    points: impl IntoIterator<Item = (String, f64, f64, Option<(f64, f64)>)>,
+) -> Vec<Series> {
+    // Per series: its name and its (x, y, error bar) points.
+    type Points = Vec<(f64, f64, Option<(f64, f64)>)>;
+    let mut groups: Vec<(String, Points)> = vec![];
     let mut index: BTreeMap<String, usize> = BTreeMap::new();
-    for (name, x, y) in points {
+    for (name, x, y, e) in points {
         let i = *index.entry(name.clone()).or_insert_with(|| {
-            groups.push(Series {
-                name,
-                ..Series::default()
-            });
+            groups.push((name, vec![]));
             groups.len() - 1
         });
-        groups[i].points.push((x, y));
-    }
-    for g in &mut groups {
-        g.points.sort_by(|a, b| a.0.total_cmp(&b.0));
+        groups[i].1.push((x, y, e));
     }
     groups
+        .into_iter()
+        .map(|(name, mut pts)| {
+            pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+            Series {
+                name,
+                points: pts.iter().map(|p| (p.0, p.1)).collect(),
+                errors: pts.iter().filter_map(|p| p.2).collect(),
+            }
+        })
+        .collect()
 }
 
 pub fn line_chart(t: &Table, p: &SweepPlot) -> Result<LineChart> {

@@ -409,7 +409,8 @@ fn claims(
                     pct(ann.accuracy)
                 ),
                 driver: format!(
-                    "the baseline's power is mostly its assumed idle power; {}",
+                    "the baseline's assumed static power, {} of its power; {}",
+                    pct(b.energy_static_pj / b.energy_pj),
                     span(|x| x.power_ratio)
                 ),
             },

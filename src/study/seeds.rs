@@ -77,7 +77,6 @@ impl<R: PlottedRow, C> MetricPlots<'_, R, C> {
         };
         for (y, log_y) in self.metrics {
             let mut points = vec![];
-            let mut errors = vec![];
             for (i, row) in first.iter().enumerate() {
                 let (mut xs, mut ys) = (vec![], vec![]);
                 for (rows, context) in runs {
@@ -89,22 +88,11 @@ impl<R: PlottedRow, C> MetricPlots<'_, R, C> {
                 }
                 if let (Some(x), Some(v)) = (spread(&xs), spread(&ys)) {
                     if x.mean.is_finite() && v.mean.is_finite() {
-                        points.push(((self.series)(row), x.mean, v.mean));
-                        errors.push(((self.series)(row), x.mean, (v.lo, v.hi)));
+                        points.push(((self.series)(row), x.mean, v.mean, Some((v.lo, v.hi))));
                     }
                 }
             }
-            let mut series = crate::plot::sweep::series_of(points);
-            // Attach each series' error bars in its sorted point order.
-            for s in &mut series {
-                let mut mine: Vec<(f64, (f64, f64))> = errors
-                    .iter()
-                    .filter(|(name, _, _)| *name == s.name)
-                    .map(|(_, x, e)| (*x, *e))
-                    .collect();
-                mine.sort_by(|a, b| a.0.total_cmp(&b.0));
-                s.errors = mine.into_iter().map(|(_, e)| e).collect();
-            }
+            let series = crate::plot::sweep::series_with_errors(points);
             if series.is_empty() {
                 continue;
             }
