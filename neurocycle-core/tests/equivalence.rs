@@ -260,3 +260,77 @@ fn early_exit_stops_both_executors_at_the_same_timestep() {
     assert!(early.cycles < full.cycles);
     assert_eq!(early.timestep_cycles.len(), 24);
 }
+
+/// `--set`s of a random input-queued router (stages, VCs, speculation,
+/// allocator, credit delay, speedups, network-interface channels).
+fn input_queued_sets() -> impl Strategy<Value = Vec<String>> {
+    (
+        (1u32..4, 0u32..3, 1u32..3, 1u32..3, 1u32..3, any::<bool>()),
+        (
+            prop::sample::select(vec!["islip", "separable_input_first"]),
+            0u32..3,
+            1u32..3,
+            1u32..3,
+        ),
+        (0u32..3, 0u32..3, 0u32..3, 1u32..4),
+    )
+        .prop_map(
+            |((vcs, rc, va, sa, xb, spec), (alloc, cd, is, os), (ni, inj, ej, ejb))| {
+                let sa = if spec { va } else { sa };
+                let stages = rc + if spec { va } else { va + sa } + xb;
+                let iq = |k: &str, v: String| format!("router.input_queued.{k}={v}");
+                vec![
+                    iq("vcs", vcs.to_string()),
+                    iq("routing_cycles", rc.to_string()),
+                    iq("vc_alloc_cycles", va.to_string()),
+                    iq("switch_alloc_cycles", sa.to_string()),
+                    iq("crossbar_cycles", xb.to_string()),
+                    iq("speculative", spec.to_string()),
+                    iq("allocator", alloc.to_string()),
+                    iq("credit_delay_cycles", cd.to_string()),
+                    iq("input_speedup", is.to_string()),
+                    iq("output_speedup", os.to_string()),
+                    iq("ni_latency_cycles", ni.to_string()),
+                    iq("injection_latency_cycles", inj.to_string()),
+                    iq("ejection_latency_cycles", ej.to_string()),
+                    iq("ejection_buffer_flits", ejb.to_string()),
+                    format!("router.latency_cycles={stages}"),
+                    "router.multicast=source_replication".to_string(),
+                ]
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// The input-queued router delivers the same spikes: random models on
+    /// random chips with random router microarchitectures.
+    #[test]
+    fn models_match_the_reference_on_the_input_queued_router(
+        sizes in prop::collection::vec(2usize..24, 2..5),
+        sparsity in 0.0f64..0.9,
+        timesteps in 1u32..5,
+        sem in semantics(),
+        sets in chip_sets(),
+        iq in input_queued_sets(),
+        seed in 0u64..1000,
+    ) {
+        let spec = GenSpec {
+            layers: sizes,
+            sparsity,
+            weight_bits: 4,
+            timesteps,
+            input_rate: 0.5,
+            semantics: sem,
+            seed,
+            ..GenSpec::default()
+        };
+        let model = generate(&spec);
+        let mut sets = sets;
+        sets.extend(iq);
+        let hw = hw(&sets);
+        prop_assume!(neurocycle_core::mapping::map(&model, &hw, "m").is_ok());
+        common::check(&model, &hw, 2, seed);
+    }
+}

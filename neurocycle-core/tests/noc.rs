@@ -20,6 +20,7 @@ fn mesh(x: u32, y: u32) -> MeshParams {
         router_latency: 2,
         link_latency: 1,
         flit_cycles: 1,
+        iq: None,
     }
 }
 
@@ -99,7 +100,7 @@ proptest! {
         seed in 0u64..1000,
     ) {
         let p = MeshParams { x, y, cores_per_router: cpr, buffer_depth: depth,
-            router_latency: rl, link_latency: ll, flit_cycles: fc };
+            router_latency: rl, link_latency: ll, flit_cycles: fc, iq: None };
         let pat = pattern(k, &p, hot);
         let spec = TrafficSpec { pattern: pat, rate, warmup_cycles: 100,
             measure_cycles: 400, max_drain_cycles: 300, drain: true, seed };
@@ -145,7 +146,7 @@ proptest! {
         k in 0u8..4, seed in 0u64..100,
     ) {
         let p = MeshParams { x, y, cores_per_router: 1, buffer_depth: 2,
-            router_latency: rl, link_latency: ll, flit_cycles: fc };
+            router_latency: rl, link_latency: ll, flit_cycles: fc, iq: None };
         let pat = pattern(k, &p, 0);
         // About one packet in the whole mesh at a time: no contention.
         let rate = 0.02 / (x * y) as f64 / (fc * 8) as f64;
@@ -189,6 +190,7 @@ fn zero_load_covers_zero_to_eight_hops() {
         router_latency: 3,
         link_latency: 2,
         flit_cycles: 2,
+        iq: None,
         ..mesh(5, 5)
     };
     let spec = TrafficSpec {
@@ -393,6 +395,7 @@ fn capacity_bound_is_the_known_capacity() {
     // Two link cycles per flit halve what a link carries.
     let slow = MeshParams {
         flit_cycles: 2,
+        iq: None,
         ..mesh(8, 8)
     };
     assert!((capacity_bound(Pattern::Uniform, &slow) - 0.25).abs() < 1e-12);

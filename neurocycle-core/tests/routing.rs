@@ -178,10 +178,13 @@ fn simulate(
         200_000 + total * 200,
         |mesh| {
             // Conservation, every cycle.
-            assert_eq!(mesh.stats.injected, mesh.stats.ejected + mesh.in_flight());
+            assert_eq!(
+                mesh.stats().injected,
+                mesh.stats().ejected + mesh.in_flight()
+            );
         },
     );
-    assert_eq!(mesh.stats.injected, total);
+    assert_eq!(mesh.stats().injected, total);
     Outcome {
         sent,
         got: sink.got,
@@ -208,6 +211,7 @@ fn params() -> impl Strategy<Value = MeshParams> {
             router_latency: rl,
             link_latency: ll,
             flit_cycles: fc,
+            iq: None,
         })
 }
 
@@ -242,18 +246,18 @@ proptest! {
         }
         prop_assert!(seen.iter().all(|n| *n == 1), "delivery counts {:?}", seen);
         // Minimal XY: the per-link loads are exactly those of the XY paths.
-        prop_assert_eq!(&out.mesh.stats.per_link, &xy_link_counts(&out.sent, &p));
+        prop_assert_eq!(&out.mesh.stats().per_link, &xy_link_counts(&out.sent, &p));
         let manhattan: u64 = out.sent.iter().map(|(s, d)| {
             let (a, b) = (tile(*s, &p), tile(*d, &p));
             ((a.0 - b.0).abs() + (a.1 - b.1).abs()) as u64
         }).sum();
-        prop_assert_eq!(out.mesh.stats.hops, manhattan);
-        prop_assert_eq!(out.mesh.stats.router_traversals, manhattan + out.sent.len() as u64);
+        prop_assert_eq!(out.mesh.stats().hops, manhattan);
+        prop_assert_eq!(out.mesh.stats().router_traversals, manhattan + out.sent.len() as u64);
         // Every flit's latency is at least the zero-load latency of its route.
         for (_, f) in &out.got {
             let (a, b) = (tile(f.src_core, &p), tile(f.dest_core, &p));
             let h = ((a.0 - b.0).abs() + (a.1 - b.1).abs()) as u64;
-            prop_assert!(out.mesh.stats.latency_max >= p.zero_load_latency(h));
+            prop_assert!(out.mesh.stats().latency_max >= p.zero_load_latency(h));
         }
     }
 }
@@ -270,6 +274,7 @@ fn zero_load_latency_matches_the_formula() {
                 router_latency: rl,
                 link_latency: ll,
                 flit_cycles: fc,
+                iq: None,
             };
             let mut mesh = Mesh::new(p);
             let mut sink = Cores {
@@ -289,10 +294,11 @@ fn zero_load_latency_matches_the_formula() {
             }
             let expected = h as u64 * (rl + ll + fc - 1) as u64 + rl as u64;
             assert_eq!(
-                mesh.stats.latency_max, expected,
+                mesh.stats().latency_max,
+                expected,
                 "h={h} rl={rl} ll={ll} fc={fc}"
             );
-            assert_eq!(mesh.stats.hops, h as u64);
+            assert_eq!(mesh.stats().hops, h as u64);
             // The contract's formula, for one-cycle flits.
             if fc == 1 {
                 assert_eq!(expected, h as u64 * (rl + ll) as u64 + rl as u64);
@@ -313,6 +319,7 @@ fn hotspot_ejection_is_one_flit_per_cycle() {
         router_latency: 1,
         link_latency: 1,
         flit_cycles: 1,
+        iq: None,
     };
     let out = simulate(p, Traffic::AllToOne, 20, 1 << 20, 1, 3);
     assert_eq!(out.got.len(), 320);
@@ -393,7 +400,7 @@ proptest! {
             seen[f.axon as usize] += 1;
         }
         prop_assert!(seen.iter().all(|n| *n == 1), "delivery counts {:?}", seen);
-        prop_assert_eq!(mesh.stats.injected, flits.len() as u64);
+        prop_assert_eq!(mesh.stats().injected, flits.len() as u64);
         let mut expected = vec![0u64; (p.x * p.y * 4) as usize];
         for f in &flits {
             let members = groups.offsets[f.group as usize] as usize..groups.offsets[f.group as usize + 1] as usize;
@@ -406,6 +413,6 @@ proptest! {
                 expected[l] += 1;
             }
         }
-        prop_assert_eq!(&mesh.stats.per_link, &expected);
+        prop_assert_eq!(&mesh.stats().per_link, &expected);
     }
 }

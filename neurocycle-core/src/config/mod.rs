@@ -130,6 +130,96 @@ pub struct Router {
     /// A flit wider than the link is serialized over several cycles.
     pub link_width_bits: u32,
     pub multicast: Multicast,
+    /// Present: the input-queued router with virtual channels (after
+    /// BookSim2's `iq_router`); absent: the pipelined router above.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_queued: Option<InputQueued>,
+}
+
+/// The input-queued router: per-VC input buffers of `Router::buffer_depth`
+/// flits, routing, VC allocation (per packet) and switch allocation (per
+/// flit) as separate stages, a crossbar stage, credit flow control per VC
+/// and a network interface per core. `docs/noc.md` maps every field to
+/// BookSim2's option of the same meaning.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct InputQueued {
+    /// Virtual channels per input port.
+    pub vcs: u32,
+    /// Route computation; 0 is lookahead routing.
+    pub routing_cycles: u32,
+    pub vc_alloc_cycles: u32,
+    pub switch_alloc_cycles: u32,
+    /// Switch traversal, up to the output port.
+    pub crossbar_cycles: u32,
+    /// Switch allocation in the same cycles as VC allocation, for heads
+    /// that have no output VC yet; non-speculative requests win.
+    pub speculative: bool,
+    pub allocator: Allocator,
+    /// From a credit's arrival to its use, on top of the link latency.
+    pub credit_delay_cycles: u32,
+    /// Crossbar inputs per input port (VC v uses input `v mod speedup`).
+    pub input_speedup: u32,
+    /// Crossbar outputs per output port (input port p uses `p mod speedup`).
+    pub output_speedup: u32,
+    /// From a core handing a flit to its network interface to the
+    /// interface sending it.
+    pub ni_latency_cycles: u32,
+    /// The channel from the network interface to the router.
+    pub injection_latency_cycles: u32,
+    /// The channel from the router to the network interface.
+    pub ejection_latency_cycles: u32,
+    /// The interface's ejection buffer per VC (the router's credits for it).
+    pub ejection_buffer_flits: u32,
+}
+
+impl Default for InputQueued {
+    /// BookSim2's defaults, except 2 VCs (BookSim: 16).
+    fn default() -> Self {
+        InputQueued {
+            vcs: 2,
+            routing_cycles: 1,
+            vc_alloc_cycles: 1,
+            switch_alloc_cycles: 1,
+            crossbar_cycles: 1,
+            speculative: false,
+            allocator: Allocator::Islip,
+            credit_delay_cycles: 0,
+            input_speedup: 1,
+            output_speedup: 1,
+            ni_latency_cycles: 0,
+            injection_latency_cycles: 1,
+            ejection_latency_cycles: 1,
+            ejection_buffer_flits: 8,
+        }
+    }
+}
+
+impl InputQueued {
+    /// Cycles from a head's arrival at a router to its leaving the
+    /// crossbar, with no contention, plus one: what `router.latency_cycles`
+    /// must say.
+    pub fn pipeline_cycles(&self) -> u32 {
+        let alloc = if self.speculative {
+            self.vc_alloc_cycles.max(self.switch_alloc_cycles)
+        } else {
+            self.vc_alloc_cycles + self.switch_alloc_cycles
+        };
+        self.routing_cycles + alloc + self.crossbar_cycles
+    }
+}
+
+/// A separable allocator with round-robin arbiters, used for VC and for
+/// switch allocation.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Allocator {
+    /// Each input picks one of its requests, then each output one of the
+    /// inputs that picked it.
+    SeparableInputFirst,
+    /// iSLIP, one iteration: each output grants one request, each input
+    /// accepts one grant; pointers move only past accepted grants.
+    Islip,
 }
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -321,7 +411,13 @@ impl HwConfig {
             let new = parse_value(path, raw.trim(), kind)?;
             let mut slot = &mut value;
             for key in path.split('.') {
-                slot = slot.get_mut(key).expect("PARAMS paths exist in the config");
+                // An optional section absent from the file starts empty:
+                // its other fields take their defaults.
+                slot = slot
+                    .as_object_mut()
+                    .expect("PARAMS paths run through sections")
+                    .entry(key)
+                    .or_insert_with(|| serde_json::json!({}));
             }
             *slot = new;
         }
@@ -333,7 +429,44 @@ impl HwConfig {
         params::check_ranges(
             &serde_json::to_value(self).expect("config serializes"),
             file,
-        )
+        )?;
+        if let Some(iq) = &self.router.input_queued {
+            if iq.speculative && iq.vc_alloc_cycles != iq.switch_alloc_cycles {
+                return Err(Error::invalid(
+                    file,
+                    "router.input_queued.switch_alloc_cycles",
+                    iq.switch_alloc_cycles,
+                    format!(
+                        "with speculative = true, the same as vc_alloc_cycles ({}): both allocations share one stage",
+                        iq.vc_alloc_cycles
+                    ),
+                ));
+            }
+            if self.router.latency_cycles != iq.pipeline_cycles() {
+                return Err(Error::invalid(
+                    file,
+                    "router.latency_cycles",
+                    self.router.latency_cycles,
+                    format!(
+                        "{}: the stages of router.input_queued (routing {} + allocation {} + crossbar {}); set router.latency_cycles={} or change the stages",
+                        iq.pipeline_cycles(),
+                        iq.routing_cycles,
+                        iq.pipeline_cycles() - iq.routing_cycles - iq.crossbar_cycles,
+                        iq.crossbar_cycles,
+                        iq.pipeline_cycles()
+                    ),
+                ));
+            }
+            if self.router.multicast == Multicast::XyTree {
+                return Err(Error::invalid(
+                    file,
+                    "router.multicast",
+                    "xy_tree",
+                    "source_replication with router.input_queued (the input-queued router carries unicast packets only)",
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -354,6 +487,7 @@ fn parse_value(path: &str, raw: &str, kind: params::Kind) -> Result<serde_json::
             serde_json::json!(v.ok_or_else(bad)?)
         }
         Kind::Text => serde_json::json!(raw),
+        Kind::Flag => serde_json::json!(raw.parse::<bool>().map_err(|_| bad())?),
         Kind::Choice(options) => {
             if !options.contains(&raw) {
                 return Err(bad());

@@ -15,6 +15,8 @@ pub enum Kind {
     Mesh,
     Integer,
     Number,
+    /// `true` or `false`.
+    Flag,
     Choice(&'static [&'static str]),
 }
 
@@ -26,6 +28,7 @@ impl Kind {
             Kind::Mesh => "XxY, e.g. 4x4".into(),
             Kind::Integer => "whole number".into(),
             Kind::Number => "finite number".into(),
+            Kind::Flag => "true | false".into(),
             Kind::Choice(c) => c.join(" | "),
         }
     }
@@ -80,6 +83,9 @@ pub struct Param {
     pub kind: Kind,
     pub range: Range,
     pub doc: &'static str,
+    /// In a section a config may leave out (`router.input_queued`): absent,
+    /// it is not checked; `--set` creates the section with its defaults.
+    pub optional: bool,
 }
 
 const fn p(
@@ -95,10 +101,25 @@ const fn p(
         kind,
         range,
         doc,
+        optional: false,
     }
 }
 
-use Kind::{Choice, Integer, Mesh, Number, Text};
+/// A parameter of the optional `router.input_queued` section.
+const fn iq(
+    path: &'static str,
+    unit: &'static str,
+    kind: Kind,
+    range: Range,
+    doc: &'static str,
+) -> Param {
+    Param {
+        optional: true,
+        ..p(path, unit, kind, range, doc)
+    }
+}
+
+use Kind::{Choice, Flag, Integer, Mesh, Number, Text};
 use Range::{Any, EachSide, NonNegative, Positive, PositiveUpTo, UpToWordBits};
 
 /// Every parameter, in the order of the docs' table.
@@ -126,6 +147,20 @@ pub const PARAMS: &[Param] = &[
     p("router.link_latency_cycles", "cycles", Integer, Range::Whole(1, 1024), "per link; credits return over the link with the same latency"),
     p("router.link_width_bits", "bits", Integer, Range::Whole(1, 4096), "a flit of `flit_bits` takes `ceil(flit_bits / link_width_bits)` cycles on a link"),
     p("router.multicast", "", Choice(&["source_replication", "xy_tree"]), Any, "one flit per destination core, replicated at the source core; or one flit per spike, carrying a destination-core bitmap and the source's key, replicated in the routers where the XY paths to its destinations part (each destination core maps the key to its axon)"),
+    iq("router.input_queued.vcs", "VCs", Integer, Range::Whole(1, 16), "virtual channels per input port, each with its own buffer of `router.buffer_depth` flits and credits; setting any `router.input_queued` field selects the input-queued router (BookSim2's `iq_router`), whose other fields take the defaults shown"),
+    iq("router.input_queued.routing_cycles", "cycles", Integer, Range::Whole(0, 64), "route computation of a head flit; 0 is lookahead routing"),
+    iq("router.input_queued.vc_alloc_cycles", "cycles", Integer, Range::Whole(1, 64), "VC allocation, once per packet (its head)"),
+    iq("router.input_queued.switch_alloc_cycles", "cycles", Integer, Range::Whole(1, 64), "switch allocation, once per flit"),
+    iq("router.input_queued.crossbar_cycles", "cycles", Integer, Range::Whole(1, 64), "switch traversal to the output port; `router.latency_cycles` must equal routing + allocation + crossbar cycles"),
+    iq("router.input_queued.speculative", "", Flag, Any, "a head bids for the switch in the same cycles as for its output VC (allocation then takes `vc_alloc_cycles`, which must equal `switch_alloc_cycles`); non-speculative requests win"),
+    iq("router.input_queued.allocator", "", Choice(&["separable_input_first", "islip"]), Any, "VC and switch allocator, round-robin arbiters: each input picks one request then each output one input; or iSLIP with one iteration (BookSim2's default)"),
+    iq("router.input_queued.credit_delay_cycles", "cycles", Integer, Range::Whole(0, 1024), "from a credit's arrival over the link to its use; the credit round trip is `2 x link_latency_cycles + credit_delay_cycles` plus the pipeline"),
+    iq("router.input_queued.input_speedup", "", Integer, Range::Whole(1, 4), "crossbar inputs per input port; VC v uses input `v mod speedup`"),
+    iq("router.input_queued.output_speedup", "", Integer, Range::Whole(1, 4), "crossbar outputs per output port; input port p uses output `p mod speedup`; the link still sends one flit per flit time"),
+    iq("router.input_queued.ni_latency_cycles", "cycles", Integer, Range::Whole(0, 1024), "network interface: from a core handing it a flit to sending it"),
+    iq("router.input_queued.injection_latency_cycles", "cycles", Integer, Range::Whole(0, 1024), "the channel from a network interface to its router's injection port (credits return over it)"),
+    iq("router.input_queued.ejection_latency_cycles", "cycles", Integer, Range::Whole(0, 1024), "the channel from a router's ejection port to the network interface (credits return over it)"),
+    iq("router.input_queued.ejection_buffer_flits", "flits", Integer, Range::Whole(1, 256), "the interface's ejection buffer per VC, the router's credits for its ejection port; the interface hands one flit per cycle to the core's work queue when it has room"),
     p("barrier_cycles", "cycles", Integer, Range::Whole(0, 1 << 24), "cost of the barrier that ends every phase"),
     p("mapping.policy", "", Choice(&["contiguous", "locality"]), Any, "placement of the mapper's cores on the chip: populations in order from core 0; or each core, in order, on the free core with the least hop-weighted traffic (routing entries x hops) to the cores placed before it"),
     p("energy.source", "text", Text, Any, "the basis of the table as a whole (process node, main references)"),
@@ -179,6 +214,9 @@ pub fn check_ranges(config: &serde_json::Value, file: &str) -> Result<()> {
     let number = |path: &str| lookup(config, path).and_then(|v| v.as_f64());
     let shown = |v: Option<f64>| v.map_or("a non-finite number".to_string(), |v| v.to_string());
     for p in PARAMS {
+        if p.optional && lookup(config, p.path).is_none() {
+            continue;
+        }
         match p.range {
             Range::Any => {}
             Range::Whole(lo, hi) => check_range(file, p.path, whole(p.path), lo, hi)?,
@@ -234,6 +272,12 @@ pub fn check_ranges(config: &serde_json::Value, file: &str) -> Result<()> {
 pub fn markdown_table() -> String {
     let default = serde_json::to_value(crate::config::HwConfig::preset("default").expect("preset"))
         .expect("config serializes");
+    // The optional section shows the defaults it takes when present.
+    let mut with_iq = crate::config::HwConfig::preset("default")
+        .expect("preset")
+        .into_inner();
+    with_iq.router.input_queued = Some(Default::default());
+    let section = serde_json::to_value(with_iq).expect("config serializes");
     let mut s = String::from(
         "| path | unit | range | `default.ron` | meaning |\n| --- | --- | --- | --- | --- |\n",
     );
@@ -246,11 +290,16 @@ pub fn markdown_table() -> String {
                 .join(", "),
             _ => p.range.text(),
         };
-        let value = match lookup(&default, p.path) {
-            Some(serde_json::Value::String(t)) => t.clone(),
-            Some(serde_json::Value::Array(xy)) => format!("{}x{}", xy[0], xy[1]),
-            Some(v) => v.to_string(),
-            None => String::new(),
+        let shown = |v: &serde_json::Value| match v {
+            serde_json::Value::String(t) => t.clone(),
+            serde_json::Value::Array(xy) => format!("{}x{}", xy[0], xy[1]),
+            v => v.to_string(),
+        };
+        let value = match (lookup(&default, p.path), lookup(&section, p.path)) {
+            (Some(v), _) => shown(v),
+            // Not in default.ron: the section's default, in parentheses.
+            (None, Some(v)) => format!("({})", shown(v)),
+            (None, None) => String::new(),
         };
         s += &format!(
             "| `{}` | {} | {} | {} | {} |\n",
@@ -282,9 +331,16 @@ mod tests {
         }
     }
 
+    /// The default config with its optional sections present.
+    fn with_every_section() -> HwConfig {
+        let mut c = HwConfig::preset("default").unwrap().into_inner();
+        c.router.input_queued = Some(Default::default());
+        c
+    }
+
     #[test]
     fn every_config_field_is_declared_once() {
-        let cfg = serde_json::to_value(HwConfig::preset("default").unwrap()).unwrap();
+        let cfg = serde_json::to_value(with_every_section()).unwrap();
         let mut fields = vec![];
         leaves(&cfg, "", &mut fields);
         let mut declared: Vec<String> = PARAMS.iter().map(|p| p.path.to_string()).collect();
@@ -323,7 +379,7 @@ mod tests {
 
     #[test]
     fn ranges_reject_each_parameter_out_of_range() {
-        let cfg = serde_json::to_value(HwConfig::preset("default").unwrap()).unwrap();
+        let cfg = serde_json::to_value(with_every_section()).unwrap();
         check_ranges(&cfg, "d").unwrap();
         for p in PARAMS {
             let bad = match p.range {

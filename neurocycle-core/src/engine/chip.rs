@@ -95,6 +95,7 @@ pub fn mesh_params(hw: &HwConfig, flit_bits: u32) -> MeshParams {
         router_latency: hw.router.latency_cycles,
         link_latency: hw.router.link_latency_cycles,
         flit_cycles: flit_bits.div_ceil(hw.router.link_width_bits),
+        iq: hw.router.input_queued,
     }
 }
 

@@ -19,6 +19,7 @@
 pub mod chip;
 pub mod core;
 pub mod counters;
+pub mod iq;
 pub mod noc;
 mod part;
 pub mod sync;
@@ -294,7 +295,13 @@ pub struct Engine<'c> {
 fn bands(chip: &Chip, parts: usize) -> Vec<u8> {
     let (x, y) = (chip.mesh.x, chip.mesh.y);
     let n = (x * y) as usize;
-    let parts = parts.clamp(1, n.min(sync::MAX_PARTS));
+    // The input-queued router steps the whole mesh each cycle, on one thread.
+    let most = if chip.mesh.iq.is_some() {
+        1
+    } else {
+        n.min(sync::MAX_PARTS)
+    };
+    let parts = parts.clamp(1, most);
     let mut load = vec![0u64; n];
     for t in &chip.cores {
         load[(t.phys / chip.mesh.cores_per_router) as usize] +=
@@ -540,7 +547,7 @@ impl<'c> Engine<'c> {
         };
         let mut spikes = vec![];
         for p in self.parts.iter_mut() {
-            counters.noc.merge(&p.mesh.stats);
+            counters.noc.merge(p.mesh.stats());
             for (s, &c) in p.cores.iter().zip(&p.slots) {
                 counters.spikes_per_layer[chip.cores[c as usize].population as usize] +=
                     s.cnt.spikes;

@@ -77,6 +77,9 @@ pub struct Flit {
     pub tag: u8,
     pub src_core: u32,
     pub inject_cycle: u64,
+    /// `iq::HEAD` and / or `iq::TAIL`: its place in a packet (both for a
+    /// single-flit packet; the pipelined router sends single flits only).
+    pub packet: u8,
     /// When the flit may leave the router it sits in.
     ready_cycle: u64,
     /// Output ports still to serve at the router it sits in (routed on
@@ -94,6 +97,7 @@ impl Flit {
             tag,
             src_core,
             inject_cycle: 0,
+            packet: super::iq::HEAD | super::iq::TAIL,
             ready_cycle: 0,
             out_mask: 0,
         }
@@ -211,10 +215,17 @@ pub struct MeshParams {
     pub router_latency: u32,
     pub link_latency: u32,
     pub flit_cycles: u32,
+    /// The input-queued router (`router.input_queued`), or `None`: the
+    /// pipelined one.
+    pub iq: Option<crate::config::InputQueued>,
 }
 
 impl MeshParams {
+    /// Latency of a single-flit packet alone in the mesh over `hops` links.
     pub fn zero_load_latency(&self, hops: u64) -> u64 {
+        if let Some(q) = &self.iq {
+            return super::iq::IqMesh::zero_load_latency(self, q, hops);
+        }
         hops * (self.router_latency + self.link_latency + self.flit_cycles - 1) as u64
             + self.router_latency as u64
     }
@@ -299,7 +310,7 @@ impl<T> std::ops::IndexMut<usize> for Unchecked<T> {
 }
 
 #[derive(Clone, Debug)]
-pub struct Mesh {
+pub struct Pipelined {
     /// Private: the tables below are sized from it (see `Unchecked`).
     p: MeshParams,
     ports: usize,
@@ -341,13 +352,13 @@ pub struct Mesh {
     outbox_at: u64,
 }
 
-impl Mesh {
-    pub fn new(p: MeshParams) -> Mesh {
-        Mesh::with_groups(p, Default::default())
+impl Pipelined {
+    pub fn new(p: MeshParams) -> Pipelined {
+        Pipelined::with_groups(p, Default::default())
     }
 
     /// A mesh that can carry multicast flits of `groups`.
-    pub fn with_groups(p: MeshParams, groups: std::sync::Arc<Groups>) -> Mesh {
+    pub fn with_groups(p: MeshParams, groups: std::sync::Arc<Groups>) -> Pipelined {
         let routers = (p.x * p.y) as usize;
         let ports = LOCAL + p.cores_per_router as usize;
         assert!(
@@ -360,7 +371,7 @@ impl Mesh {
             groups.cores.iter().all(|&c| c < n_cores),
             "a multicast group names a core outside the mesh"
         );
-        Mesh {
+        Pipelined {
             p,
             ports,
             depth,
@@ -418,8 +429,8 @@ impl Mesh {
         groups: std::sync::Arc<Groups>,
         owner: &[u8],
         me: u8,
-    ) -> Mesh {
-        let mut mesh = Mesh::with_groups(p, groups);
+    ) -> Pipelined {
+        let mut mesh = Pipelined::with_groups(p, groups);
         assert_eq!(owner.len(), mesh.n_routers(), "one owner per router");
         mesh.owner = Unchecked(owner.to_vec());
         mesh.me = me;
@@ -1043,5 +1054,150 @@ impl Mesh {
             }
         }
         "no flit in the mesh; a core is waiting".to_string()
+    }
+}
+
+/// The chip's mesh: the pipelined router, or the input-queued one with
+/// virtual channels (`router.input_queued`). One inference steps one of
+/// them; the engine and the NoC mode see only this type.
+#[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)]
+pub enum Mesh {
+    Pipelined(Pipelined),
+    InputQueued(super::iq::IqMesh),
+}
+
+/// Forwards a call to whichever router the mesh has.
+macro_rules! each {
+    ($self:expr, $m:ident => $e:expr) => {
+        match $self {
+            Mesh::Pipelined($m) => $e,
+            Mesh::InputQueued($m) => $e,
+        }
+    };
+}
+
+impl Mesh {
+    pub fn new(p: MeshParams) -> Mesh {
+        Mesh::with_groups(p, Default::default())
+    }
+
+    /// A mesh that can carry multicast flits of `groups` (the pipelined
+    /// router only: the config refuses tree multicast with the other).
+    pub fn with_groups(p: MeshParams, groups: std::sync::Arc<Groups>) -> Mesh {
+        match p.iq {
+            Some(q) => Mesh::InputQueued(super::iq::IqMesh::new(p, q)),
+            None => Mesh::Pipelined(Pipelined::with_groups(p, groups)),
+        }
+    }
+
+    /// The part of a pipelined mesh that partition `me` steps (the engine
+    /// runs an input-queued mesh whole, on one thread).
+    pub fn partitioned(
+        p: MeshParams,
+        groups: std::sync::Arc<Groups>,
+        owner: &[u8],
+        me: u8,
+    ) -> Mesh {
+        assert!(p.iq.is_none(), "an input-queued mesh is not partitioned");
+        Mesh::Pipelined(Pipelined::partitioned(p, groups, owner, me))
+    }
+
+    pub fn stats(&self) -> &NocStats {
+        each!(self, m => &m.stats)
+    }
+
+    #[inline]
+    pub fn step(&mut self, now: u64, sink: &mut impl Sink, every_cycle: bool) {
+        each!(self, m => m.step(now, sink, every_cycle))
+    }
+
+    #[inline]
+    pub fn inject(&mut self, flit: Flit, now: u64) {
+        each!(self, m => m.inject(flit, now))
+    }
+
+    #[inline]
+    pub fn injection_room(&self, core: u32) -> u32 {
+        each!(self, m => m.injection_room(core))
+    }
+
+    pub fn can_inject(&self, core: u32) -> bool {
+        self.injection_room(core) > 0
+    }
+
+    #[inline]
+    pub fn next_wake(&self) -> u64 {
+        each!(self, m => m.next_wake())
+    }
+
+    pub fn in_flight(&self) -> u64 {
+        each!(self, m => m.in_flight())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.in_flight() == 0
+    }
+
+    pub fn n_routers(&self) -> usize {
+        each!(self, m => m.n_routers())
+    }
+
+    pub fn router_of(&self, core: u32) -> usize {
+        each!(self, m => m.router_of(core))
+    }
+
+    pub fn reset(&mut self) {
+        each!(self, m => m.reset())
+    }
+
+    pub fn describe_stuck(&self) -> String {
+        each!(self, m => m.describe_stuck())
+    }
+
+    /// The input-queued mesh, for tests that look inside it.
+    pub fn input_queued(&self) -> Option<&super::iq::IqMesh> {
+        match self {
+            Mesh::InputQueued(m) => Some(m),
+            Mesh::Pipelined(_) => None,
+        }
+    }
+
+    /// Flits held, messages to other partitions included.
+    pub fn flits_held(&self) -> u64 {
+        match self {
+            Mesh::Pipelined(m) => m.flits_held(),
+            Mesh::InputQueued(m) => m.in_flight(),
+        }
+    }
+
+    pub fn take_outbox(&mut self, swap: &mut Vec<Msg>) -> (u64, u64) {
+        match self {
+            Mesh::Pipelined(m) => m.take_outbox(swap),
+            Mesh::InputQueued(_) => {
+                swap.clear();
+                (0, u64::MAX)
+            }
+        }
+    }
+
+    pub fn apply(&mut self, msgs: &[Msg]) {
+        if let Mesh::Pipelined(m) = self {
+            m.apply(msgs)
+        }
+    }
+
+    pub fn outbox_at(&self) -> u64 {
+        match self {
+            Mesh::Pipelined(m) => m.outbox_at(),
+            Mesh::InputQueued(_) => u64::MAX,
+        }
+    }
+
+    pub fn upstream_of(&self, q: usize) -> usize {
+        match self {
+            Mesh::Pipelined(m) => m.upstream_of(q),
+            Mesh::InputQueued(_) => unreachable!("an input-queued mesh sends no messages"),
+        }
     }
 }

@@ -50,6 +50,9 @@ pub struct NocRun {
     pub buffer_depth: u32,
     pub router_latency_cycles: u32,
     pub link_latency_cycles: u32,
+    /// The input-queued router's parameters (absent: the pipelined router).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_queued: Option<crate::config::InputQueued>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -62,8 +65,9 @@ pub struct NocLatency {
     pub network_mean: Option<f64>,
     pub network_max: Option<u64>,
     pub hops_mean: Option<f64>,
-    /// `(h + 1) * router_latency + h * (link_latency + flit_cycles - 1)`
-    /// at the mean hop count.
+    /// The zero-load latency at the mean hop count: `(h + 1) *
+    /// router_latency + h * (link_latency + flit_cycles - 1)` for the
+    /// pipelined router, `docs/noc.md` gives the input-queued one's.
     pub zero_load_at_mean_hops: Option<f64>,
 }
 
@@ -146,8 +150,11 @@ pub fn link_exists(x: u32, y: u32, dir: usize, mx: u32, my: u32) -> bool {
     }
 }
 
+/// `MeshParams::zero_load_latency` at a fractional hop count (it is linear
+/// in the hops).
 pub fn zero_load_latency(p: &MeshParams, hops: f64) -> f64 {
-    (hops + 1.0) * p.router_latency as f64 + hops * (p.link_latency + p.flit_cycles - 1) as f64
+    let at0 = p.zero_load_latency(0) as f64;
+    at0 + hops * (p.zero_load_latency(1) - p.zero_load_latency(0)) as f64
 }
 
 pub fn build(
@@ -210,6 +217,7 @@ pub fn build(
             buffer_depth: p.buffer_depth,
             router_latency_cycles: p.router_latency,
             link_latency_cycles: p.link_latency,
+            input_queued: p.iq,
         },
         latency: NocLatency {
             packet_mean: r.packet_latency_mean,

@@ -586,12 +586,12 @@ pub fn simulate_observed<O: TrafficObserver>(
         // State between processed cycles does not change, so a boundary
         // crossed by a jump is seen exactly as at its own cycle.
         if now >= window.0 && at_start.is_none() {
-            at_start = Some(mesh.stats.clone());
+            at_start = Some(mesh.stats().clone());
             backlog.0 = created_total - sink.delivered_total;
         }
         if now >= window.1 {
             if at_end.is_none() {
-                at_end = Some(mesh.stats.clone());
+                at_end = Some(mesh.stats().clone());
                 backlog.1 = created_total - sink.delivered_total;
             }
             if !spec.drain || sink.delivered_measured == created_measured {
@@ -664,7 +664,7 @@ pub fn simulate_observed<O: TrafficObserver>(
         ),
         None => (
             crate::engine::noc::NocStats {
-                per_link: vec![0; mesh.stats.per_link.len()],
+                per_link: vec![0; mesh.stats().per_link.len()],
                 ..Default::default()
             },
             now,
@@ -675,7 +675,7 @@ pub fn simulate_observed<O: TrafficObserver>(
     if at_end.is_none() {
         backlog.1 = created_total - sink.delivered_total;
     }
-    let end = at_end.unwrap_or_else(|| mesh.stats.clone());
+    let end = at_end.unwrap_or_else(|| mesh.stats().clone());
     let per_node_cycle = (nodes as u64 * window_cycles.max(1)) as f64;
     let delivered = sink.delivered_measured;
     let lat = &mut sink.latencies;
