@@ -271,3 +271,93 @@ fn a_mesh_that_cannot_drain_says_where_it_stopped() {
         "{msg}"
     );
 }
+
+/// NoC mode with wormhole packets: rates stay in flits, every flit created
+/// is delivered, queued or in the network, and below saturation accepted
+/// equals offered. The pipelined router refuses them.
+#[test]
+fn multi_flit_packets_in_noc_mode_conserve_flits() {
+    use neurocycle_core::traffic::{simulate, TrafficSpec};
+    let p = mesh_params(4, 4, 1, 4, 1, 1, InputQueued::default());
+    let spec = TrafficSpec {
+        rate: 0.2,
+        packet_flits: 4,
+        warmup_cycles: 500,
+        measure_cycles: 4_000,
+        ..TrafficSpec::default()
+    };
+    spec.validate(&p, "t").unwrap();
+    let r = simulate(p, &spec);
+    assert!(!r.saturated);
+    assert_eq!(
+        r.created_total,
+        r.flits_delivered + r.queued_end + r.in_network_end
+    );
+    assert!((r.offered - 0.2).abs() < 0.02, "offered {}", r.offered);
+    assert!(
+        (r.accepted - r.offered).abs() < 0.01,
+        "{} vs {}",
+        r.accepted,
+        r.offered
+    );
+    assert_eq!(r.delivered, r.measured);
+    // A packet's latency covers its four flits: at least the zero-load
+    // latency plus three flit times.
+    assert!(r.packet_latency_mean.unwrap() >= p.zero_load_latency(0) as f64 + 3.0);
+    let mut pipelined = p;
+    pipelined.iq = None;
+    let e = spec.validate(&pipelined, "t").unwrap_err().to_string();
+    assert!(
+        e.contains("--packet-flits") && e.contains("router.input_queued"),
+        "{e}"
+    );
+}
+
+/// Ejection credits bound a hotspot: one VC, a 1-flit interface buffer
+/// and a 4-cycle ejection channel let one flit into the hotspot every
+/// 4 (there) + 4 (credit back) + 1 (crossbar) cycles, far below the
+/// ejection port's 1 flit per cycle.
+#[test]
+fn ejection_credits_can_be_the_bottleneck() {
+    use neurocycle_core::traffic::{simulate, Pattern, TrafficSpec};
+    let q = InputQueued {
+        vcs: 1,
+        ejection_latency_cycles: 4,
+        ejection_buffer_flits: 1,
+        ..InputQueued::default()
+    };
+    let hotspot = |q: InputQueued| {
+        let p = mesh_params(3, 3, 1, 4, 1, 1, q);
+        let spec = TrafficSpec {
+            pattern: Pattern::Hotspot {
+                node: 4,
+                fraction: 1.0,
+            },
+            rate: 1.0 / 9.0,
+            warmup_cycles: 1_000,
+            measure_cycles: 9_000,
+            drain: false,
+            ..TrafficSpec::default()
+        };
+        simulate(p, &spec).accepted * 9.0
+    };
+    let limited = hotspot(q);
+    assert!(
+        (limited - 1.0 / 9.0).abs() < 0.005,
+        "hotspot takes {limited} flits/cycle"
+    );
+    // With credits to spare, one VC still allocates a packet per two
+    // cycles (VA, then SA: BookSim2's 1/2 flit per cycle); four VCs
+    // overlap the allocations and the port takes a flit per cycle.
+    let one_vc = hotspot(InputQueued {
+        ejection_buffer_flits: 16,
+        ..q
+    });
+    assert!((one_vc - 0.5).abs() < 0.01, "one VC: {one_vc}");
+    let four = hotspot(InputQueued {
+        vcs: 4,
+        ejection_buffer_flits: 16,
+        ..q
+    });
+    assert!(four > 0.95, "four VCs: {four}");
+}

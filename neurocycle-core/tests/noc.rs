@@ -103,7 +103,8 @@ proptest! {
             router_latency: rl, link_latency: ll, flit_cycles: fc, iq: None };
         let pat = pattern(k, &p, hot);
         let spec = TrafficSpec { pattern: pat, rate, warmup_cycles: 100,
-            measure_cycles: 400, max_drain_cycles: 300, drain: true, seed };
+            measure_cycles: 400, max_drain_cycles: 300, drain: true, seed,
+            packet_flits: 1 };
         let mut ledger = Ledger::default();
         let r = simulate_observed(p, &spec, &mut ledger);
         prop_assert_eq!(ledger.duplicate_creations, 0);
@@ -151,7 +152,8 @@ proptest! {
         // About one packet in the whole mesh at a time: no contention.
         let rate = 0.02 / (x * y) as f64 / (fc * 8) as f64;
         let spec = TrafficSpec { pattern: pat, rate, warmup_cycles: 0,
-            measure_cycles: 20_000, max_drain_cycles: 1_000, drain: true, seed };
+            measure_cycles: 20_000, max_drain_cycles: 1_000, drain: true, seed,
+            packet_flits: 1 };
         let mut ledger = Ledger::default();
         let r = simulate_observed(p, &spec, &mut ledger);
         prop_assert!(r.measured > 0);

@@ -62,6 +62,10 @@ pub struct NocArgs {
     /// axon field for `core.neurons` axons).
     #[arg(long)]
     pub flit_bits: Option<u32>,
+    /// Flits per packet (wormhole; more than 1 needs the input-queued
+    /// router, `--set router.input_queued.vcs=N`). `--rate` stays in flits.
+    #[arg(long, default_value_t = 1)]
+    pub packet_flits: u32,
     /// Write the JSON report of the run (or of the curve) here.
     #[arg(long)]
     pub report: Option<PathBuf>,
@@ -131,6 +135,7 @@ pub fn main(a: &NocArgs) -> Result<i32> {
         max_drain_cycles: a.max_drain_cycles,
         drain: true,
         seed: a.seed,
+        packet_flits: a.packet_flits,
     };
     spec.validate(&p, CMD)?;
     // A window shorter than a packet's trip measures almost nothing.

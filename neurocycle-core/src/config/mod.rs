@@ -531,14 +531,94 @@ mod tests {
         assert_eq!(cfg.synapse_memory.word_bits, 128);
         assert_eq!(cfg.core.pe_assignment, PeAssignment::Blocked);
         assert_eq!(cfg.clock_mhz, 500.0);
-        // Every listed path resolves in the serialized config.
+        // Every listed path resolves in the serialized config (an optional
+        // one once its section is present).
         let v = serde_json::to_value(&base).unwrap();
-        for path in params::PARAMS.iter().map(|p| p.path) {
-            let mut slot = &v;
+        let mut full = base.clone().into_inner();
+        full.router.input_queued = Some(InputQueued::default());
+        let full = serde_json::to_value(&full).unwrap();
+        for p in params::PARAMS {
+            let (path, v) = (p.path, if p.optional { &full } else { &v });
+            let mut slot = v;
             for key in path.split('.') {
                 slot = slot.get(key).unwrap_or_else(|| panic!("{path}"));
             }
         }
+    }
+
+    /// Setting one field of the input-queued router creates its section
+    /// with the defaults; the pipeline must add up to `router.latency_cycles`;
+    /// speculation needs equal allocation stages; tree multicast is refused.
+    #[test]
+    fn input_queued_router_is_set_field_by_field_and_checked() {
+        let base = HwConfig::preset("default").unwrap();
+        let cfg = base
+            .with_overrides(
+                "d",
+                &[
+                    "router.input_queued.vcs=4".into(),
+                    "router.input_queued.speculative=true".into(),
+                    "router.input_queued.allocator=separable_input_first".into(),
+                    "router.latency_cycles=3".into(),
+                ],
+            )
+            .unwrap();
+        let q = cfg.router.input_queued.unwrap();
+        assert_eq!(
+            q,
+            InputQueued {
+                vcs: 4,
+                speculative: true,
+                allocator: Allocator::SeparableInputFirst,
+                ..InputQueued::default()
+            }
+        );
+        assert_eq!(q.pipeline_cycles(), 3);
+        let err = |sets: &[&str]| {
+            let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+            base.with_overrides("d.ron", &sets).unwrap_err().to_string()
+        };
+        let e = err(&["router.input_queued.vcs=2"]);
+        assert!(
+            e.contains("router.latency_cycles = 2") && e.contains("set router.latency_cycles=4"),
+            "{e}"
+        );
+        let e = err(&["router.input_queued.vcs=17"]);
+        assert!(
+            e.contains("router.input_queued.vcs = 17") && e.contains("1 ..= 16"),
+            "{e}"
+        );
+        let e = err(&[
+            "router.input_queued.speculative=true",
+            "router.input_queued.switch_alloc_cycles=2",
+        ]);
+        assert!(e.contains("router.input_queued.switch_alloc_cycles"), "{e}");
+        let e = err(&["router.input_queued.speculative=yes"]);
+        assert!(e.contains("true | false"), "{e}");
+        let e = err(&[
+            "router.input_queued.vcs=2",
+            "router.latency_cycles=4",
+            "router.multicast=xy_tree",
+        ]);
+        assert!(
+            e.contains("router.multicast") && e.contains("source_replication"),
+            "{e}"
+        );
+        // The same in a file.
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../hw_configs/default.ron"
+        ))
+        .unwrap()
+        .replace(
+            "multicast: source_replication,",
+            "multicast: source_replication, input_queued: Some((vcs: 0)),",
+        );
+        let e = HwConfig::parse("x.ron", &text).unwrap_err().to_string();
+        assert!(
+            e.contains("x.ron") && e.contains("router.input_queued.vcs = 0"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -53,6 +53,13 @@ pub struct NocRun {
     /// The input-queued router's parameters (absent: the pipelined router).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub input_queued: Option<crate::config::InputQueued>,
+    /// Flits per packet (absent: 1).
+    #[serde(skip_serializing_if = "is_one")]
+    pub packet_flits: u32,
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -218,6 +225,7 @@ pub fn build(
             router_latency_cycles: p.router_latency,
             link_latency_cycles: p.link_latency,
             input_queued: p.iq,
+            packet_flits: spec.packet_flits,
         },
         latency: NocLatency {
             packet_mean: r.packet_latency_mean,
@@ -285,6 +293,28 @@ impl NocReport {
             r.router_latency_cycles,
             r.link_latency_cycles
         );
+        if let Some(q) = &r.input_queued {
+            let _ = writeln!(
+                o,
+                "  input-queued router: {} VCs of {} flits; stages routing {} + VC alloc {} + switch alloc {} + crossbar {}{}; {:?} allocator; credit delay {}; speedup in {} out {}; NI {} + injection {} / ejection {} cycles, ejection buffer {} flits per VC; {} flits per packet",
+                q.vcs,
+                r.buffer_depth,
+                q.routing_cycles,
+                q.vc_alloc_cycles,
+                q.switch_alloc_cycles,
+                q.crossbar_cycles,
+                if q.speculative { " (speculative)" } else { "" },
+                q.allocator,
+                q.credit_delay_cycles,
+                q.input_speedup,
+                q.output_speedup,
+                q.ni_latency_cycles,
+                q.injection_latency_cycles,
+                q.ejection_latency_cycles,
+                q.ejection_buffer_flits,
+                r.packet_flits
+            );
+        }
         let _ = writeln!(o, "latency (cycles)");
         let _ = writeln!(
             o,

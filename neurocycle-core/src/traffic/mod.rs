@@ -11,6 +11,7 @@
 
 pub mod search;
 
+use crate::engine::iq::{HEAD, TAIL};
 use crate::engine::noc::{Flit, Mesh, MeshParams, Sink};
 use crate::error::{check_range, Error, Result};
 use rand::{RngExt, SeedableRng};
@@ -153,6 +154,11 @@ pub struct TrafficSpec {
     /// end, enough to tell saturation).
     pub drain: bool,
     pub seed: u64,
+    /// Flits per packet (BookSim2's `packet_size`): a head, body flits and
+    /// a tail, sent back to back by wormhole; more than 1 needs the
+    /// input-queued router. `rate` stays in flits: packets are created at
+    /// `rate / packet_flits` per node per cycle.
+    pub packet_flits: u32,
 }
 
 impl Default for TrafficSpec {
@@ -165,6 +171,7 @@ impl Default for TrafficSpec {
             max_drain_cycles: 100_000,
             drain: true,
             seed: 1,
+            packet_flits: 1,
         }
     }
 }
@@ -181,6 +188,15 @@ impl TrafficSpec {
             ));
         }
         check_range(file, "--measure-cycles", self.measure_cycles, 1, 1 << 40)?;
+        check_range(file, "--packet-flits", self.packet_flits, 1, 64)?;
+        if self.packet_flits > 1 && p.iq.is_none() {
+            return Err(Error::invalid(
+                file,
+                "--packet-flits",
+                self.packet_flits,
+                "1 with the pipelined router, which carries single-flit packets; multi-flit (wormhole) packets need `--set router.input_queued.vcs=N`",
+            ));
+        }
         check_range(file, "--warmup-cycles", self.warmup_cycles, 0, 1 << 40)?;
         check_range(
             file,
@@ -239,7 +255,7 @@ pub struct TrafficResult {
     pub offered: f64,
     /// Packets ejected in the window per node per cycle.
     pub accepted: f64,
-    /// Packets created but not yet delivered (source queues and network),
+    /// Flits created but not yet delivered (source queues and network),
     /// at the start and at the end of the window.
     pub backlog_start: u64,
     pub backlog_end: u64,
@@ -256,9 +272,10 @@ pub struct TrafficResult {
     /// Router traversals and link hops in the window (for energy).
     pub window_router_traversals: u64,
     pub window_hops: u64,
-    /// Over the whole run: packets created and delivered (the simulator's
-    /// throughput), and at its end those still in source queues or in the
-    /// network. Conservation: created = delivered + queued + in network.
+    /// Over the whole run, in flits: created and delivered (the
+    /// simulator's throughput), and at its end those still in source
+    /// queues or in the network. Conservation: created = delivered +
+    /// queued + in network.
     pub created_total: u64,
     pub flits_delivered: u64,
     pub queued_end: u64,
@@ -278,8 +295,8 @@ impl TrafficResult {
 /// about 16 bytes x 1,024 x nodes for the queues (64 MiB on 64x64).
 pub const MAX_QUEUED_PER_NODE: u64 = 1024;
 
-/// Saturation test: the backlog (packets created, not yet delivered) grew
-/// in the window by more than 1% of the packets created in it plus one per
+/// Saturation test: the backlog (flits created, not yet delivered) grew
+/// in the window by more than 1% of the flits created in it plus one per
 /// node, i.e. accepted throughput fell about 1% below offered. (A run is
 /// also saturated when its source queues overflow: `stopped_at`.)
 pub fn backlog_grew(start: u64, end: u64, created: u64, nodes: u32) -> bool {
@@ -304,6 +321,8 @@ struct Deliveries<'o, O> {
     observer: &'o mut O,
     /// Creation cycle of each packet in the network, by slab id (`Flit::axon`).
     creation: Vec<u64>,
+    /// When its head was handed to the network.
+    head_injected: Vec<u64>,
     free: Vec<u32>,
     window: (u64, u64),
     /// Per core: its node and the node's (x, y), so that a delivery needs
@@ -383,6 +402,7 @@ impl<O> Deliveries<'_, O> {
             }
             None => {
                 self.creation.push(creation);
+                self.head_injected.push(0);
                 self.creation.len() as u32 - 1
             }
         }
@@ -395,20 +415,29 @@ impl<O: TrafficObserver> Sink for Deliveries<'_, O> {
     }
 
     fn accept(&mut self, core: u32, flit: Flit, now: u64) {
-        let created = self.creation[flit.axon as usize];
-        self.free.push(flit.axon);
-        self.delivered_total += 1;
-        let (s, sx, sy) = self.node_of_core[flit.src_core as usize];
-        self.observer
-            .delivered(s, created, core, flit.inject_cycle, now);
         if self.in_window(now) {
             self.ejected_in_window += 1;
         }
+        self.delivered_total += 1;
+        // A packet is delivered with its tail.
+        if flit.packet & TAIL == 0 {
+            return;
+        }
+        let created = self.creation[flit.axon as usize];
+        self.free.push(flit.axon);
+        let (s, sx, sy) = self.node_of_core[flit.src_core as usize];
+        self.observer.delivered(
+            s,
+            created,
+            core,
+            self.head_injected[flit.axon as usize],
+            now,
+        );
         if self.in_window(created) {
             let (_, dx, dy) = self.node_of_core[core as usize];
             let hops = sx.abs_diff(dx) + sy.abs_diff(dy);
             let packet = now - created;
-            let network = now - flit.inject_cycle;
+            let network = now - self.head_injected[flit.axon as usize];
             self.delivered_measured += 1;
             self.packet_latency_sum += packet;
             self.network_latency_sum += network;
@@ -537,7 +566,8 @@ pub fn simulate_observed<O: TrafficObserver>(
     let mut mesh = Mesh::new(p);
     let window = (spec.warmup_cycles, spec.warmup_cycles + spec.measure_cycles);
     let mut rngs: Vec<ChaCha8Rng> = (0..nodes).map(|n| node_rng(spec.seed, n)).collect();
-    let gaps = Gaps::new(spec.rate);
+    // Packets per node per cycle.
+    let gaps = Gaps::new(spec.rate / spec.packet_flits as f64);
     let mut arrivals = Arrivals::new();
     for (n, rng) in rngs.iter_mut().enumerate() {
         let first = gaps.draw(rng);
@@ -548,9 +578,12 @@ pub fn simulate_observed<O: TrafficObserver>(
     let mut due: Vec<u32> = Vec::with_capacity(nodes as usize);
     let mut queues: Vec<VecDeque<(u64, u32)>> = vec![VecDeque::new(); nodes as usize];
     let mut pending: Vec<u32> = Vec::with_capacity(nodes as usize);
+    // Per node: flits of its front packet sent, and the packet's id.
+    let mut sending: Vec<(u32, u32)> = vec![(0, 0); nodes as usize];
     let mut sink = Deliveries {
         observer,
         creation: Vec::new(),
+        head_injected: Vec::new(),
         free: Vec::new(),
         window,
         node_of_core: (0..nodes * cpr)
@@ -613,7 +646,7 @@ pub fn simulate_observed<O: TrafficObserver>(
             }
             q.push_back((now, dest));
             queued += 1;
-            created_total += 1;
+            created_total += spec.packet_flits as u64;
             if sink.in_window(now) {
                 created_measured += 1;
             }
@@ -622,20 +655,37 @@ pub fn simulate_observed<O: TrafficObserver>(
                 arrivals.push(now + g, n);
             }
         }
-        // One flit per node per cycle into its injection buffer, if it has room.
+        // One flit per node per cycle into its injection buffer, if it has
+        // room; a packet's flits go back to back.
         let mut i = 0;
         while i < pending.len() {
             let n = pending[i];
             let core = n * cpr;
             if mesh.injection_room(core) > 0 {
                 let q = &mut queues[n as usize];
-                let (created, dest) = q.pop_front().expect("pending queues are not empty");
-                queued -= 1;
-                let id = sink.admit(created);
-                mesh.inject(Flit::new(core, dest * cpr, id, 1, 0), now);
-                if q.is_empty() {
-                    pending.swap_remove(i);
-                    continue;
+                let &(created, dest) = q.front().expect("pending queues are not empty");
+                let (sent, id) = &mut sending[n as usize];
+                if *sent == 0 {
+                    *id = sink.admit(created);
+                    sink.head_injected[*id as usize] = now;
+                }
+                let mut flit = Flit::new(core, dest * cpr, *id, 1, 0);
+                flit.packet = (if *sent == 0 { HEAD } else { 0 })
+                    | (if *sent + 1 == spec.packet_flits {
+                        TAIL
+                    } else {
+                        0
+                    });
+                mesh.inject(flit, now);
+                *sent += 1;
+                if *sent == spec.packet_flits {
+                    *sent = 0;
+                    q.pop_front();
+                    queued -= 1;
+                    if q.is_empty() {
+                        pending.swap_remove(i);
+                        continue;
+                    }
                 }
             }
             i += 1;
@@ -659,7 +709,7 @@ pub fn simulate_observed<O: TrafficObserver>(
         Some(s) => (
             s,
             now.min(window.1) - window.0,
-            created_measured,
+            created_measured * spec.packet_flits as u64,
             sink.ejected_in_window,
         ),
         None => (
@@ -701,7 +751,12 @@ pub fn simulate_observed<O: TrafficObserver>(
         // The same test as the saturation search's probes, which do not
         // drain: a drain cut short shows as `delivered < measured`.
         saturated: stopped_at.is_some()
-            || backlog_grew(backlog.0, backlog.1, created_measured, nodes),
+            || backlog_grew(
+                backlog.0,
+                backlog.1,
+                created_measured * spec.packet_flits as u64,
+                nodes,
+            ),
         stopped_at,
         link_load: end
             .per_link
@@ -713,7 +768,8 @@ pub fn simulate_observed<O: TrafficObserver>(
         window_hops: end.hops - start.hops,
         created_total,
         flits_delivered: sink.delivered_total,
-        queued_end: queues.iter().map(|q| q.len() as u64).sum(),
+        queued_end: queues.iter().map(|q| q.len() as u64).sum::<u64>() * spec.packet_flits as u64
+            - sending.iter().map(|s| s.0 as u64).sum::<u64>(),
         in_network_end: mesh.in_flight(),
     }
 }
