@@ -1616,3 +1616,94 @@ fn sweep_writes_its_slurm_job_array_and_runs_nothing() {
         &["--slurm", "--shard"],
     );
 }
+
+/// The input-queued router from the command line: a trained model runs on
+/// a chip with 2 VCs per port and a 3-stage pipeline (lookahead routing,
+/// VC allocation, switch allocation, crossbar) and matches the reference;
+/// `noc` runs wormhole packets on it and documents every report key.
+#[test]
+fn input_queued_router_runs_models_and_traffic() {
+    let report = tmp("iq-run.json");
+    let iq = [
+        "--set",
+        "router.input_queued.vcs=2",
+        "--set",
+        "router.input_queued.routing_cycles=0",
+        "--set",
+        "router.latency_cycles=3",
+    ];
+    let mut args = vec![
+        "run",
+        "--hw",
+        "hw_configs/default.ron",
+        "--model",
+        "models/mnist-mlp.ron",
+        "--dataset",
+        "mnist",
+        "--samples",
+        "4",
+        "--check",
+        "--report",
+        report.to_str().unwrap(),
+    ];
+    args.extend(iq);
+    let o = run(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(v["check"]["mismatched_spikes"], 0);
+    assert!(v["noc"]["flits_ejected"].as_u64().unwrap() > 0);
+    assert_documented(&v, "docs/report.md");
+
+    let report = tmp("iq-noc.json");
+    let mut args = vec![
+        "noc",
+        "--hw",
+        "hw_configs/default.ron",
+        "--rate",
+        "0.1",
+        "--packet-flits",
+        "4",
+        "--measure-cycles",
+        "2000",
+        "--report",
+        report.to_str().unwrap(),
+    ];
+    args.extend(iq);
+    let o = run(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("input-queued router: 2 VCs") && out.contains("4 flits per packet"),
+        "{out}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(v["run"]["input_queued"]["vcs"], 2);
+    assert_eq!(v["run"]["packet_flits"], 4);
+    assert_documented(&v, "docs/noc.md");
+    fails_with(
+        &[
+            "noc",
+            "--hw",
+            "hw_configs/default.ron",
+            "--rate",
+            "0.1",
+            "--packet-flits",
+            "2",
+        ],
+        &["--packet-flits = 2", "router.input_queued"],
+    );
+    fails_with(
+        &[
+            "noc",
+            "--hw",
+            "hw_configs/default.ron",
+            "--rate",
+            "0.1",
+            "--set",
+            "router.input_queued.vcs=2",
+        ],
+        &["router.latency_cycles = 2", "set router.latency_cycles=4"],
+    );
+}

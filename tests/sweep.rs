@@ -343,3 +343,49 @@ fn cli_sweep_writes_csv_reports_and_plots() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--shard"));
 }
+
+/// A sweep over the input-queued router's VCs and allocator: the axes
+/// create the optional section, every point runs, and more VCs lower the
+/// chip's latency.
+#[test]
+fn a_sweep_over_router_microarchitecture_runs_every_point() {
+    let axes = r#"Axis(path: "router.input_queued.vcs", values: List([1, 4])), Axis(path: "router.input_queued.allocator", values: List(["islip", "separable_input_first"]))"#;
+    let (dir, file) = setup("iq", 1, axes, "");
+    // Every point's pipeline: routing 1 + VA 1 + SA 1 + crossbar 1.
+    let text = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("axes:", r#"set: ["router.latency_cycles=4"], axes:"#);
+    std::fs::write(&file, text).unwrap();
+    let out = dir.join("out");
+    let o = run_sweep(&file, &out, 2, Shard::ALL);
+    assert_eq!((o.points, o.ran, o.failed), (4, 4, 0));
+    let table = csv(&out);
+    let header: Vec<&str> = table.lines().next().unwrap().split(',').collect();
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| *h == name)
+            .unwrap_or_else(|| panic!("{name} in {header:?}"))
+    };
+    let (vcs, cycles) = (col("router.input_queued.vcs"), col("cycles_per_inference"));
+    let rows: Vec<Vec<String>> = table
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect();
+    assert_eq!(rows.len(), 4);
+    let mean = |v: &str| {
+        let c: Vec<f64> = rows
+            .iter()
+            .filter(|r| r[vcs] == v)
+            .map(|r| r[cycles].parse().unwrap())
+            .collect();
+        c.iter().sum::<f64>() / c.len() as f64
+    };
+    assert!(
+        mean("4") < mean("1"),
+        "4 VCs {} vs 1 VC {}",
+        mean("4"),
+        mean("1")
+    );
+}

@@ -147,4 +147,22 @@ fn a_second_inference_allocates_nothing_in_the_cycle_loop() {
         second, 0,
         "allocations in the second inference's cycle loop"
     );
+    // The input-queued router, 4 VCs, multi-port speedup, on the bench
+    // workload: its buffers, channels and allocator scratch are sized when
+    // the mesh is built.
+    let model = generate(&bench_spec());
+    let hw = common::with(
+        &common::preset("default"),
+        &[
+            "router.input_queued.vcs=4",
+            "router.input_queued.input_speedup=2",
+            "router.input_queued.output_speedup=2",
+            "router.latency_cycles=4",
+        ],
+    );
+    let (_, second) = in_loop(&model, &hw, false);
+    assert_eq!(
+        second, 0,
+        "allocations in the second inference's cycle loop (input-queued router)"
+    );
 }

@@ -334,6 +334,45 @@ fn check_fails_when_the_compiled_chip_is_wrong() {
     assert!(rep.table().contains("MISMATCHED"));
 }
 
+/// The input-queued router's watchdog: routers whose ejection ports have
+/// no credit fill up and stop; the run ends in an error naming the router,
+/// port, VC and flit instead of hanging.
+#[test]
+fn an_input_queued_chip_that_cannot_eject_is_a_deadlock_error_naming_the_vc() {
+    use neurocycle_core::engine::{run_sample, Quiet};
+    use neurocycle_core::model::gen::{generate, GenSpec};
+    let hw = common::with(
+        &common::preset("default"),
+        &["router.input_queued.vcs=2", "router.latency_cycles=4"],
+    );
+    let m = generate(&GenSpec::default());
+    let map = mapping::map(&m, &hw, "gen").unwrap();
+    let good = Chip::build(&hw, &m, &map);
+    let stim = synthetic(&m, 1, 0);
+    let ok = run_sample(&good, &stim, EngineOptions::default(), &mut Quiet).unwrap();
+    assert!(ok.counters.noc.hops > 0, "the case must route spikes");
+    // The fault: network interfaces that give their routers no credit.
+    let mut bad = good.clone();
+    bad.mesh.iq.as_mut().unwrap().ejection_buffer_flits = 0;
+    for every_cycle in [false, true] {
+        let opts = EngineOptions {
+            every_cycle,
+            ..EngineOptions::default()
+        };
+        let e = run_sample(&bad, &stim, opts, &mut Quiet).unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            matches!(e, neurocycle_core::error::Error::Deadlock { .. })
+                && msg.contains("deadlock at cycle")
+                && msg.contains("input port")
+                && msg.contains(" VC ")
+                && msg.contains("holds a flit from core")
+                && msg.contains("waiting for a credit for VC"),
+            "{msg}"
+        );
+    }
+}
+
 #[test]
 fn a_chip_where_nothing_can_move_is_a_deadlock_error_not_a_hang() {
     use neurocycle_core::engine::{run_sample, Quiet};

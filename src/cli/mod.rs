@@ -86,7 +86,8 @@ pub struct SimArgs {
     pub recorded: RecordedArgs,
     /// Worker threads (default: all cores): samples run in parallel, and
     /// with fewer samples than threads each inference is split over the
-    /// rest (by bands of mesh columns). Results do not depend on it.
+    /// rest (by bands of mesh columns; not with `router.input_queued`, whose
+    /// mesh steps whole). Results do not depend on it.
     #[arg(long)]
     pub threads: Option<usize>,
     /// Override a config parameter, e.g. --set core.pes=16 --set mesh=8x8.

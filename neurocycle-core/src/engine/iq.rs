@@ -256,6 +256,15 @@ pub struct IqMesh {
     /// Per (crossbar input, output port) while building requests: the VC
     /// chosen (non-speculative, speculative).
     sa_vc: Vec<(u8, u8)>,
+    /// Switch-allocation scratch: the VCs bidding (and whether
+    /// speculatively), the cells of `sa_vc` they set, per crossbar input its
+    /// non-speculative and speculative grant, per crossbar output whether a
+    /// non-speculative grant took it.
+    sa_cands: Vec<(u16, bool)>,
+    sa_cells: Vec<u16>,
+    grant_ns: Vec<u16>,
+    grant_sp: Vec<u16>,
+    out_taken: Vec<bool>,
     ni: Vec<Ni>,
     /// Per core: its tile's (x, y) and its ejection port.
     core_at: Vec<(u32, u32, u32)>,
@@ -316,6 +325,11 @@ impl IqMesh {
             sa_spec: Arbiters::new(routers, ports * is, ports * os),
             scratch: Scratch::new(largest),
             sa_vc: vec![(NO_VC, NO_VC); ports * is * ports],
+            sa_cands: Vec::with_capacity(ports * vcs),
+            sa_cells: Vec::with_capacity(ports * is * ports),
+            grant_ns: vec![NONE; ports * is],
+            grant_sp: vec![NONE; ports * is],
+            out_taken: vec![false; ports * os],
             ni: (0..n_cores)
                 .map(|_| Ni {
                     inject: VecDeque::with_capacity(depth),
@@ -612,13 +626,11 @@ impl IqMesh {
     fn step_router(&mut self, r: usize, now: u64, sink: &mut impl Sink) {
         let (ports, vcs, depth) = (self.ports, self.vcs, self.depth);
         let q = self.q;
-        let (rd, va_d, sa_d, xbar) = (
+        let (rd, va_d, sa_d) = (
             q.routing_cycles as u64,
             q.vc_alloc_cycles as u64,
             q.switch_alloc_cycles as u64,
-            q.crossbar_cycles as u64,
         );
-        let (is, os) = (q.input_speedup as usize, q.output_speedup as usize);
         let alloc_cycles = if q.speculative { va_d } else { va_d + sa_d };
 
         // Flits that reached the input buffers.
@@ -675,8 +687,45 @@ impl IqMesh {
         }
 
         let first = r * ports * vcs;
-        // VC allocation: each head waiting asks for every free VC of its
-        // output port.
+        // Which stages have work this cycle: a router whose flits only wait
+        // out their stages' cycles goes straight to its links.
+        let (mut va_ready, mut va_due, mut sa_ready, mut sa_due) = (false, false, false, false);
+        for ivc in &self.vc[first..first + ports * vcs] {
+            if ivc.len == 0 {
+                continue;
+            }
+            va_due |= ivc.va_done == now;
+            sa_due |= ivc.sa_done == now;
+            let va_now =
+                ivc.state == VcState::VcAlloc && ivc.va_done == u64::MAX && ivc.next <= now;
+            va_ready |= va_now;
+            sa_ready |= ivc.sa_done == u64::MAX
+                && ((ivc.state == VcState::Active && ivc.next <= now) || (q.speculative && va_now));
+        }
+        va_due |= va_ready && va_d == 1;
+        sa_due |= sa_ready && sa_d == 1;
+        if va_ready {
+            self.allocate_vcs(r, now);
+        }
+        if sa_ready {
+            self.allocate_switch(r, now);
+        }
+        if va_due {
+            self.vc_allocations_take_effect(r, now);
+        }
+        if sa_due {
+            self.switch_allocations_take_effect(r, now, sink);
+        }
+        self.send_on_links(r, now);
+    }
+
+    /// VC allocation: each head waiting asks for every free VC of its
+    /// output port.
+    fn allocate_vcs(&mut self, r: usize, now: u64) {
+        let (ports, vcs) = (self.ports, self.vcs);
+        let q = self.q;
+        let va_d = q.vc_alloc_cycles as u64;
+        let first = r * ports * vcs;
         self.scratch.clear_grants();
         let mut va_started = false;
         for l in 0..ports * vcs {
@@ -709,11 +758,18 @@ impl IqMesh {
             }
             self.scratch.clear_grants();
         }
+    }
 
-        // Switch allocation: per crossbar input and output port, one VC
-        // bids (round robin from `sw_rr`); speculative bids apart.
-        let mut sa_any = false;
-        let mut spec_any = false;
+    /// Switch allocation: per crossbar input and output port, one VC bids
+    /// (round robin from `sw_rr`); speculative bids apart.
+    fn allocate_switch(&mut self, r: usize, now: u64) {
+        let (ports, vcs) = (self.ports, self.vcs);
+        let q = self.q;
+        let (va_d, sa_d) = (q.vc_alloc_cycles as u64, q.switch_alloc_cycles as u64);
+        let (is, os) = (q.input_speedup as usize, q.output_speedup as usize);
+        let first = r * ports * vcs;
+        let mut cands = std::mem::take(&mut self.sa_cands);
+        let mut cells = std::mem::take(&mut self.sa_cells);
         for l in 0..ports * vcs {
             let i = first + l;
             let ivc = &self.vc[i];
@@ -735,8 +791,13 @@ impl IqMesh {
                 VcState::VcAlloc if q.speculative && ivc.va_done == now + va_d - 1 => true,
                 _ => continue,
             };
+            cands.push((l as u16, spec));
             let ei = p * is + v % is;
-            let cell = &mut self.sa_vc[ei * ports + ivc.route as usize];
+            let c = ei * ports + ivc.route as usize;
+            let cell = &mut self.sa_vc[c];
+            if *cell == (NO_VC, NO_VC) {
+                cells.push(c as u16);
+            }
             let pref = self.sw_rr[r * ports * is + ei] as usize;
             let slot = if spec { &mut cell.1 } else { &mut cell.0 };
             if *slot == NO_VC
@@ -744,91 +805,87 @@ impl IqMesh {
             {
                 *slot = v as u8;
             }
-            if spec {
-                spec_any = true;
-            } else {
-                sa_any = true;
-            }
         }
-        // Non-speculative grants, then speculative ones on what is left.
-        let mut grant_ns = [NONE; 4 * super::noc::MAX_PORTS];
-        let mut out_taken = [false; 4 * super::noc::MAX_PORTS];
-        if sa_any {
-            for ei in 0..ports * is {
-                for o in 0..ports {
-                    if self.sa_vc[ei * ports + o].0 != NO_VC {
-                        let eo = o * os + (ei / is) % os;
-                        self.scratch.reqs.push((ei as u16, eo as u16));
+        // Non-speculative grants, then speculative ones that no
+        // non-speculative grant overrides.
+        let request =
+            |cells: &[u16], sa_vc: &[(u8, u8)], spec: bool, reqs: &mut Vec<(u16, u16)>| {
+                for &c in cells {
+                    let cell = sa_vc[c as usize];
+                    if (if spec { cell.1 } else { cell.0 }) != NO_VC {
+                        let (ei, o) = (c as usize / ports, c as usize % ports);
+                        reqs.push((ei as u16, (o * os + (ei / is) % os) as u16));
                     }
                 }
-            }
+            };
+        request(&cells, &self.sa_vc, false, &mut self.scratch.reqs);
+        if !self.scratch.reqs.is_empty() {
             allocate(q.allocator, &mut self.sa, r, &mut self.scratch);
-            let n = ports * is;
-            grant_ns[..n].copy_from_slice(&self.scratch.grant_in[..n]);
-            for &eo in &grant_ns[..n] {
-                if eo != NONE {
-                    out_taken[eo as usize] = true;
+            for &(ei, eo) in &self.scratch.reqs {
+                if self.scratch.grant_in[ei as usize] == eo {
+                    self.grant_ns[ei as usize] = eo;
+                    self.out_taken[eo as usize] = true;
                 }
             }
             self.scratch.clear_grants();
         }
-        let mut grant_sp = [NONE; 4 * super::noc::MAX_PORTS];
-        if spec_any {
-            for ei in 0..ports * is {
-                for o in 0..ports {
-                    if self.sa_vc[ei * ports + o].1 != NO_VC {
-                        let eo = o * os + (ei / is) % os;
-                        self.scratch.reqs.push((ei as u16, eo as u16));
+        if q.speculative {
+            request(&cells, &self.sa_vc, true, &mut self.scratch.reqs);
+            if !self.scratch.reqs.is_empty() {
+                allocate(q.allocator, &mut self.sa_spec, r, &mut self.scratch);
+                for &(ei, eo) in &self.scratch.reqs {
+                    let (ei, eo) = (ei as usize, eo);
+                    if self.scratch.grant_in[ei] == eo
+                        && self.grant_ns[ei] == NONE
+                        && !self.out_taken[eo as usize]
+                    {
+                        self.grant_sp[ei] = eo;
                     }
                 }
-            }
-            allocate(q.allocator, &mut self.sa_spec, r, &mut self.scratch);
-            for ei in 0..ports * is {
-                let eo = self.scratch.grant_in[ei];
-                // A speculative grant yields to any non-speculative one.
-                if eo != NONE && grant_ns[ei] == NONE && !out_taken[eo as usize] {
-                    grant_sp[ei] = eo;
-                }
-            }
-            self.scratch.clear_grants();
-        }
-        if sa_any || spec_any {
-            for l in 0..ports * vcs {
-                let i = first + l;
-                let ivc = self.vc[i];
-                if ivc.len == 0 || ivc.sa_done != u64::MAX {
-                    continue;
-                }
-                let (p, v) = (l / vcs, l % vcs);
-                let ei = p * is + v % is;
-                let cell = self.sa_vc[ei * ports + ivc.route as usize];
-                let spec = match ivc.state {
-                    VcState::Active if ivc.next <= now => false,
-                    VcState::VcAlloc if q.speculative && ivc.va_done == now + va_d - 1 => true,
-                    _ => continue,
-                };
-                let (chosen, granted) = if spec {
-                    (cell.1, grant_sp[ei])
-                } else {
-                    (cell.0, grant_ns[ei])
-                };
-                let won = chosen as usize == v
-                    && granted != NONE
-                    && granted as usize / os == ivc.route as usize;
-                let ivc = &mut self.vc[i];
-                ivc.sa_done = now + sa_d - 1;
-                ivc.sa_spec = spec;
-                ivc.sa_grant = if won { granted } else { NONE };
-                if won {
-                    self.sw_rr[r * ports * is + ei] = ((v + is) % vcs) as u8;
-                }
-            }
-            for c in &mut self.sa_vc[..ports * is * ports] {
-                *c = (NO_VC, NO_VC);
+                self.scratch.clear_grants();
             }
         }
+        for &(l, spec) in &cands {
+            let l = l as usize;
+            let i = first + l;
+            let (p, v) = (l / vcs, l % vcs);
+            let ei = p * is + v % is;
+            let route = self.vc[i].route as usize;
+            let cell = self.sa_vc[ei * ports + route];
+            let (chosen, granted) = if spec {
+                (cell.1, self.grant_sp[ei])
+            } else {
+                (cell.0, self.grant_ns[ei])
+            };
+            let won = chosen as usize == v && granted != NONE && granted as usize / os == route;
+            let ivc = &mut self.vc[i];
+            ivc.sa_done = now + sa_d - 1;
+            ivc.sa_spec = spec;
+            ivc.sa_grant = if won { granted } else { NONE };
+            if won {
+                self.sw_rr[r * ports * is + ei] = ((v + is) % vcs) as u8;
+            }
+        }
+        // Leave the scratch as found.
+        for &(l, _) in &cands {
+            let ei = (l as usize / vcs) * is + (l as usize % vcs) % is;
+            self.grant_ns[ei] = NONE;
+            self.grant_sp[ei] = NONE;
+        }
+        for &c in &cells {
+            self.sa_vc[c as usize] = (NO_VC, NO_VC);
+        }
+        self.out_taken.iter_mut().for_each(|t| *t = false);
+        cands.clear();
+        cells.clear();
+        self.sa_cands = cands;
+        self.sa_cells = cells;
+    }
 
-        // VC allocations that take effect now.
+    /// VC allocations that take effect now.
+    fn vc_allocations_take_effect(&mut self, r: usize, now: u64) {
+        let (ports, vcs) = (self.ports, self.vcs);
+        let first = r * ports * vcs;
         for l in 0..ports * vcs {
             let i = first + l;
             if self.vc[i].va_done != now {
@@ -848,8 +905,24 @@ impl IqMesh {
                 v.next = now + 1;
             }
         }
-        // Switch allocations that take effect now: the flit leaves its
-        // buffer for the crossbar.
+    }
+
+    /// Switch allocations that take effect now: the flit leaves its buffer
+    /// for the crossbar.
+    fn switch_allocations_take_effect(&mut self, r: usize, now: u64, sink: &mut impl Sink) {
+        let (ports, vcs, depth) = (self.ports, self.vcs, self.depth);
+        let q = self.q;
+        let (rd, sa_d, xbar) = (
+            q.routing_cycles as u64,
+            q.switch_alloc_cycles as u64,
+            q.crossbar_cycles as u64,
+        );
+        let alloc_cycles = if q.speculative {
+            q.vc_alloc_cycles as u64
+        } else {
+            q.vc_alloc_cycles as u64 + sa_d
+        };
+        let first = r * ports * vcs;
         for l in 0..ports * vcs {
             let i = first + l;
             if self.vc[i].sa_done != now {
@@ -914,8 +987,12 @@ impl IqMesh {
                 iv.ready = now + sa_d;
             }
         }
+    }
 
-        // Links: one flit per flit time per output.
+    /// Links: one flit per flit time per output.
+    fn send_on_links(&mut self, r: usize, now: u64) {
+        let ports = self.ports;
+        let q = self.q;
         for o in 0..ports {
             let c = r * ports + o;
             let Some(&(t, w, flit)) = self.outq[c].front() else {
@@ -1054,6 +1131,15 @@ impl IqMesh {
             }
         }
         for (k, ni) in self.ni.iter().enumerate() {
+            if let Some((_, f)) = ni.inject.front() {
+                return format!(
+                    "the network interface of core {k} holds {} flits for its router (the first to core {}, handed over at cycle {}), with credits {:?} for the injection port's VCs",
+                    ni.inject.len(),
+                    f.dest_core,
+                    f.inject_cycle,
+                    ni.credits
+                );
+            }
             if let Some((_, v, f)) = ni.eject.front() {
                 return format!(
                     "the network interface of core {k} holds a flit on VC {v} from core {} (injected at cycle {}) that the core's work queue does not take",

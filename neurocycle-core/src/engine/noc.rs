@@ -1067,6 +1067,30 @@ pub enum Mesh {
     InputQueued(super::iq::IqMesh),
 }
 
+#[cold]
+#[inline(never)]
+fn iq_step(m: &mut super::iq::IqMesh, now: u64, sink: &mut impl Sink) {
+    m.step(now, sink, false)
+}
+
+#[cold]
+#[inline(never)]
+fn iq_inject(m: &mut super::iq::IqMesh, flit: Flit, now: u64) {
+    m.inject(flit, now)
+}
+
+#[cold]
+#[inline(never)]
+fn iq_room(m: &super::iq::IqMesh, core: u32) -> u32 {
+    m.injection_room(core)
+}
+
+#[cold]
+#[inline(never)]
+fn iq_wake(m: &super::iq::IqMesh) -> u64 {
+    m.next_wake()
+}
+
 /// Forwards a call to whichever router the mesh has.
 macro_rules! each {
     ($self:expr, $m:ident => $e:expr) => {
@@ -1107,19 +1131,31 @@ impl Mesh {
         each!(self, m => &m.stats)
     }
 
+    // The pipelined router's calls stay inline in the engine's loop; the
+    // input-queued router's are out of line (`cold`), so the default
+    // router's loop costs one predictable branch per call.
     #[inline]
     pub fn step(&mut self, now: u64, sink: &mut impl Sink, every_cycle: bool) {
-        each!(self, m => m.step(now, sink, every_cycle))
+        match self {
+            Mesh::Pipelined(m) => m.step(now, sink, every_cycle),
+            Mesh::InputQueued(m) => iq_step(m, now, sink),
+        }
     }
 
     #[inline]
     pub fn inject(&mut self, flit: Flit, now: u64) {
-        each!(self, m => m.inject(flit, now))
+        match self {
+            Mesh::Pipelined(m) => m.inject(flit, now),
+            Mesh::InputQueued(m) => iq_inject(m, flit, now),
+        }
     }
 
     #[inline]
     pub fn injection_room(&self, core: u32) -> u32 {
-        each!(self, m => m.injection_room(core))
+        match self {
+            Mesh::Pipelined(m) => m.injection_room(core),
+            Mesh::InputQueued(m) => iq_room(m, core),
+        }
     }
 
     pub fn can_inject(&self, core: u32) -> bool {
@@ -1128,7 +1164,10 @@ impl Mesh {
 
     #[inline]
     pub fn next_wake(&self) -> u64 {
-        each!(self, m => m.next_wake())
+        match self {
+            Mesh::Pipelined(m) => m.next_wake(),
+            Mesh::InputQueued(m) => iq_wake(m),
+        }
     }
 
     pub fn in_flight(&self) -> u64 {
