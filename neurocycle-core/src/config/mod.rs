@@ -174,7 +174,10 @@ pub struct InputQueued {
 }
 
 impl Default for InputQueued {
-    /// BookSim2's defaults, except 2 VCs (BookSim: 16).
+    /// BookSim2's defaults, except 2 VCs (BookSim: 16); its 1-cycle
+    /// injection and ejection channels take 2 cycles here, as BookSim2's
+    /// channel of latency d delivers d + 1 cycles after the send
+    /// (`docs/noc.md`).
     fn default() -> Self {
         InputQueued {
             vcs: 2,
@@ -188,8 +191,8 @@ impl Default for InputQueued {
             input_speedup: 1,
             output_speedup: 1,
             ni_latency_cycles: 0,
-            injection_latency_cycles: 1,
-            ejection_latency_cycles: 1,
+            injection_latency_cycles: 2,
+            ejection_latency_cycles: 2,
             ejection_buffer_flits: 8,
         }
     }
