@@ -68,7 +68,6 @@ struct InVc {
     /// Output VC won in VA; expanded output won in SA.
     va_grant: u8,
     sa_grant: u16,
-    sa_spec: bool,
     /// Earliest cycle the front could have left with no contention.
     ready: u64,
 }
@@ -86,7 +85,6 @@ impl Default for InVc {
             sa_done: u64::MAX,
             va_grant: NO_VC,
             sa_grant: NONE,
-            sa_spec: false,
             ready: 0,
         }
     }
@@ -860,7 +858,6 @@ impl IqMesh {
             let won = chosen as usize == v && granted != NONE && granted as usize / os == route;
             let ivc = &mut self.vc[i];
             ivc.sa_done = now + sa_d - 1;
-            ivc.sa_spec = spec;
             ivc.sa_grant = if won { granted } else { NONE };
             if won {
                 self.sw_rr[r * ports * is + ei] = ((v + is) % vcs) as u8;
