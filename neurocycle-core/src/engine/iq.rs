@@ -240,8 +240,9 @@ pub struct IqMesh {
     credits: Vec<u16>,
     out_busy: Vec<bool>,
     /// Per (router, output port): flits past the crossbar, ready from a
-    /// cycle, with their output VC; and when the link is next free.
-    outq: Vec<VecDeque<(u64, u8, Flit)>>,
+    /// cycle, with their output VC and the input port they came from; and
+    /// when the link is next free.
+    outq: Vec<VecDeque<(u64, u8, Flit, u8)>>,
     link_free: Vec<u64>,
     /// Per router: flits on channels into it, in its buffers and output queues.
     work: Vec<u32>,
@@ -712,9 +713,9 @@ impl IqMesh {
             self.vc_allocations_take_effect(r, now);
         }
         if sa_due {
-            self.switch_allocations_take_effect(r, now, sink);
+            self.switch_allocations_take_effect(r, now);
         }
-        self.send_on_links(r, now);
+        self.send_on_links(r, now, sink);
     }
 
     /// VC allocation: each head waiting asks for every free VC of its
@@ -906,7 +907,7 @@ impl IqMesh {
 
     /// Switch allocations that take effect now: the flit leaves its buffer
     /// for the crossbar.
-    fn switch_allocations_take_effect(&mut self, r: usize, now: u64, sink: &mut impl Sink) {
+    fn switch_allocations_take_effect(&mut self, r: usize, now: u64) {
         let (ports, vcs, depth) = (self.ports, self.vcs, self.depth);
         let q = self.q;
         let (rd, sa_d, xbar) = (
@@ -953,7 +954,6 @@ impl IqMesh {
             self.stats.router_traversals += 1;
             self.stats.stall_cycles += now.saturating_sub(ivc.ready);
             self.last_move = now;
-            sink.hop(r, p, o, now, true);
             // Its slot's credit goes back upstream.
             if p < LOCAL {
                 let up = self.neighbor(r, p);
@@ -964,7 +964,7 @@ impl IqMesh {
                 let back = now + q.injection_latency_cycles as u64 + q.credit_delay_cycles as u64;
                 self.ni[k].credits_back.push_back((back, v as u8));
             }
-            self.outq[r * ports + o].push_back((now + xbar, ivc.out_vc, flit));
+            self.outq[r * ports + o].push_back((now + xbar, ivc.out_vc, flit, p as u8));
             // What the VC does next.
             let iv = &mut self.vc[i];
             if flit.packet & TAIL != 0 {
@@ -987,18 +987,21 @@ impl IqMesh {
     }
 
     /// Links: one flit per flit time per output.
-    fn send_on_links(&mut self, r: usize, now: u64) {
+    fn send_on_links(&mut self, r: usize, now: u64, sink: &mut impl Sink) {
         let ports = self.ports;
         let q = self.q;
         for o in 0..ports {
             let c = r * ports + o;
-            let Some(&(t, w, flit)) = self.outq[c].front() else {
+            let Some(&(t, w, flit, p)) = self.outq[c].front() else {
                 continue;
             };
             if t > now || self.link_free[c] > now {
                 continue;
             }
             self.outq[c].pop_front();
+            // Traces see the flit leave the router here, as it goes onto
+            // its link (its input slot was freed at switch allocation).
+            sink.hop(r, p as usize, o, now, true);
             self.work[r] -= 1;
             self.last_move = now;
             if o < LOCAL {
@@ -1026,6 +1029,9 @@ impl IqMesh {
     pub fn check_credits(&self) -> Result<(), String> {
         let (ports, vcs) = (self.ports, self.vcs);
         let count = |q: &VecDeque<(u64, u8, Flit)>, w: usize| {
+            q.iter().filter(|e| e.1 as usize == w).count()
+        };
+        let queued = |q: &VecDeque<(u64, u8, Flit, u8)>, w: usize| {
             q.iter().filter(|e| e.1 as usize == w).count()
         };
         let back =
@@ -1058,7 +1064,7 @@ impl IqMesh {
                         )
                     };
                     let total = self.credits[c * vcs + w] as usize
-                        + count(&self.outq[c], w)
+                        + queued(&self.outq[c], w)
                         + held
                         + back(&self.credits_back[c], w);
                     if total != depth {
