@@ -31,7 +31,9 @@
 
 use std::collections::VecDeque;
 
-use super::noc::{Flit, MeshParams, NocStats, Sink, EAST, LOCAL, NORTH, SOUTH, UNICAST, WEST};
+use super::noc::{
+    port_name, Flit, MeshParams, NocStats, Sink, EAST, LOCAL, NORTH, SOUTH, UNICAST, WEST,
+};
 use crate::config::{Allocator, InputQueued};
 
 /// `Flit::packet` bits.
@@ -202,6 +204,17 @@ fn allocate(kind: Allocator, a: &mut Arbiters, r: usize, s: &mut Scratch) {
     }
 }
 
+/// The credits of an output VC of port `port` when its downstream buffer is
+/// empty: a neighbour's input buffer, or a network interface's ejection
+/// buffer.
+fn full_credits(port: usize, buffer_depth: u32, q: &InputQueued) -> u16 {
+    if port < LOCAL {
+        buffer_depth as u16
+    } else {
+        q.ejection_buffer_flits as u16
+    }
+}
+
 /// A network interface: the core's side of its router port.
 #[derive(Clone, Debug, Default)]
 struct Ni {
@@ -303,14 +316,7 @@ impl IqMesh {
                 .map(|_| VecDeque::with_capacity(chan_cap))
                 .collect(),
             credits: (0..routers * ports * vcs)
-                .map(|i| {
-                    let port = i / vcs % ports;
-                    if port < LOCAL {
-                        depth as u16
-                    } else {
-                        q.ejection_buffer_flits as u16
-                    }
-                })
+                .map(|i| full_credits(i / vcs % ports, p.buffer_depth, &q))
                 .collect(),
             out_busy: vec![false; routers * ports * vcs],
             outq: (0..routers * ports)
@@ -416,12 +422,14 @@ impl IqMesh {
 
     /// Empties the mesh for a new inference, keeping every allocation.
     pub fn reset(&mut self) {
-        let fresh = IqMesh::new(self.p, self.q);
         // Buffers keep their capacity; only state is reset.
         self.vc.iter_mut().for_each(|v| *v = InVc::default());
         self.chan.iter_mut().for_each(VecDeque::clear);
         self.credits_back.iter_mut().for_each(VecDeque::clear);
-        self.credits.copy_from_slice(&fresh.credits);
+        let (ports, vcs) = (self.ports, self.vcs);
+        for (i, c) in self.credits.iter_mut().enumerate() {
+            *c = full_credits(i / vcs % ports, self.p.buffer_depth, &self.q);
+        }
         self.out_busy.iter_mut().for_each(|b| *b = false);
         self.outq.iter_mut().for_each(VecDeque::clear);
         self.link_free.iter_mut().for_each(|t| *t = 0);
@@ -1107,11 +1115,8 @@ impl IqMesh {
                         continue;
                     }
                     let f = &self.slots[i * self.depth + ivc.head as usize];
-                    let port = ["N", "E", "S", "W"].get(p).copied().unwrap_or("local");
-                    let out = ["N", "E", "S", "W"]
-                        .get(ivc.route as usize)
-                        .copied()
-                        .unwrap_or("ejection");
+                    let port = port_name(p, "local");
+                    let out = port_name(ivc.route as usize, "ejection");
                     let waits = match ivc.state {
                         VcState::VcAlloc => format!("a free VC of output {out}"),
                         _ => format!(

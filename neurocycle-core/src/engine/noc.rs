@@ -59,6 +59,12 @@ fn opposite(dir: usize) -> usize {
     dir ^ 2
 }
 
+/// A port's name in messages: its mesh direction, or `other` for the
+/// ports of the tile's cores.
+pub fn port_name(port: usize, other: &'static str) -> &'static str {
+    ["N", "E", "S", "W"].get(port).copied().unwrap_or(other)
+}
+
 /// `Flit::group` of a unicast flit.
 pub const UNICAST: u32 = u32::MAX;
 
@@ -1040,7 +1046,7 @@ impl Pipelined {
                 let q = r * self.ports + port;
                 if self.inp[q].len > 0 {
                     let f = &self.slots[q * self.depth + self.inp[q].head as usize];
-                    let name = ["N", "E", "S", "W"].get(port).copied().unwrap_or("local");
+                    let name = port_name(port, "local");
                     return format!(
                         "router ({}, {}) input port {name} holds a flit from core {} to core {} axon {} (injected at cycle {})",
                         r as u32 % self.p.x,

@@ -328,6 +328,7 @@ struct Deliveries<'o, O> {
     /// Per core: its node and the node's (x, y), so that a delivery needs
     /// no division.
     node_of_core: Vec<(u32, u32, u32)>,
+    /// Flits delivered over the run, and in the window.
     delivered_total: u64,
     ejected_in_window: u64,
     delivered_measured: u64,
