@@ -739,6 +739,39 @@ fn a_study_over_seeds_gives_each_row_an_interval_and_error_bars() {
     }
     let svg = std::fs::read_to_string(out.join("plots/accuracy-vs-sparsity.svg")).unwrap();
     assert!(svg.contains("95% interval over 2 seeds"));
+    // Paired figures are computed within each seed: u-Ticket's latency
+    // ratio over LTH at round 1 is each seed's own quotient of cycles.
+    let cycles = |t: &str, method: &str| -> f64 {
+        let h: Vec<&str> = t.lines().next().unwrap().split(',').collect();
+        let c = h.iter().position(|x| *x == "cycles_per_inference").unwrap();
+        let line = t
+            .lines()
+            .find(|l| l.starts_with(&format!("{method},1,")))
+            .unwrap();
+        line.split(',').nth(c).unwrap().parse().unwrap()
+    };
+    let paired = std::fs::read_to_string(out.join("paired.csv")).unwrap();
+    assert!(paired
+        .starts_with("comparison,figure,seed_5,seed_6,mean,lo,hi,no_difference,beyond_noise\n"));
+    let line = paired
+        .lines()
+        .find(|l| {
+            l.starts_with("\"u-ticket against lth, round 1 (") && l.contains(",latency ratio,")
+        })
+        .unwrap_or_else(|| panic!("{paired}"));
+    // The quoted comparison holds a comma: the seeds follow the figure.
+    let (_, rest) = line.split_once("\",").unwrap();
+    let v: Vec<f64> = rest
+        .split(',')
+        .skip(1)
+        .take(2)
+        .map(|x| x.parse().unwrap())
+        .collect();
+    for (got, t) in v.iter().zip([&a, &b]) {
+        let want = cycles(t, "lth") / cycles(t, "u-ticket");
+        assert!((got - want).abs() < 1e-9, "{got} {want}");
+    }
+    assert!(md.contains("## Paired differences"), "{md}");
 }
 
 #[test]

@@ -574,10 +574,11 @@ fn quick_topspark_study_learns_on_chip_and_saves_with_fewer_timesteps() {
         net: StdpNet::new(20, 16),
         candidates: vec![16, 8, 4],
         train_samples: 300,
+        analysis_samples: 300,
         label_samples: 200,
         test_samples: 60,
         tolerance: 2.0,
-        factors: vec![1.0, 0.5],
+        factors: vec![0.5, 1.5],
         seed: 1,
         chip,
     };
@@ -596,8 +597,10 @@ fn quick_topspark_study_learns_on_chip_and_saves_with_fewer_timesteps() {
                 w[1].inference.cycles < w[0].inference.cycles,
                 "{method}: inference latency falls with T"
             );
+            // Unadjusted; the adjusted net may learn faster at a shorter T.
             assert!(
-                w[1].training.learning_cycles < w[0].training.learning_cycles
+                method == "adjusted"
+                    || w[1].training.learning_cycles < w[0].training.learning_cycles
                     || w[1].training.spikes < w[0].training.spikes,
                 "{method}: less learning work at shorter T"
             );
@@ -625,10 +628,42 @@ fn quick_topspark_study_learns_on_chip_and_saves_with_fewer_timesteps() {
         "results.csv",
         "report.md",
         "plots/accuracy-vs-timesteps.png",
-        "models/adjusted-t8-x0.5.ron",
+        "models/adjusted-t8.ron",
         "models/unadjusted-t8.ron",
+        "analysis.csv",
     ] {
         assert!(out.join(f).exists(), "{f}");
+    }
+    // The analysis trains as long as the final runs, so the adjusted net
+    // scores on the held-out images what its analysis run scored, which
+    // the greedy combination only accepts above the unadjusted net's.
+    let analysis = std::fs::read_to_string(out.join("analysis.csv")).unwrap();
+    // The unadjusted net and 5 parameters x 2 factors at each shorter T,
+    // plus the combinations tried.
+    assert!(analysis.lines().count() > 1 + 2 * 11, "{analysis}");
+    for t in [8, 4] {
+        let get = |m: &str| {
+            s.rows
+                .iter()
+                .find(|r| r.method == m && r.timesteps == t)
+                .unwrap()
+        };
+        let (a, u) = (get("adjusted"), get("unadjusted"));
+        assert!(a.validation_accuracy >= u.validation_accuracy, "T = {t}");
+        let named = neurocycle::study::topspark::describe(&a.adjustment);
+        let line = analysis
+            .lines()
+            .find(|l| {
+                l.starts_with(&format!("{t},")) && l.split(',').nth(1) == Some(named.as_str())
+            })
+            .unwrap_or_else(|| panic!("T = {t}: {named} not in\n{analysis}"));
+        let held: f64 = line.split(',').nth(2).unwrap().parse().unwrap();
+        assert_eq!(held, a.validation_accuracy, "T = {t}: {line}");
+        if a.adjustment.is_empty() {
+            assert_eq!(a.validation_accuracy, u.validation_accuracy);
+        } else {
+            assert!(a.validation_accuracy > u.validation_accuracy);
+        }
     }
     // Resumes: a rerun loads every point (JSON keeps floats to ~1e-15).
     let again = run(&spec, &data, &out, &|_, _| {}).unwrap();

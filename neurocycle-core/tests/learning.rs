@@ -267,6 +267,73 @@ fn learning_counters_follow_their_formulas() {
     );
 }
 
+/// Diehl & Cook's normalisation, done by each plastic core between
+/// samples: every neuron's weights scale to the target sum (rounded to
+/// nearest), and its cost follows the formulas of `ChipLearner::normalize`.
+#[test]
+fn weight_normalisation_scales_columns_and_counts_its_cost() {
+    let (model, hw) = fixed_case();
+    let map = mapping::map(&model, &hw, "case").unwrap();
+    let chip = Chip::build(&hw, &model, &map);
+    let mut learner = ChipLearner::new(&chip);
+    let stim = synthetic(&model, 9, 0);
+    run_sample_learning(
+        &chip,
+        &stim,
+        EngineOptions::default(),
+        &mut Quiet,
+        &mut learner,
+    )
+    .unwrap();
+    let before = learner.layer_weights(&chip)[0].clone();
+    let mut counters = neurocycle_core::engine::Counters::default();
+    let target = 300;
+    learner.normalize(&chip, target, &mut counters);
+    let after = &learner.layer_weights(&chip)[0];
+    let inputs = 24;
+    let mut slowest = 0;
+    for j in 0..before.len() / inputs {
+        let col = &before[j * inputs..(j + 1) * inputs];
+        let sum: i64 = col.iter().map(|&w| w as i64).sum();
+        for (i, &w) in col.iter().enumerate() {
+            let want = if sum > 0 {
+                ((w as i64 * target as i64 + sum / 2) / sum).clamp(0, 127)
+            } else {
+                w as i64
+            };
+            assert_eq!(after[j * inputs + i] as i64, want, "neuron {j} input {i}");
+        }
+        if sum > 0 {
+            let got: i64 = after[j * inputs..(j + 1) * inputs]
+                .iter()
+                .map(|&w| w as i64)
+                .sum();
+            assert!((got - target as i64).abs() <= inputs as i64 / 2, "{got}");
+        }
+    }
+    for (core, k) in counters.cores.iter().enumerate() {
+        let t = &chip.cores[core];
+        let words: u64 = (0..t.input_rows)
+            .map(|a| t.row_words[a as usize] as u64)
+            .sum();
+        let synapses = t.input_rows as u64 * t.n_neurons as u64;
+        let cycles = 3 * words + 2 * synapses.div_ceil(2);
+        assert_eq!(
+            (
+                k.learn_synapse_word_reads,
+                k.synapse_word_writes,
+                k.weight_updates,
+                k.learning_cycles
+            ),
+            (2 * words, words, synapses, cycles),
+            "core {core}"
+        );
+        slowest = slowest.max(cycles);
+    }
+    assert_eq!(counters.cycles, slowest);
+    assert!(slowest > 0);
+}
+
 #[test]
 fn inhibition_spikes_travel_the_mesh_and_act_next_timestep() {
     let (mut model, hw) = fixed_case();

@@ -39,13 +39,19 @@ pub struct TopSparkArgs {
     #[arg(long)]
     pub neurons: Option<usize>,
     /// Candidate timesteps, strictly decreasing; the first is the full T
-    /// (default 32,24,16,12,8,6,4; --quick 16,8,4).
+    /// (default 32,16,12,8,6,4; --quick 16,8,4).
     #[arg(long, value_delimiter = ',')]
     pub candidates: Option<Vec<u32>>,
-    /// Training images the chip learns from (default 3000; --quick 200).
+    /// Training images the chip learns from, coming round to the start
+    /// past the end of the split (default 8000; --quick 200).
     #[arg(long)]
     pub train_samples: Option<usize>,
-    /// Training images that label the neurons (default 1000; --quick 100).
+    /// Training images of each run of the parameter analysis (default: as
+    /// many as --train-samples).
+    #[arg(long)]
+    pub analysis_samples: Option<usize>,
+    /// Training images that label the neurons, the ones after those learned
+    /// from (default 4000; --quick 100).
     #[arg(long)]
     pub label_samples: Option<usize>,
     /// Accuracy loss allowed at the chosen T, in points.
@@ -65,8 +71,10 @@ pub struct TopSparkArgs {
     /// Lateral inhibition weight at the full T.
     #[arg(long)]
     pub inhibition: Option<i32>,
-    /// Threshold scale factors tried at every shorter T.
-    #[arg(long, value_delimiter = ',', default_value = "1,0.75,0.5")]
+    /// Scale factors each parameter (threshold, membrane time constant,
+    /// adaptation, inhibition, learning rate) is tried with at every
+    /// shorter T.
+    #[arg(long, value_delimiter = ',', default_value = "0.5,0.75,1.5")]
     pub factors: Vec<f64>,
     /// Pixels are divided by this before rate coding.
     #[arg(long)]
@@ -74,6 +82,10 @@ pub struct TopSparkArgs {
     /// Potentiation offset: pre traces below it depress on a post spike.
     #[arg(long)]
     pub pre_target: Option<i32>,
+    /// Weight normalisation: after every training image each neuron's
+    /// incoming weights are scaled to sum to this (0: off).
+    #[arg(long)]
+    pub weight_sum: Option<i32>,
 }
 
 fn topspark_main(a: &TopSparkArgs) -> Result<i32> {
@@ -86,7 +98,7 @@ fn topspark_main(a: &TopSparkArgs) -> Result<i32> {
         if q {
             vec![16, 8, 4]
         } else {
-            vec![32, 24, 16, 12, 8, 6, 4]
+            vec![32, 16, 12, 8, 6, 4]
         }
     });
     let mut net = StdpNet::new(
@@ -100,11 +112,14 @@ fn topspark_main(a: &TopSparkArgs) -> Result<i32> {
     net.adaptation = a.adaptation.unwrap_or(net.adaptation);
     net.input_divisor = a.input_divisor.unwrap_or(net.input_divisor);
     net.pre_target = a.pre_target.unwrap_or(net.pre_target);
+    net.weight_sum = a.weight_sum.unwrap_or(net.weight_sum);
+    let train_samples = a.train_samples.unwrap_or(if q { 200 } else { 8000 });
     let spec = TopSparkSpec {
         net,
         candidates,
-        train_samples: a.train_samples.unwrap_or(if q { 200 } else { 3000 }),
-        label_samples: a.label_samples.unwrap_or(if q { 100 } else { 1000 }),
+        train_samples,
+        analysis_samples: a.analysis_samples.unwrap_or(train_samples),
+        label_samples: a.label_samples.unwrap_or(if q { 100 } else { 4000 }),
         test_samples: chip.samples as usize,
         tolerance: a.tolerance,
         factors: a.factors.clone(),
@@ -118,7 +133,10 @@ fn topspark_main(a: &TopSparkArgs) -> Result<i32> {
         "TopSpark: timestep reduction for STDP learning on the chip",
         |seed, out, progress| {
             spec.seed = seed;
-            topspark::run(&spec, &data, out, progress)
+            topspark::run(&spec, &data, out, progress).map(|r| {
+                let paired = topspark::paired(&spec, &r.rows);
+                (r, paired)
+            })
         },
         |s| s.report_md.clone(),
         topspark::plot_over_seeds,
@@ -150,11 +168,12 @@ pub struct Common {
     pub samples: Option<u64>,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Training seeds: with N > 1 the study runs once per seed (SEED,
-    /// SEED+1, ...) into OUT/seed-S, and OUT/report.md, OUT/seeds.csv and
-    /// OUT/plots give every row's mean with its 95% interval over them.
-    #[arg(long, default_value_t = 1)]
-    pub seeds: u32,
+    /// Training seeds (default 3; --quick 1): with N > 1 the study runs
+    /// once per seed (SEED, SEED+1, ...) into OUT/seed-S, and OUT/report.md,
+    /// OUT/seeds.csv, OUT/paired.csv and OUT/plots give every row's mean,
+    /// and the per-seed differences between rows, with 95% intervals.
+    #[arg(long)]
+    pub seeds: Option<u32>,
     #[arg(long)]
     pub threads: Option<usize>,
     /// Output folder; a rerun into it resumes.
@@ -163,11 +182,16 @@ pub struct Common {
 }
 
 impl Common {
+    /// Training seeds: `--seeds`, or 3 (1 with --quick).
+    fn seeds(&self) -> u32 {
+        self.seeds.unwrap_or(if self.quick { 1 } else { 3 })
+    }
+
     /// The chip (config with overrides, samples per model) and the data set,
     /// after checking the flags every study shares.
     /// Without `--hw`, the embedded preset `default_preset`.
     fn setup(&self, default_preset: &str) -> Result<(ChipSetup, neurocycle::data::Dataset)> {
-        neurocycle::error::check_range("command line", "--seeds", self.seeds, 1, 32)?;
+        neurocycle::error::check_range("command line", "--seeds", self.seeds(), 1, 32)?;
         let (base, hw_file) = match &self.hw {
             Some(path) => (HwConfig::load(path)?, path.display().to_string()),
             None => (
@@ -395,7 +419,10 @@ fn convert_main(a: &ConvertArgs) -> Result<i32> {
         "ANN-to-SNN conversion on the chip, against a DNN accelerator",
         |seed, out, progress| {
             spec.train.seed = seed;
-            convert::run(&spec, &data, out, progress)
+            convert::run(&spec, &data, out, progress).map(|r| {
+                let paired = convert::paired(&spec, &r);
+                (r, paired)
+            })
         },
         |s| s.report_md.clone(),
         convert::plot_over_seeds,
@@ -429,7 +456,10 @@ fn timesteps_main(a: &TimestepsArgs) -> Result<i32> {
         "Fewer timesteps: iterative initialization and retraining (IIR)",
         |seed, out, progress| {
             spec.train.seed = seed;
-            timesteps::run(&spec, &data, out, progress)
+            timesteps::run(&spec, &data, out, progress).map(|r| {
+                let paired = timesteps::paired(&r.rows);
+                (r, paired)
+            })
         },
         |s| s.report_md.clone(),
         timesteps::plot_over_seeds,
@@ -483,30 +513,36 @@ fn entries(dir: &std::path::Path) -> Vec<String> {
 fn over_seeds<S>(
     c: &Common,
     title: &str,
-    mut one: impl FnMut(u64, &std::path::Path, &dyn Fn(&str, &neurocycle::train::Progress)) -> Result<S>,
+    mut one: impl FnMut(
+        u64,
+        &std::path::Path,
+        &(dyn Fn(&str, &neurocycle::train::Progress) + Sync),
+    ) -> Result<(S, Vec<neurocycle::study::seeds::Paired>)>,
     report: impl Fn(&S) -> String,
     plots: impl FnOnce(&std::path::Path, &[S]) -> Result<()>,
 ) -> Result<i32> {
     use neurocycle::study::seeds;
-    if c.seeds == 1 {
+    if c.seeds() == 1 {
         return run_study(&c.out, |progress| {
-            Ok(report(&one(c.seed, &c.out, progress)?))
+            Ok(report(&one(c.seed, &c.out, progress)?.0))
         });
     }
-    let list: Vec<u64> = (0..c.seeds as u64).map(|k| c.seed + k).collect();
+    let list: Vec<u64> = (0..c.seeds() as u64).map(|k| c.seed + k).collect();
     run_study(&c.out, |progress| {
-        let mut runs = vec![];
+        let (mut runs, mut paired) = (vec![], vec![]);
         for &s in &list {
-            runs.push(one(s, &seeds::seed_dir(&c.out, s), progress)?);
+            let (run, p) = one(s, &seeds::seed_dir(&c.out, s), progress)?;
+            runs.push(run);
+            paired.push(p);
         }
         plots(&c.out, &runs)?;
-        seeds::aggregate(&c.out, &list, title)
+        seeds::aggregate(&c.out, &list, title, &paired)
     })
 }
 
 fn run_study(
     out: &std::path::Path,
-    study: impl FnOnce(&dyn Fn(&str, &neurocycle::train::Progress)) -> Result<String>,
+    study: impl FnOnce(&(dyn Fn(&str, &neurocycle::train::Progress) + Sync)) -> Result<String>,
 ) -> Result<i32> {
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
@@ -613,7 +649,10 @@ fn prune_quant_main(a: &PruneQuantArgs) -> Result<i32> {
         "Pruning and quantization: alone, cumulative and joint",
         |seed, out, progress| {
             spec.train.seed = seed;
-            prune_quant::run(&spec, &data, out, progress)
+            prune_quant::run(&spec, &data, out, progress).map(|r| {
+                let paired = prune_quant::paired(&r.rows);
+                (r, paired)
+            })
         },
         |s| s.report_md.clone(),
         // Pareto fronts have no error bars: each seed's are in its folder.
@@ -677,7 +716,10 @@ fn utilization_main(a: &UtilizationArgs) -> Result<i32> {
         "PE utilization of lottery tickets: LTH and u-Ticket",
         |seed, out, progress| {
             spec.lottery.train.seed = seed;
-            utilization::run(&spec, &data, out, progress)
+            utilization::run(&spec, &data, out, progress).map(|r| {
+                let paired = utilization::paired(&r.rows);
+                (r, paired)
+            })
         },
         |s| s.report_md.clone(),
         utilization::plot_over_seeds,

@@ -848,3 +848,58 @@ pub fn plot_over_seeds(out: &Path, runs: &[Summary]) -> Result<()> {
         .collect();
     PLOTS.write_over_seeds(&runs, out)
 }
+
+/// Per seed: the chip at the headline T against the ANN and the
+/// baseline; early exit and every ablation against the default at the
+/// ablation T.
+pub fn paired(spec: &ConvertSpec, summary: &Summary) -> Vec<super::seeds::Paired> {
+    use super::seeds::Paired;
+    let rows = &summary.rows;
+    let mut out = vec![];
+    if let Some(p) = headline_point(spec, rows, &summary.ann) {
+        let name = "chip at the first T within 1 point of the ANN";
+        out.push(Paired::points(name, summary.ann.accuracy, p.accuracy));
+        out.push(Paired {
+            comparison: name.into(),
+            figure: "timesteps".into(),
+            value: p.timesteps as f64,
+            null: f64::NAN,
+        });
+        let b = &summary.baseline;
+        out.push(Paired::ratio(
+            name,
+            "energy ratio baseline / chip",
+            b.energy_pj,
+            p.energy_pj(),
+        ));
+        out.push(Paired::ratio(
+            name,
+            "power ratio baseline / chip",
+            b.power_mw,
+            p.power_mw(),
+        ));
+    }
+    let at = |variant: &str| {
+        rows.iter()
+            .find(|r| r.variant == variant && r.timesteps == spec.ablation_timesteps)
+    };
+    let Some(default) = at("default") else {
+        return out;
+    };
+    for r in rows.iter().filter(|r| {
+        r.timesteps == spec.ablation_timesteps && r.chip.is_some() && r.variant != "default"
+    }) {
+        let name = format!(
+            "{} against default, T = {}",
+            r.variant, spec.ablation_timesteps
+        );
+        out.push(Paired::points(&name, default.accuracy, r.accuracy));
+        out.push(Paired::ratio(
+            &name,
+            "energy ratio",
+            default.energy_pj(),
+            r.energy_pj(),
+        ));
+    }
+    out
+}

@@ -520,3 +520,21 @@ fn report_md(spec: &PruneQuantSpec, data: &Dataset, rows: &[Row]) -> String {
     let _ = writeln!(s, "\nFiles: `results.csv`, `plots/pareto-accuracy-vs-energy.svg|png` and `plots/pareto-accuracy-vs-memory.svg|png` (regimes in colours, the front drawn), `models/`, `reports/`.");
     s
 }
+
+/// Per seed: every compressed point against the widest dense model (the
+/// grid's first), in accuracy and energy.
+pub fn paired(rows: &[Row]) -> Vec<super::seeds::Paired> {
+    use super::seeds::Paired;
+    let Some(dense) = rows.first() else {
+        return vec![];
+    };
+    let mut out = vec![];
+    for r in rows.iter().skip(1) {
+        let name = format!("{} against {}", r.id, dense.id);
+        out.push(Paired::points(&name, dense.accuracy, r.accuracy));
+        if let (Some(a), Some(b)) = (dense.metric(ENERGY), r.metric(ENERGY)) {
+            out.push(Paired::ratio(&name, "energy ratio", a, b));
+        }
+    }
+    out
+}

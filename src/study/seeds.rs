@@ -119,6 +119,138 @@ impl<R: PlottedRow, C> MetricPlots<'_, R, C> {
     }
 }
 
+/// One seed's figure comparing two of its rows (or a row and a baseline);
+/// the same `comparison` and `figure` in every seed make one line of the
+/// paired table, so the spread is that of the per-seed difference, not of
+/// two means.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Paired {
+    /// What is compared, e.g. `u-ticket against lth, round 6 (98% sparse)`.
+    pub comparison: String,
+    /// Which figure, e.g. `accuracy change (points)` or `latency ratio`.
+    pub figure: String,
+    pub value: f64,
+    /// The value of no difference: 0 for a change, 1 for a ratio, NaN for
+    /// a figure that is not a difference (a chosen T).
+    pub null: f64,
+}
+
+impl Paired {
+    /// `treated - base` accuracy, in points.
+    pub fn points(comparison: &str, base: f64, treated: f64) -> Paired {
+        Paired {
+            comparison: comparison.into(),
+            figure: "accuracy change (points)".into(),
+            value: 100.0 * (treated - base),
+            null: 0.0,
+        }
+    }
+
+    /// `base / treated` of a cost (cycles, energy): how many times less
+    /// the treated row spends.
+    pub fn ratio(comparison: &str, figure: &str, base: f64, treated: f64) -> Paired {
+        Paired {
+            comparison: comparison.into(),
+            figure: figure.into(),
+            value: base / treated,
+            null: 1.0,
+        }
+    }
+}
+
+/// The paired figures over seeds: `(comparison, figure, null, values)` in
+/// order of first appearance (a seed that lacks one adds nothing to it).
+fn pair_up(paired: &[Vec<Paired>]) -> Vec<(String, String, f64, Vec<Option<f64>>)> {
+    let mut lines: Vec<(String, String, f64, Vec<Option<f64>>)> = vec![];
+    for (k, seed) in paired.iter().enumerate() {
+        for p in seed {
+            let i = match lines
+                .iter()
+                .position(|l| l.0 == p.comparison && l.1 == p.figure)
+            {
+                Some(i) => i,
+                None => {
+                    lines.push((
+                        p.comparison.clone(),
+                        p.figure.clone(),
+                        p.null,
+                        vec![None; paired.len()],
+                    ));
+                    lines.len() - 1
+                }
+            };
+            lines[i].3[k] = Some(p.value);
+        }
+    }
+    lines
+}
+
+/// `paired.csv` and the report's section on the paired figures.
+fn paired_md(out: &Path, seeds: &[u64], paired: &[Vec<Paired>], s: &mut String) -> Result<()> {
+    let lines = pair_up(paired);
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let mut header = vec!["comparison".to_string(), "figure".to_string()];
+    header.extend(seeds.iter().map(|s| format!("seed_{s}")));
+    header.extend(["mean", "lo", "hi", "no_difference", "beyond_noise"].map(String::from));
+    let _ = writeln!(
+        s,
+        "\n## Paired differences\n\nEach figure is computed within each seed (the two rows share the seed's data order, initial weights and test images), then averaged with its 95% interval over the seeds; it is beyond the noise when the interval excludes no difference (0 for a change, 1 for a ratio). Also in `paired.csv`.\n"
+    );
+    let _ = writeln!(
+        s,
+        "| comparison | figure | per seed | mean (95% interval) | |"
+    );
+    let _ = writeln!(s, "| --- | --- | --- | --- | --- |");
+    let mut rows = vec![];
+    for (comparison, figure, null, values) in &lines {
+        let present: Vec<f64> = values.iter().flatten().copied().collect();
+        let Some(sp) = spread(&present) else { continue };
+        let beyond = sp.n > 1 && (sp.lo > *null || sp.hi < *null);
+        let fmt = |v: f64| {
+            if *null == 1.0 {
+                format!("{v:.2}x")
+            } else if *null == 0.0 {
+                format!("{v:+.2}")
+            } else {
+                format!("{v:.1}")
+            }
+        };
+        let _ = writeln!(
+            s,
+            "| {comparison} | {figure} | {} | {} ({} to {}) | {} |",
+            values
+                .iter()
+                .map(|v| v.map_or("-".into(), fmt))
+                .collect::<Vec<_>>()
+                .join(", "),
+            fmt(sp.mean),
+            fmt(sp.lo),
+            fmt(sp.hi),
+            if null.is_nan() {
+                ""
+            } else if sp.n < 2 {
+                "one seed"
+            } else if beyond {
+                "beyond the noise"
+            } else {
+                "inside the noise"
+            }
+        );
+        let mut row = vec![comparison.clone(), figure.clone()];
+        row.extend(
+            values
+                .iter()
+                .map(|v| v.map_or(String::new(), |v| v.to_string())),
+        );
+        row.extend([sp.mean, sp.lo, sp.hi, *null].map(|v| v.to_string()));
+        row.push(beyond.to_string());
+        rows.push(row);
+    }
+    super::write_csv(&out.join("paired.csv"), &header, &rows)
+}
+
 /// Columns `report.md` shows per row, when the study has them: its own
 /// accuracy, then the chip's headline energy and latency.
 const SHOWN: [&str; 4] = [
@@ -129,9 +261,10 @@ const SHOWN: [&str; 4] = [
 ];
 
 /// Reads every seed's `results.csv`, writes `out/seeds.csv` (the text
-/// columns, then per number column its mean, `_lo` and `_hi`) and
+/// columns, then per number column its mean, `_lo` and `_hi`),
+/// `out/paired.csv` (the study's `paired` figures, one list per seed) and
 /// `out/report.md`, and returns the report.
-pub fn aggregate(out: &Path, seeds: &[u64], title: &str) -> Result<String> {
+pub fn aggregate(out: &Path, seeds: &[u64], title: &str, paired: &[Vec<Paired>]) -> Result<String> {
     let tables = seeds
         .iter()
         .map(|s| Table::read(&seed_dir(out, *s).join("results.csv")))
@@ -299,6 +432,7 @@ pub fn aggregate(out: &Path, seeds: &[u64], title: &str) -> Result<String> {
             .collect();
         let _ = writeln!(s, "| {} | {} |", keys.join(" | "), cells.join(" | "));
     }
+    paired_md(out, seeds, paired, &mut s)?;
     write_atomic(&out.join("report.md"), s.as_bytes())?;
     Ok(s)
 }
@@ -319,5 +453,39 @@ mod tests {
         assert!(spread(&[]).is_none());
         assert_eq!(t975(1), 12.706);
         assert_eq!(t975(100), 1.96);
+    }
+
+    #[test]
+    fn paired_figures_are_matched_by_name_and_spread_per_seed() {
+        let dir = std::env::temp_dir().join(format!("nc-paired-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // Two means whose intervals overlap, but whose per-seed
+        // difference is always +1 point: beyond the noise when paired.
+        let seed = |a: f64, extra: bool| {
+            let mut v = vec![
+                Paired::points("b against a", a, a + 0.01),
+                Paired::ratio("b against a", "latency ratio", 2.0, 1.0),
+            ];
+            if extra {
+                v.push(Paired::points("only once", 0.5, 0.6));
+            }
+            v
+        };
+        let paired = vec![seed(0.5, false), seed(0.7, true), seed(0.9, false)];
+        let mut s = String::new();
+        paired_md(&dir, &[1, 2, 3], &paired, &mut s).unwrap();
+        let csv = std::fs::read_to_string(dir.join("paired.csv")).unwrap();
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines.len(), 4, "{csv}");
+        assert!(lines[1].starts_with("b against a,accuracy change (points),"));
+        assert!(lines[1].ends_with(",0,true"), "{}", lines[1]);
+        // A ratio of exactly 2 in every seed: no spread, beyond 1.
+        assert!(lines[2].contains(",2,2,2,1,true"), "{}", lines[2]);
+        // Present in one seed only: its value, never called beyond the noise.
+        assert!(lines[3].starts_with("only once,accuracy change (points),,"));
+        assert!(lines[3].ends_with(",0,false"), "{}", lines[3]);
+        assert!(s.contains("| b against a | accuracy change (points) | +1.00, +1.00, +1.00 |"));
+        assert!(s.contains("one seed"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

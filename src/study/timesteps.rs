@@ -404,3 +404,46 @@ pub fn plot_over_seeds(out: &Path, runs: &[Summary]) -> Result<()> {
     let runs: Vec<(&[Row], &())> = runs.iter().map(|s| (s.rows.as_slice(), &())).collect();
     PLOTS.write_over_seeds(&runs, out)
 }
+
+/// Per seed: IIR against training from scratch at every T, IIR's last T
+/// against the first T trained the chain's whole budget, and what the
+/// last T saves over the first on the chip.
+pub fn paired(rows: &[Row]) -> Vec<super::seeds::Paired> {
+    use super::seeds::Paired;
+    let mut out = vec![];
+    let iir: Vec<&Row> = rows.iter().filter(|r| r.method == "iir").collect();
+    for r in &iir {
+        if let Some(s) = rows
+            .iter()
+            .find(|s| s.method == "scratch" && s.timesteps == r.timesteps)
+        {
+            let name = format!("iir against scratch (same epochs), T = {}", r.timesteps);
+            out.push(Paired::points(&name, s.accuracy, r.accuracy));
+        }
+    }
+    let (Some(first), Some(last)) = (iir.first(), iir.last()) else {
+        return out;
+    };
+    if let Some(f) = rows.iter().find(|r| r.method == "full-budget") {
+        let name = format!(
+            "iir at T = {} against T = {} trained as many epochs",
+            last.timesteps, f.timesteps
+        );
+        out.push(Paired::points(&name, f.accuracy, last.accuracy));
+    }
+    let name = format!("iir T = {} against T = {}", last.timesteps, first.timesteps);
+    out.push(Paired::points(&name, first.accuracy, last.accuracy));
+    out.push(Paired::ratio(
+        &name,
+        "latency ratio",
+        first.chip.cycles_per_inference,
+        last.chip.cycles_per_inference,
+    ));
+    out.push(Paired::ratio(
+        &name,
+        "energy ratio",
+        first.chip.energy_per_inference_pj,
+        last.chip.energy_per_inference_pj,
+    ));
+    out
+}

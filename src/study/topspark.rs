@@ -2,10 +2,14 @@
 //! that learns on the chip with STDP (TopSpark). At every candidate T the
 //! chip learns from the same training images, then labels its neurons and
 //! classifies test images with learning off, all on the chip:
-//! - `adjusted`: the threshold, the inhibition and the threshold adaptation
-//!   scaled for T (`StdpNet::scaled`) by the factor, among `factors`, that
-//!   scores best on held-out training images (never the test images);
-//! - `unadjusted`: the full-T parameters, only T shortened.
+//! - `unadjusted`: the full-T parameters, only T shortened;
+//! - `adjusted`: TopSpark's analysis at that T: each parameter that may
+//!   matter (`Knob`: threshold, membrane time constant, threshold
+//!   adaptation, inhibition, learning rate) is scaled alone by each of
+//!   `factors` in a shorter training (`analysis_samples` images) and scored
+//!   on held-out training images (never the test images); the parameters
+//!   that helped are then combined greedily, best first, each kept only if
+//!   it still helps, and the combination learns from all the images.
 //!
 //! The chosen T is the smallest adjusted one whose held-out accuracy is
 //! within the tolerance of the full T's; it is used for both training and
@@ -18,9 +22,9 @@ use super::{
 use crate::data::Dataset;
 use crate::energy;
 use crate::engine::{Chip, Counters};
-use crate::error::{write_atomic, Error, Result};
+use crate::error::{check_range, write_atomic, Error, Result};
 use crate::mapping;
-use crate::train::stdp::{self, StdpNet};
+use crate::train::stdp::{self, Knob, StdpNet};
 use crate::train::Progress;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
@@ -37,8 +41,10 @@ pub struct TopSparkSpec {
     pub test_samples: usize,
     /// Accuracy loss allowed at the chosen T, in points.
     pub tolerance: f64,
-    /// Threshold scale factors tried at every shorter T (adjusted).
+    /// Scale factors each parameter is tried with at every shorter T.
     pub factors: Vec<f64>,
+    /// Training images of each analysis run.
+    pub analysis_samples: usize,
     pub seed: u64,
     pub chip: ChipSetup,
 }
@@ -69,9 +75,23 @@ impl TopSparkSpec {
                 "command line",
                 "--factors",
                 format!("{:?}", self.factors),
-                "one or more threshold scale factors in (0, 4], e.g. 1,0.75,0.5",
+                "one or more parameter scale factors in (0, 4], e.g. 0.5,0.75,1.5",
             ));
         }
+        check_range(
+            "command line",
+            "--train-samples",
+            self.train_samples,
+            1,
+            10_000_000,
+        )?;
+        check_range(
+            "command line",
+            "--analysis-samples",
+            self.analysis_samples,
+            1,
+            10_000_000,
+        )?;
         stdp::validate(&self.net)
     }
 }
@@ -111,9 +131,10 @@ pub struct Row {
     pub method: String,
     pub timesteps: u32,
     pub accuracy: f64,
-    /// On held-out training images; what the threshold factor was chosen by.
+    /// On held-out training images; what the adjustment was chosen by.
     pub validation_accuracy: f64,
-    pub factor: f64,
+    /// The parameters scaled, and by what (empty: none).
+    pub adjustment: Vec<(Knob, f64)>,
     pub net: StdpNet,
     pub training: Cost,
     pub inference: Cost,
@@ -126,6 +147,7 @@ fn config_of(spec: &TopSparkSpec, data: &Dataset) -> serde_json::Value {
         "net": spec.net,
         "candidates": spec.candidates,
         "factors": spec.factors,
+        "analysis_samples": spec.analysis_samples,
         "train_samples": spec.train_samples,
         "label_samples": spec.label_samples,
         "test_samples": spec.test_samples,
@@ -138,54 +160,85 @@ pub fn run(
     spec: &TopSparkSpec,
     data: &Dataset,
     out: &Path,
-    progress: &dyn Fn(&str, &Progress),
+    progress: &(dyn Fn(&str, &Progress) + Sync),
 ) -> Result<Summary<Row>> {
     spec.validate()?;
     claim_folder(out, &config_of(spec, data))?;
     let mut rows: Vec<Row> = vec![];
+    let mut probes: Vec<Probe> = vec![];
     let n = spec.candidates.len();
     for (i, &t) in spec.candidates.iter().enumerate() {
-        for method in ["adjusted", "unadjusted"] {
-            if i == 0 && method == "unadjusted" {
-                // At the full T both are the same network.
-                let mut same = rows[0].clone();
-                same.method = method.into();
-                rows.push(same);
-                continue;
+        let label = |what: &str| format!("{what} T={t} ({}/{n})", i + 1);
+        let full = |method: &str, net: &StdpNet, adjustment: Vec<(Knob, f64)>| {
+            let name = format!("{method}-t{t}");
+            cached(&out.join(format!("points/{name}.json")), || {
+                point(spec, data, out, method, &name, net, &adjustment, &|p| {
+                    progress(&label(method), p)
+                })
+            })
+        };
+        let unadjusted = full("unadjusted", &spec.net.at(t), vec![])?;
+        let adjusted = if i == 0 {
+            // At the full T both are the same network.
+            Row {
+                method: "adjusted".into(),
+                ..unadjusted.clone()
             }
-            let factors: Vec<f64> = if method == "adjusted" && i > 0 {
-                spec.factors.clone()
-            } else {
-                vec![1.0]
-            };
-            let mut best: Option<Row> = None;
-            for &f in &factors {
-                let net = spec.net.scaled(t, f);
-                let label = format!("{method} T={t} ({}/{n}) x{f}", i + 1);
-                let name = if factors.len() > 1 {
-                    format!("{method}-t{t}-x{f}")
-                } else {
-                    format!("{method}-t{t}")
-                };
-                let row = cached(&out.join(format!("points/{name}.json")), || {
-                    point(spec, data, out, method, &name, &net, f, &|p| {
-                        progress(&label, p)
-                    })
-                })?;
-                if best
-                    .as_ref()
-                    .is_none_or(|b| row.validation_accuracy > b.validation_accuracy)
-                {
-                    best = Some(row);
-                }
-            }
-            let row = best.expect("at least one factor");
-            rows.push(row);
-        }
+        } else {
+            let (net, adjustment) = analyse(spec, data, out, t, &mut probes, &|p| {
+                progress(&label("analysis"), p)
+            })?;
+            full("adjusted", &net, adjustment)?
+        };
+        rows.extend([adjusted, unadjusted]);
     }
+    write_probes(out, &probes)?;
     rows.sort_by(|a, b| (&a.method, b.timesteps).cmp(&(&b.method, a.timesteps)));
-    let report_md = report_md(spec, data, &rows);
+    let report_md = report_md(spec, data, &rows, &probes);
     PLOTS.finish(out, rows, &(), report_md)
+}
+
+/// What one network learned and scored on the chip.
+struct Trial {
+    learned: stdp::Learned,
+    eval: stdp::Evaluation,
+    train_flit_bits: u32,
+    test_flit_bits: u32,
+}
+
+/// The chip learns `net` from `train_samples` images, then labels its
+/// neurons and classifies `test_samples` test images.
+fn trial(
+    spec: &TopSparkSpec,
+    data: &Dataset,
+    file: &str,
+    net: &StdpNet,
+    (train_samples, test_samples): (usize, usize),
+    threads: usize,
+    progress: &dyn Fn(&Progress),
+) -> Result<Trial> {
+    let model = stdp::learning_model(net, data.train.sample_len, spec.seed);
+    let map = mapping::map(&model, &spec.chip.hw, file)?;
+    let chip = Chip::build(&spec.chip.hw, &model, &map);
+    let learned = stdp::learn_on_chip(&chip, net, &data.train, train_samples, spec.seed, progress)?;
+    let map = mapping::map(&learned.model, &spec.chip.hw, file)?;
+    let chip_inf = Chip::build(&spec.chip.hw, &learned.model, &map);
+    let eval = stdp::evaluate(
+        &chip_inf,
+        net,
+        data,
+        train_samples,
+        spec.label_samples,
+        test_samples,
+        spec.seed,
+        threads,
+    )?;
+    Ok(Trial {
+        train_flit_bits: chip.flit_bits,
+        test_flit_bits: chip_inf.flit_bits,
+        learned,
+        eval,
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -196,53 +249,201 @@ fn point(
     method: &str,
     file: &str,
     net: &StdpNet,
-    factor: f64,
+    adjustment: &[(Knob, f64)],
     progress: &dyn Fn(&Progress),
 ) -> Result<Row> {
-    let inputs = data.train.sample_len;
-    let model = stdp::learning_model(net, inputs, spec.seed);
-    let map = mapping::map(&model, &spec.chip.hw, file)?;
-    let chip = Chip::build(&spec.chip.hw, &model, &map);
-    let learned = stdp::learn_on_chip(
-        &chip,
-        net.input_divisor,
-        &data.train,
-        spec.train_samples,
-        spec.seed,
-        progress,
-    )?;
-    let frozen = learned.model;
+    let samples = (spec.train_samples, spec.test_samples);
+    let t = trial(spec, data, file, net, samples, spec.chip.threads, progress)?;
     write_atomic(
         &out.join(format!("models/{file}.ron")),
-        frozen.to_ron().as_bytes(),
-    )?;
-    let map = mapping::map(&frozen, &spec.chip.hw, file)?;
-    let chip_inf = Chip::build(&spec.chip.hw, &frozen, &map);
-    let eval = stdp::evaluate(
-        &chip_inf,
-        net.input_divisor,
-        data,
-        spec.train_samples,
-        spec.label_samples,
-        spec.test_samples,
-        spec.seed,
-        spec.chip.threads,
+        t.learned.model.to_ron().as_bytes(),
     )?;
     Ok(Row {
         method: method.into(),
         timesteps: net.timesteps,
-        accuracy: eval.accuracy,
-        validation_accuracy: eval.validation_accuracy,
-        factor,
+        accuracy: t.eval.accuracy,
+        validation_accuracy: t.eval.validation_accuracy,
+        adjustment: adjustment.to_vec(),
         net: net.clone(),
         training: Cost::of(
-            &learned.counters,
-            learned.samples,
+            &t.learned.counters,
+            t.learned.samples,
             &spec.chip,
-            chip.flit_bits,
+            t.train_flit_bits,
         ),
-        inference: Cost::of(&eval.counters, eval.samples, &spec.chip, chip_inf.flit_bits),
+        inference: Cost::of(
+            &t.eval.counters,
+            t.eval.samples,
+            &spec.chip,
+            t.test_flit_bits,
+        ),
     })
+}
+
+/// One run of the analysis: a shorter training of the unadjusted net at
+/// T with some parameters scaled, scored on held-out training images.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Probe {
+    pub timesteps: u32,
+    /// The parameters scaled (empty: the unadjusted net itself).
+    pub adjustment: Vec<(Knob, f64)>,
+    pub validation_accuracy: f64,
+    /// Output spikes per training image.
+    pub train_spikes_per_sample: f64,
+}
+
+/// `threshold x0.5 + learning rate x1.5`, or `none`.
+pub fn describe(adjustment: &[(Knob, f64)]) -> String {
+    if adjustment.is_empty() {
+        return "none".into();
+    }
+    adjustment
+        .iter()
+        .map(|(k, f)| format!("{} x{f}", k.name()))
+        .collect::<Vec<_>>()
+        .join(" + ")
+}
+
+/// TopSpark's analysis at `t`: every parameter alone at every factor, then
+/// the helpful ones combined greedily (best first, each kept only if the
+/// combination scores higher on the held-out images). Returns the adjusted
+/// net and what was scaled; every run goes into `probes`.
+fn analyse(
+    spec: &TopSparkSpec,
+    data: &Dataset,
+    out: &Path,
+    t: u32,
+    probes: &mut Vec<Probe>,
+    progress: &(dyn Fn(&Progress) + Sync),
+) -> Result<(StdpNet, Vec<(Knob, f64)>)> {
+    let unadjusted = spec.net.at(t);
+    let net_of = |adj: &[(Knob, f64)]| {
+        adj.iter()
+            .fold(unadjusted.clone(), |n, &(k, f)| n.with(k, f))
+    };
+    // One run; `threads` for its inferences (1 when runs share the cores).
+    let run =
+        |adj: &[(Knob, f64)], threads: usize, progress: &dyn Fn(&Progress)| -> Result<Probe> {
+            let name = adj.iter().fold(format!("probe-t{t}"), |n, (k, f)| {
+                format!("{n}-{}{f}", k.column().trim_end_matches("factor"))
+            });
+            cached(&out.join(format!("points/{name}.json")), || {
+                let samples = (spec.analysis_samples, 0);
+                let r = trial(spec, data, &name, &net_of(adj), samples, threads, progress)?;
+                Ok(Probe {
+                    timesteps: t,
+                    adjustment: adj.to_vec(),
+                    validation_accuracy: r.eval.validation_accuracy,
+                    train_spikes_per_sample: r.learned.counters.spikes_per_layer.iter().sum::<u64>()
+                        as f64
+                        / r.learned.samples.max(1) as f64,
+                })
+            })
+        };
+    // The unadjusted net and every parameter alone: independent runs,
+    // spread over the cores.
+    let mut plan: Vec<Vec<(Knob, f64)>> = vec![vec![]];
+    for knob in Knob::ALL {
+        for &f in spec.factors.iter().filter(|&&f| f != 1.0) {
+            plan.push(vec![(knob, f)]);
+        }
+    }
+    let threads = spec.chip.threads.max(1);
+    // One bar over all of them: images learned by finished runs plus the
+    // latest report of a running one.
+    let finished = std::sync::atomic::AtomicU64::new(0);
+    let total = (plan.len() * spec.analysis_samples) as u64;
+    let done = crate::parallel::map(plan.len(), threads, |i| {
+        let r = run(&plan[i], 1, &|p: &Progress| {
+            let before = finished.load(std::sync::atomic::Ordering::Relaxed);
+            progress(&Progress {
+                samples_done: (before + p.samples_done).min(total),
+                samples_total: total,
+                ..*p
+            })
+        });
+        finished.fetch_add(
+            spec.analysis_samples as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        r
+    });
+    let mut first = vec![];
+    for p in done {
+        first.push(p?);
+    }
+    let base = first[0].validation_accuracy;
+    let mut singles: Vec<(Knob, f64, f64)> = vec![];
+    for knob in Knob::ALL {
+        let best = first[1..]
+            .iter()
+            .filter(|p| p.adjustment[0].0 == knob)
+            .fold(None::<&Probe>, |b, p| match b {
+                Some(b) if b.validation_accuracy >= p.validation_accuracy => Some(b),
+                _ => Some(p),
+            });
+        if let Some(p) = best {
+            singles.push((knob, p.adjustment[0].1, p.validation_accuracy));
+        }
+    }
+    probes.extend(first);
+    // Best first; ties keep `Knob::ALL`'s order.
+    singles.sort_by(|a, b| b.2.total_cmp(&a.2));
+    let (mut adjustment, mut score) = (vec![], base);
+    for (knob, f, alone) in singles.into_iter().filter(|s| s.2 > base) {
+        let mut candidate = adjustment.clone();
+        candidate.push((knob, f));
+        let with = if adjustment.is_empty() {
+            alone
+        } else {
+            let p = run(&candidate, threads, progress)?;
+            let v = p.validation_accuracy;
+            probes.push(p);
+            v
+        };
+        if with > score {
+            (adjustment, score) = (candidate, with);
+        }
+    }
+    Ok((net_of(&adjustment), adjustment))
+}
+
+const PROBE_COLUMNS: &[&str] = &[
+    "timesteps",
+    "adjustment",
+    "validation_accuracy",
+    "change_points",
+    "train_spikes_per_sample",
+];
+
+/// `analysis.csv`: every analysis run, with its held-out accuracy's change
+/// from the unadjusted net's at the same T (same training length).
+fn write_probes(out: &Path, probes: &[Probe]) -> Result<()> {
+    let header: Vec<String> = PROBE_COLUMNS.iter().map(|c| c.to_string()).collect();
+    let rows: Vec<Vec<String>> = probes
+        .iter()
+        .map(|p| {
+            let base = probe_base(probes, p.timesteps);
+            vec![
+                p.timesteps.to_string(),
+                describe(&p.adjustment),
+                p.validation_accuracy.to_string(),
+                base.map_or(String::new(), |b| {
+                    (100.0 * (p.validation_accuracy - b)).to_string()
+                }),
+                p.train_spikes_per_sample.to_string(),
+            ]
+        })
+        .collect();
+    super::write_csv(&out.join("analysis.csv"), &header, &rows)
+}
+
+/// The held-out accuracy of the unadjusted analysis run at `t`.
+fn probe_base(probes: &[Probe], t: u32) -> Option<f64> {
+    probes
+        .iter()
+        .find(|p| p.timesteps == t && p.adjustment.is_empty())
+        .map(|p| p.validation_accuracy)
 }
 
 const COLUMNS: &[&str] = &[
@@ -251,6 +452,10 @@ const COLUMNS: &[&str] = &[
     "accuracy",
     "validation_accuracy",
     "threshold_factor",
+    "tau_v_factor",
+    "adaptation_factor",
+    "inhibition_factor",
+    "learning_rate_factor",
     "threshold",
     "train_cycles_per_sample",
     "train_energy_per_sample_pj",
@@ -276,10 +481,10 @@ impl ResultRow for Row {
             self.timesteps.to_string(),
             self.accuracy.to_string(),
             self.validation_accuracy.to_string(),
-            self.factor.to_string(),
-            self.net.threshold.to_string(),
         ]
         .into_iter()
+        .chain(Knob::ALL.iter().map(|k| self.factor(*k).to_string()))
+        .chain([self.net.threshold.to_string()])
         .chain(
             [
                 t.cycles,
@@ -297,6 +502,17 @@ impl ResultRow for Row {
             .map(|x| x.to_string()),
         )
         .collect()
+    }
+}
+
+impl Row {
+    /// The factor `knob` was scaled by (1: not adjusted).
+    pub fn factor(&self, knob: Knob) -> f64 {
+        self.adjustment
+            .iter()
+            .filter(|(k, _)| *k == knob)
+            .map(|(_, f)| f)
+            .product()
     }
 }
 
@@ -347,21 +563,25 @@ pub fn chosen(rows: &[Row], full: u32, tolerance: f64) -> Option<&Row> {
         .min_by_key(|r| r.timesteps)
 }
 
-fn report_md(spec: &TopSparkSpec, data: &Dataset, rows: &[Row]) -> String {
+fn report_md(spec: &TopSparkSpec, data: &Dataset, rows: &[Row], probes: &[Probe]) -> String {
     let full = spec.candidates[0];
     let mut s = report_head(
         "TopSpark: timestep reduction for STDP learning on the chip",
         &spec.chip,
         &format!(
-            "Data set {}: the chip learns from {} training images (one after the other, learning on), labels its {} neurons on the next {}, and classifies {} test images (learning off). Chip: {}. Full T = {full}; tolerance {} points. Adjusted: threshold, inhibition and adaptation scaled by the factor among {:?} that scores best on the second half of the label images (labelled on the first half).",
+            "Data set {}: the chip learns from {} training images (one after the other, learning on; {} distinct), normalising each neuron's weights to sum {} after each, labels its {} neurons on the next {}, and classifies {} test images (learning off). Chip: {}. Full T = {full}; tolerance {} points. Adjusted: at each shorter T, each parameter ({}) is scaled alone by each of {:?} in a training on {} images and scored on the second half of the label images (labelled on the first half); those that help are combined, best first, each kept only if the combination still scores higher; the result learns from all the images.",
             data.name,
+            spec.train_samples,
             spec.train_samples.min(data.train.len()),
+            spec.net.weight_sum,
             spec.net.neurons,
             spec.label_samples,
             spec.test_samples.min(data.test.len()),
             spec.chip.source(),
             spec.tolerance,
-            spec.factors
+            Knob::ALL.map(|k| k.name()).join(", "),
+            spec.factors,
+            spec.analysis_samples,
         ),
     );
     let base = rows
@@ -469,35 +689,37 @@ fn report_md(spec: &TopSparkSpec, data: &Dataset, rows: &[Row]) -> String {
                         || "no unadjusted run at the chosen T".into(),
                         |u| {
                             format!(
-                                "adjusted (threshold factor x{}) against unadjusted at T = {}: {}",
-                                c.factor,
+                                "adjusted ({}) against unadjusted at T = {}: {}",
+                                describe(&c.adjustment),
                                 c.timesteps,
                                 accuracy_difference(u.accuracy, c.accuracy, n)
                             )
                         },
                     ),
-                    driver: "only the threshold, inhibition and adaptation scale (one factor, chosen on held-out images); x1 means no adjustment".into(),
+                    driver: "the parameters the analysis found to help at that T (section Analysis), chosen on held-out images".into(),
                 },
             ],
         );
         let _ = writeln!(s);
     }
+    trade_off_md(&mut s, spec, data, rows);
+    analysis_md(&mut s, spec, rows, probes);
     let _ = writeln!(s, "## Every point\n");
-    let _ = writeln!(s, "| method | T | accuracy | held-out | threshold | inference cycles | inference nJ | training cycles/sample | training nJ/sample | learning nJ/sample |");
+    let _ = writeln!(s, "| method | T | accuracy | held-out | adjustment | spikes per training image | inference cycles | inference nJ | training cycles/sample | training nJ/sample | learning nJ/sample |");
     let _ = writeln!(
         s,
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        "| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
     );
     for r in rows {
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} (x{}) | {:.0} | {:.1} | {:.0} | {:.1} | {:.1} |",
+            "| {} | {} | {} | {} | {} | {:.2} | {:.0} | {:.1} | {:.0} | {:.1} | {:.1} |",
             r.method,
             r.timesteps,
             pct(r.accuracy),
             pct(r.validation_accuracy),
-            r.net.threshold,
-            r.factor,
+            describe(&r.adjustment),
+            r.training.spikes,
             r.inference.cycles,
             r.inference.energy_pj / 1e3,
             r.training.cycles,
@@ -505,12 +727,162 @@ fn report_md(spec: &TopSparkSpec, data: &Dataset, rows: &[Row]) -> String {
             r.training.learning_energy_pj / 1e3
         );
     }
-    let _ = writeln!(s, "\nPlots: `plots/*-vs-timesteps.{{svg,png}}`. Models: `models/` (learned weights, frozen thresholds).");
+    let _ = writeln!(s, "\nPlots: `plots/*-vs-timesteps.{{svg,png}}`. Models: `models/` (learned weights, frozen thresholds). Every analysis run: `analysis.csv`.");
     s
+}
+
+/// Every shorter T against the full one (savings and accuracy), and the
+/// adjusted network against the unadjusted one at each T.
+fn trade_off_md(s: &mut String, spec: &TopSparkSpec, data: &Dataset, rows: &[Row]) {
+    let full = spec.candidates[0];
+    let at = |method: &str, t: u32| rows.iter().find(|r| r.method == method && r.timesteps == t);
+    let Some(b) = at("adjusted", full) else {
+        return;
+    };
+    let n = spec.test_samples.min(data.test.len());
+    let _ = writeln!(s, "## Every T against the full T\n");
+    let _ = writeln!(s, "Savings of the adjusted network at each T over the full T = {full} (ratios full / shorter), its test accuracy change, and adjusted against unadjusted at the same T (95% intervals from the {n} test images).\n");
+    let _ = writeln!(s, "| T | inference latency | inference energy | training latency | training energy | accuracy change from T = {full} | adjusted - unadjusted |");
+    let _ = writeln!(s, "| ---: | ---: | ---: | ---: | ---: | --- | --- |");
+    for &t in spec.candidates.iter().skip(1) {
+        let (Some(a), Some(u)) = (at("adjusted", t), at("unadjusted", t)) else {
+            continue;
+        };
+        let _ = writeln!(
+            s,
+            "| {t} | {:.2}x | {:.2}x | {:.2}x | {:.2}x | {} | {} |",
+            b.inference.cycles / a.inference.cycles,
+            b.inference.energy_pj / a.inference.energy_pj,
+            b.training.cycles / a.training.cycles,
+            b.training.energy_pj / a.training.energy_pj,
+            accuracy_difference(b.accuracy, a.accuracy, n),
+            accuracy_difference(u.accuracy, a.accuracy, n)
+        );
+    }
+    let _ = writeln!(s);
+}
+
+/// Which parameters matter at each T: per parameter, the best change of
+/// held-out accuracy over its factors, the one that moves it most, and
+/// what the adjusted network combined.
+fn analysis_md(s: &mut String, spec: &TopSparkSpec, rows: &[Row], probes: &[Probe]) {
+    if probes.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "## Analysis: which parameters matter at each T\n");
+    let _ = writeln!(
+        s,
+        "Held-out accuracy change (points) from the unadjusted net at the same T, after {} training images, for the best factor of each parameter alone (its factor in brackets); one held-out image is {:.2} points, so a change of a point or two is within the noise of these runs.\n",
+        spec.analysis_samples,
+        100.0 / (spec.label_samples / 2).max(1) as f64
+    );
+    let _ = writeln!(
+        s,
+        "| T | unadjusted | {} | most sensitive (widest change over its factors) | adjusted with |",
+        Knob::ALL.map(|k| k.name()).join(" | ")
+    );
+    let _ = writeln!(
+        s,
+        "| ---: | ---: |{} --- | --- |",
+        " ---: |".repeat(Knob::ALL.len())
+    );
+    for &t in spec.candidates.iter().skip(1) {
+        let Some(base) = probe_base(probes, t) else {
+            continue;
+        };
+        let mut cells = vec![];
+        let mut most: Option<(Knob, f64)> = None;
+        for knob in Knob::ALL {
+            let singles = probes.iter().filter(|p| {
+                p.timesteps == t && p.adjustment.len() == 1 && p.adjustment[0].0 == knob
+            });
+            let best =
+                singles.max_by(|a, b| a.validation_accuracy.total_cmp(&b.validation_accuracy));
+            let widest = probes
+                .iter()
+                .filter(|p| {
+                    p.timesteps == t && p.adjustment.len() == 1 && p.adjustment[0].0 == knob
+                })
+                .map(|p| (100.0 * (p.validation_accuracy - base)).abs())
+                .fold(0.0, f64::max);
+            if most.is_none_or(|(_, m)| widest > m) {
+                most = Some((knob, widest));
+            }
+            cells.push(best.map_or("-".into(), |p| {
+                format!(
+                    "{:+.1} (x{})",
+                    100.0 * (p.validation_accuracy - base),
+                    p.adjustment[0].1
+                )
+            }));
+        }
+        let adjusted = rows
+            .iter()
+            .find(|r| r.method == "adjusted" && r.timesteps == t)
+            .map_or("-".into(), |r| describe(&r.adjustment));
+        let _ = writeln!(
+            s,
+            "| {t} | {} | {} | {} | {adjusted} |",
+            pct(base),
+            cells.join(" | "),
+            most.map_or("-".into(), |(k, m)| format!("{} ({m:.1} points)", k.name()))
+        );
+    }
+    let _ = writeln!(s);
 }
 
 /// The charts over several seeds' runs: means with 95% intervals.
 pub fn plot_over_seeds(out: &Path, runs: &[Summary<Row>]) -> Result<()> {
     let runs: Vec<(&[Row], &())> = runs.iter().map(|s| (s.rows.as_slice(), &())).collect();
     PLOTS.write_over_seeds(&runs, out)
+}
+
+/// Per seed: the chosen T against the full T (what TopSpark claims), and
+/// the adjusted network against the unadjusted one at every shorter T.
+pub fn paired(spec: &TopSparkSpec, rows: &[Row]) -> Vec<super::seeds::Paired> {
+    use super::seeds::Paired;
+    let full = spec.candidates[0];
+    let at = |method: &str, t: u32| rows.iter().find(|r| r.method == method && r.timesteps == t);
+    let mut out = vec![];
+    if let (Some(b), Some(c)) = (at("adjusted", full), chosen(rows, full, spec.tolerance)) {
+        let name = "chosen T against the full T";
+        out.push(Paired {
+            comparison: name.into(),
+            figure: "chosen T".into(),
+            value: c.timesteps as f64,
+            null: f64::NAN,
+        });
+        out.push(Paired::points(name, b.accuracy, c.accuracy));
+        for (figure, x, y) in [
+            (
+                "inference latency ratio",
+                b.inference.cycles,
+                c.inference.cycles,
+            ),
+            (
+                "inference energy ratio",
+                b.inference.energy_pj,
+                c.inference.energy_pj,
+            ),
+            (
+                "training latency ratio",
+                b.training.cycles,
+                c.training.cycles,
+            ),
+            (
+                "training energy ratio",
+                b.training.energy_pj,
+                c.training.energy_pj,
+            ),
+        ] {
+            out.push(Paired::ratio(name, figure, x, y));
+        }
+    }
+    for &t in spec.candidates.iter().skip(1) {
+        if let (Some(a), Some(u)) = (at("adjusted", t), at("unadjusted", t)) {
+            let name = format!("adjusted against unadjusted, T = {t}");
+            out.push(Paired::points(&name, u.accuracy, a.accuracy));
+        }
+    }
+    out
 }

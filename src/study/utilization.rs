@@ -394,3 +394,47 @@ pub fn plot_over_seeds(out: &Path, runs: &[Summary]) -> Result<()> {
     let runs: Vec<(&[Row], &())> = runs.iter().map(|s| (s.rows.as_slice(), &())).collect();
     PLOTS.write_over_seeds(&runs, out)
 }
+
+/// Per seed: u-Ticket against LTH at every pruning round.
+pub fn paired(rows: &[Row]) -> Vec<super::seeds::Paired> {
+    use super::seeds::Paired;
+    let mut out = vec![];
+    for u in rows
+        .iter()
+        .filter(|r| r.method == "u-ticket" && r.round > 0)
+    {
+        let Some(l) = rows
+            .iter()
+            .find(|r| r.method == "lth" && r.round == u.round)
+        else {
+            continue;
+        };
+        let name = format!(
+            "u-ticket against lth, round {} ({} sparse)",
+            u.round,
+            pct(u.target_sparsity)
+        );
+        out.push(Paired::points(&name, l.accuracy, u.accuracy));
+        if let (Some(a), Some(b)) = (l.chip.pe_utilization, u.chip.pe_utilization) {
+            out.push(Paired {
+                comparison: name.clone(),
+                figure: "PE utilization change (points)".into(),
+                value: 100.0 * (b - a),
+                null: 0.0,
+            });
+        }
+        out.push(Paired::ratio(
+            &name,
+            "latency ratio",
+            l.chip.cycles_per_inference,
+            u.chip.cycles_per_inference,
+        ));
+        out.push(Paired::ratio(
+            &name,
+            "energy ratio",
+            l.chip.energy_per_inference_pj,
+            u.chip.energy_per_inference_pj,
+        ));
+    }
+    out
+}

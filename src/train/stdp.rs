@@ -50,6 +50,12 @@ pub struct StdpNet {
     /// Pixels are divided by this before rate coding (Diehl & Cook use 4:
     /// at most one spike every 4 timesteps per input).
     pub input_divisor: u8,
+    /// Diehl & Cook's weight normalisation: after every training sample
+    /// each neuron's incoming weights are scaled to sum to this (0: off).
+    /// The default 10,000 is theirs (78 over 784 inputs of weight at most
+    /// 1) at `w_max` 127.
+    #[serde(default)]
+    pub weight_sum: i32,
 }
 
 impl StdpNet {
@@ -60,36 +66,38 @@ impl StdpNet {
             timesteps,
             threshold: 1500,
             inhibition: 6000,
-            adaptation: 60,
+            adaptation: 5,
             tau_v: 8.0,
             tau_pre: 4.0,
             tau_post: 4.0,
             a_plus: 16,
-            a_minus: 2,
+            a_minus: 4,
             pre_increment: 128,
             post_increment: 128,
             pre_target: 40,
             w_max: 127,
             init_max: 40,
             input_divisor: 4,
+            weight_sum: 10_000,
         }
     }
 
-    /// TopSpark's adjustment for `timesteps` < the full T: the input rate
-    /// per timestep is unchanged (so are the time constants of the
-    /// membrane and of the traces), but a sample has fewer timesteps to
-    /// reach the threshold; the threshold, and with it the inhibition and
-    /// the threshold adaptation, scale by `factor` (the study tries
-    /// several and keeps the best on held-out training images).
-    pub fn scaled(&self, timesteps: u32, factor: f64) -> StdpNet {
+    /// This net with one parameter scaled by `factor` (integers rounded,
+    /// at least 1).
+    pub fn with(&self, knob: Knob, factor: f64) -> StdpNet {
         let s = |x: i32| ((x as f64 * factor).round() as i32).max(1);
-        StdpNet {
-            timesteps,
-            threshold: s(self.threshold),
-            inhibition: s(self.inhibition),
-            adaptation: s(self.adaptation),
-            ..self.clone()
+        let mut n = self.clone();
+        match knob {
+            Knob::Threshold => n.threshold = s(n.threshold),
+            Knob::Leak => n.tau_v *= factor,
+            Knob::Adaptation => n.adaptation = s(n.adaptation),
+            Knob::Inhibition => n.inhibition = s(n.inhibition),
+            Knob::LearningRate => {
+                n.a_plus = s(n.a_plus);
+                n.a_minus = s(n.a_minus);
+            }
         }
+        n
     }
 
     /// The same parameters at another T, unadjusted.
@@ -97,6 +105,52 @@ impl StdpNet {
         StdpNet {
             timesteps,
             ..self.clone()
+        }
+    }
+}
+
+/// A parameter TopSpark's analysis may adjust for a shorter T.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Knob {
+    /// The firing threshold.
+    Threshold,
+    /// The membrane time constant (`tau_v`; larger leaks less).
+    Leak,
+    /// The adaptive threshold's increment per spike.
+    Adaptation,
+    /// The lateral inhibition weight.
+    Inhibition,
+    /// STDP's potentiation and depression rates together.
+    LearningRate,
+}
+
+impl Knob {
+    pub const ALL: [Knob; 5] = [
+        Knob::Threshold,
+        Knob::Leak,
+        Knob::Adaptation,
+        Knob::Inhibition,
+        Knob::LearningRate,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Knob::Threshold => "threshold",
+            Knob::Leak => "membrane time constant",
+            Knob::Adaptation => "threshold adaptation",
+            Knob::Inhibition => "inhibition",
+            Knob::LearningRate => "learning rate",
+        }
+    }
+
+    /// Its factor's column in `results.csv`.
+    pub fn column(self) -> &'static str {
+        match self {
+            Knob::Threshold => "threshold_factor",
+            Knob::Leak => "tau_v_factor",
+            Knob::Adaptation => "adaptation_factor",
+            Knob::Inhibition => "inhibition_factor",
+            Knob::LearningRate => "learning_rate_factor",
         }
     }
 }
@@ -221,7 +275,7 @@ pub struct Learned {
 /// other, learning on. The stimulus seed is `seed`.
 pub fn learn_on_chip(
     chip: &Chip,
-    divisor: u8,
+    net: &StdpNet,
     train: &Split,
     samples: usize,
     seed: u64,
@@ -230,15 +284,18 @@ pub fn learn_on_chip(
     let model = chip.model;
     let mut learner = ChipLearner::new(chip);
     let mut counters = Counters::default();
-    let n = samples.min(train.len());
+    // Past the end of the split the images come round again (another
+    // pass, new spike trains).
+    let n = if train.is_empty() { 0 } else { samples };
     for i in 0..n {
+        let image = i % train.len();
         let stim = stimulus(
             model,
-            train.sample(i),
-            divisor,
+            train.sample(image),
+            net.input_divisor,
             seed,
             i as u64,
-            Some(train.labels[i] as u32),
+            Some(train.labels[image] as u32),
         );
         let r = run_sample_learning(
             chip,
@@ -248,6 +305,9 @@ pub fn learn_on_chip(
             &mut learner,
         )?;
         counters.merge(&r.counters);
+        if net.weight_sum > 0 {
+            learner.normalize(chip, net.weight_sum, &mut counters);
+        }
         if i % 16 == 15 || i + 1 == n {
             progress(&Progress {
                 epoch: 0,
@@ -271,7 +331,7 @@ pub fn learn_on_chip(
 /// (learning off), on `threads` threads, and the counters summed.
 pub fn responses(
     chip: &Chip,
-    divisor: u8,
+    net: &StdpNet,
     split: &Split,
     samples: usize,
     seed: u64,
@@ -279,7 +339,14 @@ pub fn responses(
 ) -> Result<(Vec<Vec<i64>>, Counters)> {
     let n = samples.min(split.len());
     let parts = crate::parallel::map(n, threads, |i| {
-        let stim = stimulus(chip.model, split.sample(i), divisor, seed, i as u64, None);
+        let stim = stimulus(
+            chip.model,
+            split.sample(i),
+            net.input_divisor,
+            seed,
+            i as u64,
+            None,
+        );
         run_sample(chip, &stim, EngineOptions::default(), &mut Quiet)
             .map(|r| (r.readout, r.counters))
     });
@@ -355,7 +422,7 @@ pub struct Evaluation {
 #[allow(clippy::too_many_arguments)]
 pub fn evaluate(
     chip: &Chip,
-    divisor: u8,
+    net: &StdpNet,
     data: &Dataset,
     skip: usize,
     label_samples: usize,
@@ -363,19 +430,25 @@ pub fn evaluate(
     seed: u64,
     threads: usize,
 ) -> Result<Evaluation> {
-    let lo = skip.min(data.train.len());
-    let hi = (skip + label_samples).min(data.train.len());
+    // The images after the `skip` learned from, coming round to the split's
+    // start when learning used it all (then they were seen in learning).
+    let len = data.train.len();
+    let picked: Vec<usize> = (0..label_samples.min(len))
+        .map(|j| (skip + j) % len)
+        .collect();
     let label_split = Split {
-        samples: data.train.samples[lo * data.train.sample_len..hi * data.train.sample_len]
-            .to_vec(),
-        labels: data.train.labels[lo..hi].to_vec(),
+        samples: picked
+            .iter()
+            .flat_map(|&i| data.train.sample(i).iter().copied())
+            .collect(),
+        labels: picked.iter().map(|&i| data.train.labels[i]).collect(),
         sample_len: data.train.sample_len,
     };
     let (resp, _) = responses(
         chip,
-        divisor,
+        net,
         &label_split,
-        hi - lo,
+        picked.len(),
         seed ^ 0x1abe1,
         threads,
     )?;
@@ -387,14 +460,7 @@ pub fn evaluate(
         .zip(&label_split.labels[half..])
         .filter(|(r, &l)| classify(r, &first, data.classes) == l as usize)
         .count();
-    let (test, counters) = responses(
-        chip,
-        divisor,
-        &data.test,
-        test_samples,
-        seed ^ 0x7e57,
-        threads,
-    )?;
+    let (test, counters) = responses(chip, net, &data.test, test_samples, seed ^ 0x7e57, threads)?;
     let correct = test
         .iter()
         .zip(&data.test.labels)
@@ -434,14 +500,52 @@ mod tests {
     }
 
     #[test]
-    fn scaling_shrinks_threshold_inhibition_and_adaptation() {
+    fn each_knob_scales_its_own_parameters_only() {
         let full = StdpNet::new(10, 32);
-        let s = full.scaled(8, 0.5);
-        assert_eq!(s.timesteps, 8);
-        assert_eq!(s.threshold, full.threshold / 2);
-        assert_eq!(s.inhibition, full.inhibition / 2);
-        assert_eq!(s.adaptation, full.adaptation / 2);
-        assert_eq!(s.tau_v, full.tau_v);
+        let t = full.with(Knob::Threshold, 0.5);
+        assert_eq!(
+            t,
+            StdpNet {
+                threshold: full.threshold / 2,
+                ..full.clone()
+            }
+        );
+        let l = full.with(Knob::Leak, 2.0);
+        assert_eq!(
+            l,
+            StdpNet {
+                tau_v: full.tau_v * 2.0,
+                ..full.clone()
+            }
+        );
+        let a = full.with(Knob::Adaptation, 2.0);
+        assert_eq!(
+            a,
+            StdpNet {
+                adaptation: full.adaptation * 2,
+                ..full.clone()
+            }
+        );
+        let i = full.with(Knob::Inhibition, 0.5);
+        assert_eq!(
+            i,
+            StdpNet {
+                inhibition: full.inhibition / 2,
+                ..full.clone()
+            }
+        );
+        let r = full.with(Knob::LearningRate, 0.5);
+        assert_eq!(
+            r,
+            StdpNet {
+                a_plus: full.a_plus / 2,
+                a_minus: full.a_minus / 2,
+                ..full.clone()
+            }
+        );
+        // Never below 1: a zero threshold or rate is another network.
+        assert_eq!(full.with(Knob::Adaptation, 0.01).adaptation, 1);
+        assert_eq!(full.at(8).timesteps, 8);
         assert_eq!(decay_of(1e12), 0);
         assert_eq!(decay_of(1.0), 2589);
     }

@@ -236,6 +236,56 @@ impl ChipLearner {
         }
     }
 
+    /// Diehl & Cook's weight normalisation, as each plastic core can do it
+    /// alone between samples: every neuron's incoming weights are scaled
+    /// so they sum to `target` (`w * target / sum`, rounded down, clamped
+    /// to the rule's range; a neuron whose weights sum to 0 is left). The
+    /// core reads and writes back each of its input rows once, and its PEs
+    /// sum and then scale their neurons' columns. Returns what it cost,
+    /// counted into `counters` (the cores work in parallel, so the chip's
+    /// cycles grow by the slowest core's).
+    pub fn normalize(&mut self, chip: &Chip, target: i32, counters: &mut Counters) {
+        if counters.cores.len() < chip.cores.len() {
+            counters
+                .cores
+                .resize_with(chip.cores.len(), CoreCounters::default);
+        }
+        let mut slowest = 0u64;
+        for (c, t) in chip.cores.iter().enumerate() {
+            let Some(rule) = &t.stdp else { continue };
+            let w = &mut self.weights[c];
+            let (n, rows) = (t.n_neurons as usize, t.input_rows as usize);
+            let mut sums = vec![0i64; n];
+            for a in 0..rows {
+                let start = t.row_start[a] as usize;
+                for (k, s) in sums.iter_mut().enumerate() {
+                    *s += w[start + k] as i64;
+                }
+            }
+            for a in 0..rows {
+                let start = t.row_start[a] as usize;
+                for (k, &s) in sums.iter().enumerate() {
+                    if s > 0 {
+                        let v = (w[start + k] as i64 * target as i64 + s / 2) / s;
+                        w[start + k] = v.clamp(rule.w_min as i64, rule.w_max as i64) as i16;
+                    }
+                }
+            }
+            let words: u64 = t.row_words[..rows].iter().map(|&x| x as u64).sum();
+            let pes = chip.hw.core.pes.max(1) as usize;
+            // Two passes over the rows (sum, then scale), each a read and,
+            // in the second, a write per word; the PEs take their columns.
+            let cycles = 3 * words + 2 * (rows * n).div_ceil(pes) as u64;
+            let k = &mut counters.cores[c];
+            k.learn_synapse_word_reads += 2 * words;
+            k.synapse_word_writes += words;
+            k.weight_updates += (rows * n) as u64;
+            k.learning_cycles += cycles;
+            slowest = slowest.max(cycles);
+        }
+        counters.cycles += slowest;
+    }
+
     /// Adaptive thresholds per population, in neuron order.
     pub fn layer_theta(&self, chip: &Chip) -> Vec<Vec<i32>> {
         let mut out: Vec<Vec<i32>> = chip
