@@ -78,6 +78,18 @@ impl Default for Accelerator {
     }
 }
 
+impl Accelerator {
+    /// The first Movidius stick as Blouw et al. (2019) measured it, the
+    /// embedded `hw_configs/baselines/ncs-measured-blouw2019.ron`.
+    pub fn measured_stick() -> Accelerator {
+        parse_ron(
+            "hw_configs/baselines/ncs-measured-blouw2019.ron",
+            include_str!("../hw_configs/baselines/ncs-measured-blouw2019.ron"),
+        )
+        .expect("the embedded baseline parses")
+    }
+}
+
 /// One inference of the ANN on the accelerator.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct AcceleratorRun {
@@ -225,6 +237,34 @@ mod tests {
         let conv = parse_arch("1x4x4:c2k3s1p0").unwrap();
         let (shapes, _) = skeleton(&conv);
         assert_eq!(a.run(&conv, &shapes).macs, 2 * 2 * 2 * 9);
+    }
+
+    /// `hw_configs/baselines/ncs-measured-blouw2019.ron` gives back what
+    /// Blouw et al. measured on their keyword spotter: 300 inferences per
+    /// second at 0.647 W.
+    #[test]
+    fn the_measured_stick_baseline_reproduces_its_publication() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("hw_configs/baselines/ncs-measured-blouw2019.ron");
+        let a = Accelerator::load(&path).unwrap();
+        assert_eq!(a, Accelerator::measured_stick());
+        let arch = parse_arch("390-256-256-29").unwrap();
+        let (shapes, _) = skeleton(&arch);
+        let r = a.run(&arch, &shapes);
+        assert_eq!(r.macs, 172_800);
+        let per_second = 1.0 / r.seconds;
+        assert!(
+            (per_second - 300.0).abs() < 0.5,
+            "{per_second} inferences/s"
+        );
+        let joules = r.energy_pj * 1e-12;
+        assert!(
+            (joules - 0.647 / 300.0).abs() < 0.01 * 0.647 / 300.0,
+            "{joules} J"
+        );
+        // Its dynamic energy above idle, the paper's 0.0015 J per inference.
+        let dynamic = joules - 0.210 * r.seconds;
+        assert!((dynamic - 0.0015).abs() < 0.0001, "{dynamic} J");
     }
 
     #[test]

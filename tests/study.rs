@@ -557,7 +557,16 @@ fn quick_convert_study_approaches_the_ann_and_prices_the_baseline() {
     })
     .unwrap();
     assert_eq!(again.report_md, s.report_md);
-    assert_claims(&s.report_md, 2);
+    assert_claims(&s.report_md, 3);
+    // The published measurement is set beside the analytical baseline.
+    let (shapes, _) = neurocycle::train::skeleton(&spec.train.arch);
+    let m = neurocycle::accelerator::Accelerator::measured_stick().run(&spec.train.arch, &shapes);
+    let point = neurocycle::study::convert::headline_point(&spec, &s.rows, &s.ann).unwrap();
+    let want = format!("energy ratio {:.0}x", m.energy_pj / point.energy_pj());
+    assert!(
+        md.contains("ncs-measured-blouw2019.ron") && md.contains(&want),
+        "{want}\n{md}"
+    );
 }
 
 #[test]
