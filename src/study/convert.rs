@@ -894,6 +894,20 @@ pub fn paired(spec: &ConvertSpec, summary: &Summary) -> Vec<super::seeds::Paired
             b.power_mw,
             p.power_mw(),
         ));
+        let (shapes, _) = skeleton(&spec.train.arch);
+        let m = Accelerator::measured_stick().run(&spec.train.arch, &shapes);
+        out.push(Paired::ratio(
+            name,
+            "energy ratio measured stick (Blouw 2019) / chip",
+            m.energy_pj,
+            p.energy_pj(),
+        ));
+        out.push(Paired::ratio(
+            name,
+            "power ratio measured stick (Blouw 2019) / chip",
+            m.power_mw,
+            p.power_mw(),
+        ));
     }
     let at = |variant: &str| {
         rows.iter()
