@@ -881,33 +881,17 @@ pub fn paired(spec: &ConvertSpec, summary: &Summary) -> Vec<super::seeds::Paired
             value: p.timesteps as f64,
             null: f64::NAN,
         });
-        let b = &summary.baseline;
-        out.push(Paired::ratio(
-            name,
-            "energy ratio baseline / chip",
-            b.energy_pj,
-            p.energy_pj(),
-        ));
-        out.push(Paired::ratio(
-            name,
-            "power ratio baseline / chip",
-            b.power_mw,
-            p.power_mw(),
-        ));
         let (shapes, _) = skeleton(&spec.train.arch);
-        let m = Accelerator::measured_stick().run(&spec.train.arch, &shapes);
-        out.push(Paired::ratio(
-            name,
-            "energy ratio measured stick (Blouw 2019) / chip",
-            m.energy_pj,
-            p.energy_pj(),
-        ));
-        out.push(Paired::ratio(
-            name,
-            "power ratio measured stick (Blouw 2019) / chip",
-            m.power_mw,
-            p.power_mw(),
-        ));
+        let measured = Accelerator::measured_stick().run(&spec.train.arch, &shapes);
+        for (who, b) in [
+            ("baseline", &summary.baseline),
+            ("measured stick (Blouw 2019)", &measured),
+        ] {
+            let energy = format!("energy ratio {who} / chip");
+            out.push(Paired::ratio(name, &energy, b.energy_pj, p.energy_pj()));
+            let power = format!("power ratio {who} / chip");
+            out.push(Paired::ratio(name, &power, b.power_mw, p.power_mw()));
+        }
     }
     let at = |variant: &str| {
         rows.iter()

@@ -8,7 +8,7 @@
 use super::{pct, MetricPlots, PlottedRow};
 use crate::error::{write_atomic, Error, Result};
 use crate::plot::sweep::{number, Table};
-use crate::report::headline::column;
+use crate::report::headline::{column, Headline};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -155,6 +155,24 @@ impl Paired {
             value: base / treated,
             null: 1.0,
         }
+    }
+
+    /// The latency and energy ratios of two chip measurements.
+    pub fn chip_costs(comparison: &str, base: &Headline, treated: &Headline) -> [Paired; 2] {
+        [
+            Paired::ratio(
+                comparison,
+                "latency ratio",
+                base.cycles_per_inference,
+                treated.cycles_per_inference,
+            ),
+            Paired::ratio(
+                comparison,
+                "energy ratio",
+                base.energy_per_inference_pj,
+                treated.energy_per_inference_pj,
+            ),
+        ]
     }
 }
 

@@ -433,17 +433,6 @@ pub fn paired(rows: &[Row]) -> Vec<super::seeds::Paired> {
     }
     let name = format!("iir T = {} against T = {}", last.timesteps, first.timesteps);
     out.push(Paired::points(&name, first.accuracy, last.accuracy));
-    out.push(Paired::ratio(
-        &name,
-        "latency ratio",
-        first.chip.cycles_per_inference,
-        last.chip.cycles_per_inference,
-    ));
-    out.push(Paired::ratio(
-        &name,
-        "energy ratio",
-        first.chip.energy_per_inference_pj,
-        last.chip.energy_per_inference_pj,
-    ));
+    out.extend(Paired::chip_costs(&name, &first.chip, &last.chip));
     out
 }

@@ -423,18 +423,7 @@ pub fn paired(rows: &[Row]) -> Vec<super::seeds::Paired> {
                 null: 0.0,
             });
         }
-        out.push(Paired::ratio(
-            &name,
-            "latency ratio",
-            l.chip.cycles_per_inference,
-            u.chip.cycles_per_inference,
-        ));
-        out.push(Paired::ratio(
-            &name,
-            "energy ratio",
-            l.chip.energy_per_inference_pj,
-            u.chip.energy_per_inference_pj,
-        ));
+        out.extend(Paired::chip_costs(&name, &l.chip, &u.chip));
     }
     out
 }

@@ -271,8 +271,10 @@ pub struct Learned {
     pub samples: u64,
 }
 
-/// Trains on the chip: the first `samples` training images, one after the
-/// other, learning on. The stimulus seed is `seed`.
+/// Trains on the chip: `samples` training images, one after the other
+/// (from the split's start, coming round again past its end), learning
+/// on, the weights normalised after each when `net.weight_sum` > 0. The
+/// stimulus seed is `seed`.
 pub fn learn_on_chip(
     chip: &Chip,
     net: &StdpNet,
