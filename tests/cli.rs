@@ -1141,6 +1141,19 @@ fn flags_that_would_be_ignored_are_refused_and_negative_numbers_get_the_range() 
             ],
             "--seeds = 0: expected 1 ..= 32",
         ),
+        (
+            vec![
+                "study",
+                "topspark",
+                "--dataset",
+                "mnist",
+                "--quick",
+                "--weight-sum=-5",
+                "--out",
+                "/tmp/never-study",
+            ],
+            "--weight-sum = -5: expected 0 ..= 1000000",
+        ),
     ];
     for (args, want) in cases {
         let o = run(&args);

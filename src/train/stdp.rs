@@ -482,6 +482,8 @@ pub fn validate(net: &StdpNet) -> Result<()> {
     check_range(f, "--neurons", net.neurons, 1, 4096)?;
     check_range(f, "--timesteps", net.timesteps, 1, 1024)?;
     check_range(f, "--threshold", net.threshold, 1, (1 << 23) - 1)?;
+    // 0 switches normalisation off; a negative sum would be ignored.
+    check_range(f, "--weight-sum", net.weight_sum, 0, 1_000_000)?;
     Ok(())
 }
 
