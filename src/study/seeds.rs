@@ -3,7 +3,8 @@
 //! mean and a 95% interval over the seeds (Student's t), in
 //! `OUT/seeds.csv`, `OUT/report.md` and as error bars in `OUT/plots`.
 //! Rows are matched by position: every seed runs the same grid, and the
-//! text cells of a row (method, variant, regime) must agree.
+//! text cells that name a row (method, variant, regime: before the first
+//! measured number) must agree; measured text (encodings) is kept per seed.
 
 use super::{pct, MetricPlots, PlottedRow};
 use crate::error::{write_atomic, Error, Result};
@@ -323,7 +324,14 @@ pub fn aggregate(out: &Path, seeds: &[u64], title: &str, paired: &[Vec<Paired>])
     let grid = (0..first.header.len())
         .take_while(|&c| text[c] || same(c))
         .count();
-    let is_key = |c: usize| text[c] || c < grid;
+    // A text column after the first measured number is measured too (the
+    // encodings the mapper chose, an error): seeds may differ there, and
+    // seeds.csv gives each seed's text. Before it, text names the row.
+    let first_measured = (0..first.header.len())
+        .find(|&c| !text[c] && !same(c))
+        .unwrap_or(first.header.len());
+    let measured_text = |c: usize| text[c] && c > first_measured && !same(c);
+    let is_key = |c: usize| (text[c] && !measured_text(c)) || c < grid;
     let mut header = vec![];
     for (c, name) in first.header.iter().enumerate() {
         if text[c] {
@@ -347,7 +355,10 @@ pub fn aggregate(out: &Path, seeds: &[u64], title: &str, paired: &[Vec<Paired>])
                     _ => row[c].clone(),
                 });
             }
-            if text[c] {
+            if measured_text(c) {
+                let each: Vec<&str> = tables.iter().map(|t| t.rows[i][c].as_str()).collect();
+                cells.push(each.join(" / "));
+            } else if text[c] {
                 if let Some(t) = tables.iter().find(|t| t.rows[i][c] != row[c]) {
                     return Err(Error::invalid(
                         &t.file,
@@ -471,6 +482,38 @@ mod tests {
         assert!(spread(&[]).is_none());
         assert_eq!(t975(1), 12.706);
         assert_eq!(t975(100), 1.96);
+    }
+
+    #[test]
+    fn measured_text_may_differ_between_seeds_but_the_grid_may_not() {
+        let dir = std::env::temp_dir().join(format!("nc-seeds-text-{}", std::process::id()));
+        let write = |seed: u64, regime: &str, encodings: &str| {
+            let d = seed_dir(&dir, seed);
+            std::fs::create_dir_all(&d).unwrap();
+            let csv = format!(
+                "regime,bits,sparsity,accuracy,encodings\n{regime},4,0.5{seed},0.9{seed},{encodings}\n"
+            );
+            std::fs::write(d.join("results.csv"), csv).unwrap();
+        };
+        write(1, "prune", "csr:2");
+        write(2, "prune", "bitmask:1 csr:1");
+        let md = aggregate(&dir, &[1, 2], "t", &[vec![], vec![]]).unwrap();
+        let csv = std::fs::read_to_string(dir.join("seeds.csv")).unwrap();
+        let lines: Vec<&str> = csv.lines().collect();
+        assert!(lines[0].ends_with(",encodings"), "{csv}");
+        assert!(lines[1].starts_with("prune,4,"), "{csv}");
+        assert!(lines[1].ends_with(",csr:2 / bitmask:1 csr:1"), "{csv}");
+        // The row is named by its grid, not by what was measured.
+        assert!(md.contains("| prune | 4 |"), "{md}");
+        // Text before the first measured number names the row: a seed
+        // that ran another regime is refused.
+        write(2, "quant", "csr:2");
+        let e = aggregate(&dir, &[1, 2], "t", &[vec![], vec![]]).unwrap_err();
+        assert!(
+            e.to_string().contains("every seed runs the same grid"),
+            "{e}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
