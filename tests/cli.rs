@@ -772,6 +772,32 @@ fn a_study_over_seeds_gives_each_row_an_interval_and_error_bars() {
         assert!((got - want).abs() < 1e-9, "{got} {want}");
     }
     assert!(md.contains("## Paired differences"), "{md}");
+    // The seeds ran side by side on shared threads; each equals its seed
+    // run alone on all of them.
+    let alone = tmp("study-seed-alone");
+    let _ = std::fs::remove_dir_all(&alone);
+    let o = run(&[
+        "study",
+        "utilization",
+        "--hw",
+        "hw_configs/default.ron",
+        "--dataset",
+        "mnist",
+        "--quick",
+        "--seeds",
+        "1",
+        "--seed",
+        "6",
+        "--threads",
+        "2",
+        "--out",
+        alone.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(alone.join("results.csv")).unwrap(),
+        b
+    );
 }
 
 #[test]

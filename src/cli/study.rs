@@ -127,12 +127,12 @@ fn topspark_main(a: &TopSparkArgs) -> Result<i32> {
         chip,
     };
     spec.validate()?;
-    let mut spec = spec;
     over_seeds(
         c,
         "TopSpark: timestep reduction for STDP learning on the chip",
-        |seed, out, progress| {
-            spec.seed = seed;
+        |seed, threads, out, progress| {
+            let mut spec = spec.clone();
+            (spec.seed, spec.chip.threads) = (seed, threads);
             topspark::run(&spec, &data, out, progress).map(|r| {
                 let paired = topspark::paired(&spec, &r.rows);
                 (r, paired)
@@ -171,7 +171,8 @@ pub struct Common {
     /// Training seeds (default 3; --quick 1): with N > 1 the study runs
     /// once per seed (SEED, SEED+1, ...) into OUT/seed-S, and OUT/report.md,
     /// OUT/seeds.csv, OUT/paired.csv and OUT/plots give every row's mean,
-    /// and the per-seed differences between rows, with 95% intervals.
+    /// and the per-seed differences between rows, with 95% intervals. The
+    /// seeds run side by side, sharing --threads.
     #[arg(long)]
     pub seeds: Option<u32>,
     #[arg(long)]
@@ -413,12 +414,12 @@ fn convert_main(a: &ConvertArgs) -> Result<i32> {
         accelerator,
     };
     spec.validate()?;
-    let mut spec = spec;
     over_seeds(
         c,
         "ANN-to-SNN conversion on the chip, against a DNN accelerator",
-        |seed, out, progress| {
-            spec.train.seed = seed;
+        |seed, threads, out, progress| {
+            let mut spec = spec.clone();
+            (spec.train.seed, spec.train.threads, spec.chip.threads) = (seed, threads, threads);
             convert::run(&spec, &data, out, progress).map(|r| {
                 let paired = convert::paired(&spec, &r);
                 (r, paired)
@@ -450,12 +451,12 @@ fn timesteps_main(a: &TimestepsArgs) -> Result<i32> {
         accelerator: accelerator(&a.baseline)?,
     };
     spec.validate()?;
-    let mut spec = spec;
     over_seeds(
         c,
         "Fewer timesteps: iterative initialization and retraining (IIR)",
-        |seed, out, progress| {
-            spec.train.seed = seed;
+        |seed, threads, out, progress| {
+            let mut spec = spec.clone();
+            (spec.train.seed, spec.train.threads, spec.chip.threads) = (seed, threads, threads);
             timesteps::run(&spec, &data, out, progress).map(|r| {
                 let paired = timesteps::paired(&r.rows);
                 (r, paired)
@@ -507,31 +508,48 @@ fn entries(dir: &std::path::Path) -> Vec<String> {
     names
 }
 
-/// Runs a study under a progress bar and prints its report.
 /// Runs a study once, or with `--seeds N` once per seed into its own
-/// folder and then over all of them (`study::seeds`).
-fn over_seeds<S>(
+/// folder and then over all of them (`study::seeds`), under progress bars,
+/// and prints its report.
+fn over_seeds<S: Send>(
     c: &Common,
     title: &str,
-    mut one: impl FnMut(
-        u64,
-        &std::path::Path,
-        &(dyn Fn(&str, &neurocycle::train::Progress) + Sync),
-    ) -> Result<(S, Vec<neurocycle::study::seeds::Paired>)>,
+    one: impl Fn(
+            u64,
+            usize,
+            &std::path::Path,
+            &(dyn Fn(&str, &neurocycle::train::Progress) + Sync),
+        ) -> Result<(S, Vec<neurocycle::study::seeds::Paired>)>
+        + Sync,
     report: impl Fn(&S) -> String,
     plots: impl FnOnce(&std::path::Path, &[S]) -> Result<()>,
 ) -> Result<i32> {
     use neurocycle::study::seeds;
     if c.seeds() == 1 {
-        return run_study(&c.out, |progress| {
-            Ok(report(&one(c.seed, &c.out, progress)?.0))
+        return run_study(&c.out, &[String::new()], |progress| {
+            let threads = super::workers("--threads", c.threads)?;
+            Ok(report(
+                &one(c.seed, threads, &c.out, &|stage, p| progress(0, stage, p))?.0,
+            ))
         });
     }
     let list: Vec<u64> = (0..c.seeds() as u64).map(|k| c.seed + k).collect();
-    run_study(&c.out, |progress| {
+    let lanes: Vec<String> = list.iter().map(|s| format!("seed {s}")).collect();
+    run_study(&c.out, &lanes, |progress| {
+        // Seeds run side by side, sharing the threads: independent runs
+        // keep every core busy where one run's serial stretches (on-chip
+        // learning one image after another, optimizer steps) would not.
+        // Results do not depend on it: every seed's draws come from its own
+        // seed, and no result depends on the thread count.
+        let (all, n) = (super::workers("--threads", c.threads)?, list.len());
+        let share = |k: usize| (all / n + usize::from(k < all % n)).max(1);
+        let done = neurocycle::parallel::map(n, n, |k| {
+            let out = seeds::seed_dir(&c.out, list[k]);
+            one(list[k], share(k), &out, &|stage, p| progress(k, stage, p))
+        });
         let (mut runs, mut paired) = (vec![], vec![]);
-        for &s in &list {
-            let (run, p) = one(s, &seeds::seed_dir(&c.out, s), progress)?;
+        for r in done {
+            let (run, p) = r?;
             runs.push(run);
             paired.push(p);
         }
@@ -540,20 +558,30 @@ fn over_seeds<S>(
     })
 }
 
+/// Runs `study` with one progress bar per lane (a seed, or one for the
+/// whole study) and prints its report.
 fn run_study(
     out: &std::path::Path,
-    study: impl FnOnce(&(dyn Fn(&str, &neurocycle::train::Progress) + Sync)) -> Result<String>,
+    lanes: &[String],
+    study: impl FnOnce(&(dyn Fn(usize, &str, &neurocycle::train::Progress) + Sync)) -> Result<String>,
 ) -> Result<i32> {
-    let bar = indicatif::ProgressBar::new(0);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{msg:32} {bar:30} {pos}/{len}  {per_sec}  eta {eta}",
-        )
-        .expect("valid template"),
-    );
+    let bars = indicatif::MultiProgress::new();
+    let style = indicatif::ProgressStyle::with_template(
+        "{prefix:8} {msg:32} {bar:30} {pos}/{len}  {per_sec}  eta {eta}",
+    )
+    .expect("valid template");
+    let lane_bars: Vec<indicatif::ProgressBar> = lanes
+        .iter()
+        .map(|name| {
+            bars.add(indicatif::ProgressBar::new(0))
+                .with_style(style.clone())
+                .with_prefix(name.clone())
+        })
+        .collect();
     let started = std::time::Instant::now();
     let (folder_existed, claimed_before) = (out.exists(), out.join("study.json").exists());
-    let report_md = study(&|stage, p| {
+    let report_md = study(&|lane, stage, p| {
+        let bar = &lane_bars[lane];
         bar.set_message(stage.to_string());
         bar.set_length(p.samples_total);
         bar.set_position(p.samples_done);
@@ -568,7 +596,7 @@ fn run_study(
             }
         }
     })?;
-    bar.finish_and_clear();
+    bars.clear().ok();
     print!("{report_md}");
     eprintln!(
         "study written to {} in {:.0} s ({})",
@@ -643,12 +671,12 @@ fn prune_quant_main(a: &PruneQuantArgs) -> Result<i32> {
         sparsities,
         chip,
     };
-    let mut spec = spec;
     over_seeds(
         c,
         "Pruning and quantization: alone, cumulative and joint",
-        |seed, out, progress| {
-            spec.train.seed = seed;
+        |seed, threads, out, progress| {
+            let mut spec = spec.clone();
+            (spec.train.seed, spec.train.threads, spec.chip.threads) = (seed, threads, threads);
             prune_quant::run(&spec, &data, out, progress).map(|r| {
                 let paired = prune_quant::paired(&r.rows);
                 (r, paired)
@@ -710,12 +738,13 @@ fn utilization_main(a: &UtilizationArgs) -> Result<i32> {
         },
         chip,
     };
-    let mut spec = spec;
     over_seeds(
         c,
         "PE utilization of lottery tickets: LTH and u-Ticket",
-        |seed, out, progress| {
-            spec.lottery.train.seed = seed;
+        |seed, threads, out, progress| {
+            let mut spec = spec.clone();
+            let train = &mut spec.lottery.train;
+            (train.seed, train.threads, spec.chip.threads) = (seed, threads, threads);
             utilization::run(&spec, &data, out, progress).map(|r| {
                 let paired = utilization::paired(&r.rows);
                 (r, paired)

@@ -24,6 +24,7 @@ use serde_json::Value;
 use std::fmt::Write as _;
 use std::path::Path;
 
+#[derive(Clone)]
 pub struct ConvertSpec {
     /// The network, the chip's weight bits, the ANN's epochs and data.
     pub train: TrainSpec,

@@ -42,6 +42,7 @@ impl Regime {
     }
 }
 
+#[derive(Clone)]
 pub struct PruneQuantSpec {
     /// Architecture, timesteps, epochs, ... of every point.
     pub train: TrainSpec,

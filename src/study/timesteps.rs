@@ -24,6 +24,7 @@ use serde_json::Value;
 use std::fmt::Write as _;
 use std::path::Path;
 
+#[derive(Clone)]
 pub struct TimestepsSpec {
     /// The network; `timesteps` is ignored (the schedule gives them) and
     /// `epochs` is the length of the first stage.

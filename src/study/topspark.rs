@@ -30,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::path::Path;
 
+#[derive(Clone)]
 pub struct TopSparkSpec {
     /// The network at the full T (the first candidate).
     pub net: StdpNet,

@@ -19,6 +19,7 @@ use serde_json::Value;
 use std::fmt::Write as _;
 use std::path::Path;
 
+#[derive(Clone)]
 pub struct UtilizationSpec {
     pub lottery: LotterySpec,
     pub chip: ChipSetup,
