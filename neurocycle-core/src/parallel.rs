@@ -1,8 +1,7 @@
-//! How work is spread over threads: indices `0..n` handed out in order to
-//! a few workers, each with its own state (an `Engine`, scratch buffers),
-//! results put back by index ([`map_indexed`]); or a few disjoint parts of
-//! some buffers, one thread each ([`each`]). Results therefore do not
-//! depend on the thread count; tasks must not depend on each other.
+//! The one way work is spread over threads: indices `0..n` handed out in
+//! order to a few workers, each with its own state (an `Engine`, scratch
+//! buffers), results put back by index. Results therefore do not depend on
+//! the thread count; tasks must not depend on each other.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -68,33 +67,6 @@ where
         .map(|r| r.expect("every index ran"))
         .collect()
 }
-/// Runs `task` on every part, each on its own thread (the first on the
-/// caller's), and returns the results in order. For a few large disjoint
-/// parts of buffers (`chunks_mut`), split by the caller.
-pub fn each<P, R, F>(parts: Vec<P>, task: F) -> Vec<R>
-where
-    P: Send,
-    R: Send,
-    F: Fn(P) -> R + Sync,
-{
-    let mut parts = parts.into_iter();
-    let Some(first) = parts.next() else {
-        return vec![];
-    };
-    std::thread::scope(|s| {
-        let rest: Vec<_> = parts.map(|p| s.spawn(|| task(p))).collect();
-        let mut out = vec![task(first)];
-        out.extend(rest.into_iter().map(|h| h.join().expect("a part panicked")));
-        out
-    })
-}
-
-/// Length of the parts `len` items are cut into so that `threads` threads
-/// share them, no part shorter than `min` (so small work stays on one
-/// thread).
-pub fn part_len(len: usize, threads: usize, min: usize) -> usize {
-    len.div_ceil(threads.max(1)).max(min).max(1)
-}
 
 #[cfg(test)]
 mod tests {
@@ -107,23 +79,6 @@ mod tests {
             assert_eq!(map(100, threads, |i| (i * i) as u64), want);
         }
         assert!(map(0, 4, |i| i).is_empty());
-    }
-
-    #[test]
-    fn each_part_is_worked_once_and_results_keep_the_parts_order() {
-        let mut data: Vec<u32> = (0..1000).collect();
-        let len = part_len(data.len(), 3, 10);
-        assert_eq!(len, 334);
-        let parts: Vec<(usize, &mut [u32])> = data.chunks_mut(len).enumerate().collect();
-        let sums = each(parts, |(k, part)| {
-            part.iter_mut().for_each(|x| *x *= 2);
-            (k, part.len())
-        });
-        assert_eq!(sums, vec![(0, 334), (1, 334), (2, 332)]);
-        assert_eq!(data, (0..1000).map(|x| 2 * x).collect::<Vec<u32>>());
-        assert!(each(Vec::<u8>::new(), |_| 0).is_empty());
-        assert_eq!(part_len(100, 8, 64), 64);
-        assert_eq!(part_len(0, 2, 0), 1);
     }
 
     #[test]

@@ -317,15 +317,6 @@ struct Master {
     v_b: Vec<f32>,
 }
 
-impl Master {
-    fn zero_grads(&self) -> LayerGrads {
-        LayerGrads {
-            w: vec![0.0; self.w.len()],
-            b: vec![0.0; self.b.len()],
-        }
-    }
-}
-
 /// Progress of training, reported after every batch.
 #[derive(Clone, Debug, Default)]
 pub struct Progress {
@@ -609,29 +600,20 @@ impl EpochRun<'_> {
         let spec = self.spec;
         order.shuffle(rng);
         let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
-        let mut chunks: Vec<Vec<LayerGrads>> = (0..CHUNKS)
-            .map(|_| masters.iter().map(Master::zero_grads).collect())
-            .collect();
         for batch in order.chunks(spec.batch) {
             let (params, _) = effective(spec, self.topo, masters, self.quantized);
-            let (loss, ok) = batch_grads(
+            let (grads, loss, ok) = batch_grads(
                 spec,
                 &params,
                 self.split,
                 (self.data.shape, self.data.frames),
                 batch,
                 self.epoch_seed,
-                &mut chunks,
             );
             let lr = spec.lr
                 * 0.5
                 * (1.0 + (std::f32::consts::PI * *step as f32 / self.total_steps as f32).cos());
-            adam(
-                masters,
-                &chunks[0],
-                (lr, *step + 1, batch.len()),
-                spec.threads,
-            );
+            adam(masters, &grads, lr, *step + 1, batch.len());
             *step += 1;
             loss_sum += loss as f64;
             correct += ok;
@@ -792,13 +774,8 @@ fn validate(spec: &TrainSpec, data: &Dataset) -> Result<()> {
     Ok(())
 }
 
-/// Below this many weights a layer's sums and optimizer step stay on one
-/// thread: starting one costs more.
-const PARALLEL_MIN: usize = 1 << 14;
-
-/// Gradients of a batch, summed over fixed chunks in order into
-/// `chunks[0]` (the other buffers are scratch, kept between batches so that
-/// a step allocates nothing): (loss sum, correct count).
+/// Gradients of a batch, summed over fixed chunks in order: (grads, loss
+/// sum, correct count).
 fn batch_grads(
     spec: &TrainSpec,
     params: &[LayerParams],
@@ -806,16 +783,11 @@ fn batch_grads(
     layout: ((usize, usize, usize), usize),
     batch: &[usize],
     epoch_seed: u64,
-    chunks: &mut [Vec<LayerGrads>],
-) -> (f32, usize) {
+) -> (Vec<LayerGrads>, f32, usize) {
     let chunk_len = batch.len().div_ceil(CHUNKS).max(1);
-    let samples: Vec<&[usize]> = batch.chunks(chunk_len).collect();
-    let chunks = &mut chunks[..samples.len()];
-    let work = |c: &[usize], grads: &mut Vec<LayerGrads>| {
-        for g in grads.iter_mut() {
-            g.w.fill(0.0);
-            g.b.fill(0.0);
-        }
+    let chunks: Vec<&[usize]> = batch.chunks(chunk_len).collect();
+    let work = |c: &[usize]| {
+        let mut grads: Vec<LayerGrads> = params.iter().map(LayerGrads::zeros).collect();
         let (mut loss, mut ok) = (0.0f32, 0usize);
         let mut tr = Trace::default();
         for &i in c {
@@ -825,57 +797,26 @@ fn batch_grads(
             let (l, g) = cross_entropy(&logits, label);
             loss += l;
             ok += (crate::reference::argmax_f32(&logits) == label) as usize;
-            backward(params, &tr, &g, grads);
+            backward(params, &tr, &g, &mut grads);
         }
-        (loss, ok)
+        (grads, loss, ok)
     };
-    // Each thread works a run of consecutive chunks.
-    let per_thread = samples.len().div_ceil(spec.threads.max(1));
-    let parts: Vec<_> = samples
-        .chunks(per_thread)
-        .zip(chunks.chunks_mut(per_thread))
-        .collect();
-    let scores: Vec<(f32, usize)> = crate::parallel::each(parts, |(samples, grads)| {
-        samples
-            .iter()
-            .zip(grads.iter_mut())
-            .map(|(c, g)| work(c, g))
-            .collect::<Vec<_>>()
-    })
-    .into_iter()
-    .flatten()
-    .collect();
-    let (first, rest) = chunks.split_first_mut().expect("a batch has a chunk");
-    for (l, sum) in first.iter_mut().enumerate() {
-        // Element by element the chunks add in order, as on one thread.
-        let len = crate::parallel::part_len(sum.w.len(), spec.threads, PARALLEL_MIN);
-        let parts: Vec<_> = sum.w.chunks_mut(len).enumerate().collect();
-        crate::parallel::each(parts, |(k, part)| {
-            for other in rest.iter() {
-                let from = &other[l].w[k * len..k * len + part.len()];
-                part.iter_mut().zip(from).for_each(|(x, y)| *x += y);
-            }
-        });
-        for other in rest.iter() {
-            sum.b.iter_mut().zip(&other[l].b).for_each(|(x, y)| *x += y);
+    let results = crate::parallel::map(chunks.len(), spec.threads, |k| work(chunks[k]));
+    let mut it = results.into_iter();
+    let (mut grads, mut loss, mut ok) = it.next().expect("a batch has a chunk");
+    for (g, l, k) in it {
+        for (a, b) in grads.iter_mut().zip(&g) {
+            a.w.iter_mut().zip(&b.w).for_each(|(x, y)| *x += y);
+            a.b.iter_mut().zip(&b.b).for_each(|(x, y)| *x += y);
         }
-    }
-    let mut it = scores.into_iter();
-    let (mut loss, mut ok) = it.next().expect("a batch has a chunk");
-    for (l, k) in it {
         loss += l;
         ok += k;
     }
-    (loss, ok)
+    (grads, loss, ok)
 }
 
 /// One Adam step on the mean gradient of a batch; pruned weights stay 0.
-fn adam(
-    masters: &mut [Master],
-    grads: &[LayerGrads],
-    (lr, t, batch): (f32, usize, usize),
-    threads: usize,
-) {
+fn adam(masters: &mut [Master], grads: &[LayerGrads], lr: f32, t: usize, batch: usize) {
     let (b1, b2, eps) = (0.9f32, 0.999f32, 1e-8f32);
     let c1 = 1.0 - b1.powi(t as i32);
     let c2 = 1.0 - b2.powi(t as i32);
@@ -886,22 +827,13 @@ fn adam(
         *p -= lr * (*m / c1) / ((*v / c2).sqrt() + eps);
     };
     for (m, g) in masters.iter_mut().zip(grads) {
-        let len = crate::parallel::part_len(m.w.len(), threads, PARALLEL_MIN);
-        let parts: Vec<_> =
-            m.w.chunks_mut(len)
-                .zip(m.m_w.chunks_mut(len))
-                .zip(m.v_w.chunks_mut(len))
-                .zip(m.mask.chunks(len).zip(g.w.chunks(len)))
-                .collect();
-        crate::parallel::each(parts, |(((w, m_w), v_w), (mask, g))| {
-            for i in 0..w.len() {
-                if mask[i] {
-                    upd(&mut w[i], &mut m_w[i], &mut v_w[i], g[i] * inv);
-                } else {
-                    w[i] = 0.0;
-                }
+        for i in 0..m.w.len() {
+            if m.mask[i] {
+                upd(&mut m.w[i], &mut m.m_w[i], &mut m.v_w[i], g.w[i] * inv);
+            } else {
+                m.w[i] = 0.0;
             }
-        });
+        }
         for i in 0..m.b.len() {
             upd(&mut m.b[i], &mut m.m_b[i], &mut m.v_b[i], g.b[i] * inv);
         }
