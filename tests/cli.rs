@@ -1180,6 +1180,19 @@ fn flags_that_would_be_ignored_are_refused_and_negative_numbers_get_the_range() 
             ],
             "--weight-sum = -5: expected 0 ..= 1000000",
         ),
+        (
+            vec![
+                "study",
+                "topspark",
+                "--dataset",
+                "mnist",
+                "--quick",
+                "--normalize-every=0",
+                "--out",
+                "/tmp/never-study",
+            ],
+            "--normalize-every = 0: expected 1 ..= 1000000",
+        ),
     ];
     for (args, want) in cases {
         let o = run(&args);

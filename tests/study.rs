@@ -595,6 +595,9 @@ fn quick_topspark_study_learns_on_chip_and_saves_with_fewer_timesteps() {
     let out = tmp("topspark");
     let s = run(&spec, &data, &out, &|_, _| {}).unwrap();
     assert_eq!(s.rows.len(), 6);
+    assert!(s
+        .report_md
+        .contains("normalising each neuron's weights to sum 10000 after each,"));
     for method in ["adjusted", "unadjusted"] {
         let rows: Vec<_> = s.rows.iter().filter(|r| r.method == method).collect();
         assert_eq!(

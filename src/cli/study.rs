@@ -86,6 +86,10 @@ pub struct TopSparkArgs {
     /// incoming weights are scaled to sum to this (0: off).
     #[arg(long)]
     pub weight_sum: Option<i32>,
+    /// Normalise after every N training images (and after the last)
+    /// instead of after each [default: 1].
+    #[arg(long)]
+    pub normalize_every: Option<u32>,
 }
 
 fn topspark_main(a: &TopSparkArgs) -> Result<i32> {
@@ -113,6 +117,7 @@ fn topspark_main(a: &TopSparkArgs) -> Result<i32> {
     net.input_divisor = a.input_divisor.unwrap_or(net.input_divisor);
     net.pre_target = a.pre_target.unwrap_or(net.pre_target);
     net.weight_sum = a.weight_sum.unwrap_or(net.weight_sum);
+    net.normalize_every = a.normalize_every.unwrap_or(net.normalize_every);
     let train_samples = a.train_samples.unwrap_or(if q { 200 } else { 8000 });
     let spec = TopSparkSpec {
         net,

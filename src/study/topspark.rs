@@ -566,15 +566,21 @@ pub fn chosen(rows: &[Row], full: u32, tolerance: f64) -> Option<&Row> {
 
 fn report_md(spec: &TopSparkSpec, data: &Dataset, rows: &[Row], probes: &[Probe]) -> String {
     let full = spec.candidates[0];
+    let normalising = match (spec.net.weight_sum, spec.net.normalize_every) {
+        (0, _) => "without weight normalisation".to_string(),
+        (w, 1) => format!("normalising each neuron's weights to sum {w} after each"),
+        (w, k) => format!(
+            "normalising each neuron's weights to sum {w} after every {k} and after the last"
+        ),
+    };
     let mut s = report_head(
         "TopSpark: timestep reduction for STDP learning on the chip",
         &spec.chip,
         &format!(
-            "Data set {}: the chip learns from {} training images (one after the other, learning on; {} distinct), normalising each neuron's weights to sum {} after each, labels its {} neurons on the next {}, and classifies {} test images (learning off). Chip: {}. Full T = {full}; tolerance {} points. Adjusted: at each shorter T, each parameter ({}) is scaled alone by each of {:?} in a training on {} images and scored on the second half of the label images (labelled on the first half); those that help are combined, best first, each kept only if the combination still scores higher; the result learns from all the images.",
+            "Data set {}: the chip learns from {} training images (one after the other, learning on; {} distinct), {normalising}, labels its {} neurons on the next {}, and classifies {} test images (learning off). Chip: {}. Full T = {full}; tolerance {} points. Adjusted: at each shorter T, each parameter ({}) is scaled alone by each of {:?} in a training on {} images and scored on the second half of the label images (labelled on the first half); those that help are combined, best first, each kept only if the combination still scores higher; the result learns from all the images.",
             data.name,
             spec.train_samples,
             spec.train_samples.min(data.train.len()),
-            spec.net.weight_sum,
             spec.net.neurons,
             spec.label_samples,
             spec.test_samples.min(data.test.len()),

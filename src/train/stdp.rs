@@ -56,6 +56,19 @@ pub struct StdpNet {
     /// 1) at `w_max` 127.
     #[serde(default)]
     pub weight_sum: i32,
+    /// Normalise after every this many training samples (and after the
+    /// last): 1 is Diehl & Cook's. Its cost does not shrink with T, so it
+    /// bounds the training-energy saving of fewer timesteps.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub normalize_every: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn is_one(x: &u32) -> bool {
+    *x == 1
 }
 
 impl StdpNet {
@@ -79,6 +92,7 @@ impl StdpNet {
             init_max: 40,
             input_divisor: 4,
             weight_sum: 10_000,
+            normalize_every: 1,
         }
     }
 
@@ -269,12 +283,14 @@ pub struct Learned {
     /// Counters summed over the training samples.
     pub counters: Counters,
     pub samples: u64,
+    /// Weight normalisations run.
+    pub normalisations: u64,
 }
 
 /// Trains on the chip: `samples` training images, one after the other
 /// (from the split's start, coming round again past its end), learning
-/// on, the weights normalised after each when `net.weight_sum` > 0. The
-/// stimulus seed is `seed`.
+/// on, the weights normalised after every `net.normalize_every` and after
+/// the last when `net.weight_sum` > 0. The stimulus seed is `seed`.
 pub fn learn_on_chip(
     chip: &Chip,
     net: &StdpNet,
@@ -286,6 +302,7 @@ pub fn learn_on_chip(
     let model = chip.model;
     let mut learner = ChipLearner::new(chip);
     let mut counters = Counters::default();
+    let mut normalisations = 0;
     // Past the end of the split the images come round again (another
     // pass, new spike trains).
     let n = if train.is_empty() { 0 } else { samples };
@@ -307,8 +324,10 @@ pub fn learn_on_chip(
             &mut learner,
         )?;
         counters.merge(&r.counters);
-        if net.weight_sum > 0 {
+        let due = (i + 1) % net.normalize_every.max(1) as usize == 0 || i + 1 == n;
+        if net.weight_sum > 0 && due {
             learner.normalize(chip, net.weight_sum, &mut counters);
+            normalisations += 1;
         }
         if i % 16 == 15 || i + 1 == n {
             progress(&Progress {
@@ -326,6 +345,7 @@ pub fn learn_on_chip(
         model: frozen(model, weights, &theta),
         counters,
         samples: n as u64,
+        normalisations,
     })
 }
 
@@ -484,12 +504,53 @@ pub fn validate(net: &StdpNet) -> Result<()> {
     check_range(f, "--threshold", net.threshold, 1, (1 << 23) - 1)?;
     // 0 switches normalisation off; a negative sum would be ignored.
     check_range(f, "--weight-sum", net.weight_sum, 0, 1_000_000)?;
+    check_range(f, "--normalize-every", net.normalize_every, 1, 1_000_000)?;
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn normalisation_runs_every_k_samples_and_after_the_last() {
+        let data = crate::data::load("mnist", None).unwrap();
+        let hw = crate::config::HwConfig::preset("default")
+            .unwrap()
+            .with_overrides("test", &["membrane_sram.state_bits=48".to_string()])
+            .unwrap();
+        let mut net = StdpNet::new(8, 8);
+        net.weight_sum = 3000;
+        let train = data.train.head(7);
+        let learn = |net: &StdpNet| {
+            let model = learning_model(net, data.train.sample_len, 1);
+            let map = crate::mapping::map(&model, &hw, "test").unwrap();
+            let chip = Chip::build(&hw, &model, &map);
+            learn_on_chip(&chip, net, &train, 7, 1, &|_| {}).unwrap()
+        };
+        let sums = |l: &Learned| {
+            let crate::model::Connectivity::Dense { weights: w } = &l.model.projections[0].conn
+            else {
+                panic!("learned weights are dense")
+            };
+            // weights[target][source]: a neuron's incoming weights in a row.
+            w.chunks(data.train.sample_len)
+                .map(|row| row.iter().map(|&x| x as i64).sum::<i64>())
+                .collect::<Vec<_>>()
+        };
+        for (every, runs) in [(1, 7), (3, 3), (7, 1), (100, 1)] {
+            net.normalize_every = every;
+            let l = learn(&net);
+            assert_eq!(l.normalisations, runs, "every {every}");
+            // Normalised after the last sample: each neuron's weights sum
+            // to the target, but for rounding (half a unit per input).
+            for s in sums(&l) {
+                assert!((s - 3000).abs() <= 392, "every {every}: {s}");
+            }
+        }
+        net.weight_sum = 0;
+        assert_eq!(learn(&net).normalisations, 0);
+    }
 
     #[test]
     fn labels_follow_the_strongest_mean_response() {

@@ -238,7 +238,7 @@ impl ChipLearner {
 
     /// Diehl & Cook's weight normalisation, as each plastic core can do it
     /// alone between samples: every neuron's incoming weights are scaled
-    /// so they sum to `target` (`w * target / sum`, rounded down, clamped
+    /// so they sum to `target` (`w * target / sum`, rounded to nearest, clamped
     /// to the rule's range; a neuron whose weights sum to 0 is left). The
     /// core reads and writes back each of its input rows once, and its PEs
     /// sum and then scale their neurons' columns. Returns what it cost,
