@@ -676,24 +676,26 @@ fn run_writes_traces_and_heat_maps_and_plot_draws_from_files() {
 
 #[test]
 fn a_study_over_seeds_gives_each_row_an_interval_and_error_bars() {
-    let out = tmp("study-seeds");
-    let _ = std::fs::remove_dir_all(&out);
-    let o = run(&[
-        "study",
-        "utilization",
-        "--hw",
-        "hw_configs/default.ron",
-        "--dataset",
-        "mnist",
-        "--quick",
-        "--seeds",
-        "2",
-        "--seed",
-        "5",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    // A quick utilization study into a fresh `name` with `flags`.
+    let study = |name: &str, flags: &[&str]| {
+        let out = tmp(name);
+        let _ = std::fs::remove_dir_all(&out);
+        let mut args = vec![
+            "study",
+            "utilization",
+            "--hw",
+            "hw_configs/default.ron",
+            "--dataset",
+            "mnist",
+            "--quick",
+        ];
+        args.extend_from_slice(flags);
+        args.extend(["--out", out.to_str().unwrap()]);
+        let o = run(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        out
+    };
+    let out = study("study-seeds", &["--seeds", "2", "--seed", "5"]);
     for f in [
         "seed-5/results.csv",
         "seed-6/results.csv",
@@ -774,26 +776,10 @@ fn a_study_over_seeds_gives_each_row_an_interval_and_error_bars() {
     assert!(md.contains("## Paired differences"), "{md}");
     // The seeds ran side by side on shared threads; each equals its seed
     // run alone on all of them.
-    let alone = tmp("study-seed-alone");
-    let _ = std::fs::remove_dir_all(&alone);
-    let o = run(&[
-        "study",
-        "utilization",
-        "--hw",
-        "hw_configs/default.ron",
-        "--dataset",
-        "mnist",
-        "--quick",
-        "--seeds",
-        "1",
-        "--seed",
-        "6",
-        "--threads",
-        "2",
-        "--out",
-        alone.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let alone = study(
+        "study-seed-alone",
+        &["--seeds", "1", "--seed", "6", "--threads", "2"],
+    );
     assert_eq!(
         std::fs::read_to_string(alone.join("results.csv")).unwrap(),
         b

@@ -436,8 +436,7 @@ fn claims(
                 ),
             },
             {
-                let (shapes, _) = skeleton(&spec.train.arch);
-                let m = Accelerator::measured_stick().run(&spec.train.arch, &shapes);
+                let m = on_measured_stick(spec);
                 Claim {
                     paper: "measured (Blouw et al. 2019, keyword spotter): Loihi 0.27 mJ, the first Movidius stick 1.5 mJ of dynamic energy per inference (5.5x); 0.110 W against 0.647 W running (5.9x)",
                     here: format!(
@@ -869,6 +868,12 @@ pub fn plot_over_seeds(out: &Path, runs: &[Summary]) -> Result<()> {
 /// Per seed: the chip at the headline T against the ANN and the
 /// baseline; early exit and every ablation against the default at the
 /// ablation T.
+/// The study's ANN on the first stick as Blouw et al. measured it.
+fn on_measured_stick(spec: &ConvertSpec) -> AcceleratorRun {
+    let (shapes, _) = skeleton(&spec.train.arch);
+    Accelerator::measured_stick().run(&spec.train.arch, &shapes)
+}
+
 pub fn paired(spec: &ConvertSpec, summary: &Summary) -> Vec<super::seeds::Paired> {
     use super::seeds::Paired;
     let rows = &summary.rows;
@@ -882,8 +887,7 @@ pub fn paired(spec: &ConvertSpec, summary: &Summary) -> Vec<super::seeds::Paired
             value: p.timesteps as f64,
             null: f64::NAN,
         });
-        let (shapes, _) = skeleton(&spec.train.arch);
-        let measured = Accelerator::measured_stick().run(&spec.train.arch, &shapes);
+        let measured = on_measured_stick(spec);
         for (who, b) in [
             ("baseline", &summary.baseline),
             ("measured stick (Blouw 2019)", &measured),
