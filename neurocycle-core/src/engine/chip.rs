@@ -24,6 +24,9 @@ pub struct CoreTables {
     pub row_start: Vec<u32>,
     pub targets: Vec<u16>,
     pub weights: Vec<i16>,
+    /// Rows whose targets are exactly `0..n` in order (dense and plastic
+    /// rows): the engine accumulates them without indexing by target.
+    pub row_full: Vec<bool>,
     /// Cycles an event holds the integration pipeline: max(words, busiest PE).
     pub row_cost: Vec<u32>,
     pub row_words: Vec<u32>,
@@ -135,6 +138,7 @@ impl<'a> Chip<'a> {
                     row_start: vec![0],
                     targets: vec![],
                     weights: vec![],
+                    row_full: Vec::with_capacity(cm.rows.len()),
                     row_cost: vec![],
                     row_words: vec![],
                     row_delay: cm.rows.iter().map(|r| r.delay as u8).collect(),
@@ -177,6 +181,12 @@ impl<'a> Chip<'a> {
                             load[pe_of(target, n, pes, hw.core.pe_assignment) as usize] += 1;
                         });
                     }
+                    let lo = *t.row_start.last().unwrap_or(&0) as usize;
+                    let row = &t.targets[lo..];
+                    t.row_full.push(
+                        row.len() == n as usize
+                            && row.iter().enumerate().all(|(i, &x)| x as usize == i),
+                    );
                     t.row_start.push(t.targets.len() as u32);
                     let words = cm.rows[axon as usize].bits.div_ceil(word_bits);
                     let busiest = *load.iter().max().unwrap_or(&0);
