@@ -35,11 +35,11 @@ pub enum Study {
 pub struct TopSparkArgs {
     #[command(flatten)]
     pub common: Common,
-    /// Excitatory neurons (default 100; --quick 20).
+    /// Excitatory neurons (default 200; --quick 20).
     #[arg(long)]
     pub neurons: Option<usize>,
     /// Candidate timesteps, strictly decreasing; the first is the full T
-    /// (default 32,16,12,8,6,4; --quick 16,8,4).
+    /// (default 96,64,48,32,24; --quick 16,8,4).
     #[arg(long, value_delimiter = ',')]
     pub candidates: Option<Vec<u32>>,
     /// Training images the chip learns from, coming round to the start
@@ -57,18 +57,18 @@ pub struct TopSparkArgs {
     /// Accuracy loss allowed at the chosen T, in points.
     #[arg(long, default_value_t = 2.0)]
     pub tolerance: f64,
-    /// Firing threshold at the full T.
+    /// Firing threshold at the full T (default 1500).
     #[arg(long)]
     pub threshold: Option<i32>,
-    /// Potentiation and depression rates (a_plus, a_minus).
+    /// Potentiation and depression rates (a_plus, a_minus; default 8 and 2).
     #[arg(long)]
     pub a_plus: Option<i32>,
     #[arg(long)]
     pub a_minus: Option<i32>,
-    /// Threshold increase per spike at the full T.
+    /// Threshold increase per spike at the full T (default 5).
     #[arg(long)]
     pub adaptation: Option<i32>,
-    /// Lateral inhibition weight at the full T.
+    /// Lateral inhibition weight at the full T (default 6000).
     #[arg(long)]
     pub inhibition: Option<i32>,
     /// Scale factors each parameter (threshold, membrane time constant,
@@ -76,18 +76,19 @@ pub struct TopSparkArgs {
     /// shorter T.
     #[arg(long, value_delimiter = ',', default_value = "0.5,0.75,1.5")]
     pub factors: Vec<f64>,
-    /// Pixels are divided by this before rate coding.
+    /// Pixels are divided by this before rate coding (default 4).
     #[arg(long)]
     pub input_divisor: Option<u8>,
-    /// Potentiation offset: pre traces below it depress on a post spike.
+    /// Potentiation offset: pre traces below it depress on a post spike
+    /// (default 40).
     #[arg(long)]
     pub pre_target: Option<i32>,
-    /// Weight normalisation: after every training image each neuron's
-    /// incoming weights are scaled to sum to this (0: off).
+    /// Weight normalisation: each neuron's incoming weights are scaled to
+    /// sum to this (default 10000; 0: off).
     #[arg(long)]
     pub weight_sum: Option<i32>,
-    /// Normalise after every N training images (and after the last)
-    /// instead of after each [default: 1].
+    /// Normalise after every N training images and after the last
+    /// (default 8; 1 is Diehl & Cook's, after each).
     #[arg(long)]
     pub normalize_every: Option<u32>,
 }
@@ -102,11 +103,11 @@ fn topspark_main(a: &TopSparkArgs) -> Result<i32> {
         if q {
             vec![16, 8, 4]
         } else {
-            vec![32, 16, 12, 8, 6, 4]
+            vec![96, 64, 48, 32, 24]
         }
     });
     let mut net = StdpNet::new(
-        a.neurons.unwrap_or(if q { 20 } else { 100 }),
+        a.neurons.unwrap_or(if q { 20 } else { 200 }),
         candidates.first().copied().unwrap_or(1),
     );
     net.threshold = a.threshold.unwrap_or(net.threshold);

@@ -83,8 +83,8 @@ impl StdpNet {
             tau_v: 8.0,
             tau_pre: 4.0,
             tau_post: 4.0,
-            a_plus: 16,
-            a_minus: 4,
+            a_plus: 8,
+            a_minus: 2,
             pre_increment: 128,
             post_increment: 128,
             pre_target: 40,
@@ -92,7 +92,7 @@ impl StdpNet {
             init_max: 40,
             input_divisor: 4,
             weight_sum: 10_000,
-            normalize_every: 1,
+            normalize_every: 8,
         }
     }
 
