@@ -571,7 +571,9 @@ fn quick_convert_study_approaches_the_ann_and_prices_the_baseline() {
 
 #[test]
 fn quick_topspark_study_learns_on_chip_and_saves_with_fewer_timesteps() {
-    use neurocycle::study::topspark::{chosen, run, TopSparkSpec};
+    use neurocycle::study::topspark::{
+        chosen, chosen_over_seeds, paired_over_seeds, run, TopSparkSpec,
+    };
     use neurocycle::train::stdp::StdpNet;
     let hw = HwConfig::preset("default")
         .unwrap()
@@ -646,6 +648,42 @@ fn quick_topspark_study_learns_on_chip_and_saves_with_fewer_timesteps() {
     assert!(full.accuracy > 0.3, "accuracy {}", full.accuracy);
     let pick = chosen(&s.rows, 16, 2.0).unwrap();
     assert!(100.0 * (full.validation_accuracy - pick.validation_accuracy) <= 2.0 + 1e-9);
+    // Over seeds, T is chosen on the mean held-out accuracy: seeds that
+    // would each pick a shorter T (8 and 4) agree on none of them.
+    let with = |held_out: [f64; 3]| -> Vec<neurocycle::study::topspark::Row> {
+        let mut rows = s.rows.clone();
+        for r in rows.iter_mut().filter(|r| r.method == "adjusted") {
+            r.validation_accuracy =
+                held_out[[16, 8, 4].iter().position(|&t| t == r.timesteps).unwrap()];
+        }
+        rows
+    };
+    let (a, b) = (with([0.80, 0.79, 0.70]), with([0.80, 0.76, 0.79]));
+    assert_eq!(chosen(&a, 16, 2.0).unwrap().timesteps, 8);
+    assert_eq!(chosen(&b, 16, 2.0).unwrap().timesteps, 4);
+    assert_eq!(chosen_over_seeds(&[&a, &b], 16, 2.0), Some(16));
+    assert_eq!(chosen_over_seeds(&[&a, &a], 16, 2.0), Some(8));
+    // At that T: against the full T, and adjusted against unadjusted.
+    let per_seed = paired_over_seeds(&spec, &[&a, &a]);
+    assert_eq!(per_seed.len(), 2);
+    let common: Vec<_> = per_seed[0]
+        .iter()
+        .filter(|p| p.comparison == "T = 8, chosen on the seeds' mean held-out accuracy")
+        .collect();
+    let at = |m: &str| {
+        a.iter()
+            .find(|r| r.method == m && r.timesteps == 8)
+            .unwrap()
+    };
+    assert_eq!(common.len(), 6, "{common:?}");
+    assert_eq!(
+        common[0].value,
+        100.0 * (at("adjusted").accuracy - full.accuracy)
+    );
+    assert_eq!(
+        common[5].value,
+        100.0 * (at("adjusted").accuracy - at("unadjusted").accuracy)
+    );
     assert!(s.report_md.contains("chosen T ="));
     assert_claims(&s.report_md, 4);
     for f in [

@@ -139,12 +139,13 @@ fn topspark_main(a: &TopSparkArgs) -> Result<i32> {
         |seed, threads, out, progress| {
             let mut spec = spec.clone();
             (spec.seed, spec.chip.threads) = (seed, threads);
-            topspark::run(&spec, &data, out, progress).map(|r| {
-                let paired = topspark::paired(&spec, &r.rows);
-                (r, paired)
-            })
+            topspark::run(&spec, &data, out, progress)
         },
         |s| s.report_md.clone(),
+        |runs| {
+            let rows: Vec<&[topspark::Row]> = runs.iter().map(|r| r.rows.as_slice()).collect();
+            topspark::paired_over_seeds(&spec, &rows)
+        },
         topspark::plot_over_seeds,
     )
 }
@@ -426,12 +427,10 @@ fn convert_main(a: &ConvertArgs) -> Result<i32> {
         |seed, threads, out, progress| {
             let mut spec = spec.clone();
             (spec.train.seed, spec.train.threads, spec.chip.threads) = (seed, threads, threads);
-            convert::run(&spec, &data, out, progress).map(|r| {
-                let paired = convert::paired(&spec, &r);
-                (r, paired)
-            })
+            convert::run(&spec, &data, out, progress)
         },
         |s| s.report_md.clone(),
+        |runs| runs.iter().map(|r| convert::paired(&spec, r)).collect(),
         convert::plot_over_seeds,
     )
 }
@@ -463,12 +462,10 @@ fn timesteps_main(a: &TimestepsArgs) -> Result<i32> {
         |seed, threads, out, progress| {
             let mut spec = spec.clone();
             (spec.train.seed, spec.train.threads, spec.chip.threads) = (seed, threads, threads);
-            timesteps::run(&spec, &data, out, progress).map(|r| {
-                let paired = timesteps::paired(&r.rows);
-                (r, paired)
-            })
+            timesteps::run(&spec, &data, out, progress)
         },
         |s| s.report_md.clone(),
+        |runs| runs.iter().map(|r| timesteps::paired(&r.rows)).collect(),
         timesteps::plot_over_seeds,
     )
 }
@@ -525,18 +522,19 @@ fn over_seeds<S: Send>(
             usize,
             &std::path::Path,
             &(dyn Fn(&str, &neurocycle::train::Progress) + Sync),
-        ) -> Result<(S, Vec<neurocycle::study::seeds::Paired>)>
+        ) -> Result<S>
         + Sync,
     report: impl Fn(&S) -> String,
+    paired: impl FnOnce(&[S]) -> Vec<Vec<neurocycle::study::seeds::Paired>>,
     plots: impl FnOnce(&std::path::Path, &[S]) -> Result<()>,
 ) -> Result<i32> {
     use neurocycle::study::seeds;
     if c.seeds() == 1 {
         return run_study(&c.out, &[String::new()], |progress| {
             let threads = super::workers("--threads", c.threads)?;
-            Ok(report(
-                &one(c.seed, threads, &c.out, &|stage, p| progress(0, stage, p))?.0,
-            ))
+            Ok(report(&one(c.seed, threads, &c.out, &|stage, p| {
+                progress(0, stage, p)
+            })?))
         });
     }
     let list: Vec<u64> = (0..c.seeds() as u64).map(|k| c.seed + k).collect();
@@ -553,14 +551,9 @@ fn over_seeds<S: Send>(
             let out = seeds::seed_dir(&c.out, list[k]);
             one(list[k], share(k), &out, &|stage, p| progress(k, stage, p))
         });
-        let (mut runs, mut paired) = (vec![], vec![]);
-        for r in done {
-            let (run, p) = r?;
-            runs.push(run);
-            paired.push(p);
-        }
+        let runs = done.into_iter().collect::<Result<Vec<S>>>()?;
         plots(&c.out, &runs)?;
-        seeds::aggregate(&c.out, &list, title, &paired)
+        seeds::aggregate(&c.out, &list, title, &paired(&runs))
     })
 }
 
@@ -683,12 +676,10 @@ fn prune_quant_main(a: &PruneQuantArgs) -> Result<i32> {
         |seed, threads, out, progress| {
             let mut spec = spec.clone();
             (spec.train.seed, spec.train.threads, spec.chip.threads) = (seed, threads, threads);
-            prune_quant::run(&spec, &data, out, progress).map(|r| {
-                let paired = prune_quant::paired(&r.rows);
-                (r, paired)
-            })
+            prune_quant::run(&spec, &data, out, progress)
         },
         |s| s.report_md.clone(),
+        |runs| runs.iter().map(|r| prune_quant::paired(&r.rows)).collect(),
         // Pareto fronts have no error bars: each seed's are in its folder.
         |_, _| Ok(()),
     )
@@ -751,12 +742,10 @@ fn utilization_main(a: &UtilizationArgs) -> Result<i32> {
             let mut spec = spec.clone();
             let train = &mut spec.lottery.train;
             (train.seed, train.threads, spec.chip.threads) = (seed, threads, threads);
-            utilization::run(&spec, &data, out, progress).map(|r| {
-                let paired = utilization::paired(&r.rows);
-                (r, paired)
-            })
+            utilization::run(&spec, &data, out, progress)
         },
         |s| s.report_md.clone(),
+        |runs| runs.iter().map(|r| utilization::paired(&r.rows)).collect(),
         utilization::plot_over_seeds,
     )
 }

@@ -844,6 +844,88 @@ pub fn plot_over_seeds(out: &Path, runs: &[Summary<Row>]) -> Result<()> {
     PLOTS.write_over_seeds(&runs, out)
 }
 
+/// The T one chip would be built for, from every seed's run: [`chosen`]
+/// on the held-out accuracies averaged over the seeds (a seed's own choice
+/// follows its own held-out noise, and the seeds may disagree).
+pub fn chosen_over_seeds(runs: &[&[Row]], full: u32, tolerance: f64) -> Option<u32> {
+    let first = runs.first()?;
+    let mean: Vec<Row> = first
+        .iter()
+        .map(|r| {
+            let (n, sum) = runs
+                .iter()
+                .filter_map(|rows| {
+                    rows.iter()
+                        .find(|x| x.method == r.method && x.timesteps == r.timesteps)
+                })
+                .fold((0, 0.0), |(n, sum), x| (n + 1, sum + x.validation_accuracy));
+            Row {
+                validation_accuracy: sum / n as f64,
+                ..r.clone()
+            }
+        })
+        .collect();
+    chosen(&mean, full, tolerance).map(|r| r.timesteps)
+}
+
+/// Every seed's paired figures ([`paired`]), plus, at the T chosen over
+/// the seeds ([`chosen_over_seeds`]), that T against the full T and the
+/// adjusted network against the unadjusted one.
+pub fn paired_over_seeds(spec: &TopSparkSpec, runs: &[&[Row]]) -> Vec<Vec<super::seeds::Paired>> {
+    let full = spec.candidates[0];
+    let common = chosen_over_seeds(runs, full, spec.tolerance);
+    runs.iter()
+        .map(|rows| {
+            let mut out = paired(spec, rows);
+            let at = |m: &str, t: u32| rows.iter().find(|r| r.method == m && r.timesteps == t);
+            if let Some(t) = common {
+                if let (Some(b), Some(c)) = (at("adjusted", full), at("adjusted", t)) {
+                    let name = format!("T = {t}, chosen on the seeds' mean held-out accuracy");
+                    out.extend(against_full(&name, b, c));
+                    if let Some(u) = at("unadjusted", t) {
+                        let mut p = super::seeds::Paired::points(&name, u.accuracy, c.accuracy);
+                        p.figure = "accuracy change, adjusted against unadjusted (points)".into();
+                        out.push(p);
+                    }
+                }
+            }
+            out
+        })
+        .collect()
+}
+
+/// A shorter T `c` against the full T `b`: accuracy change and the
+/// latency and energy ratios (full / shorter).
+fn against_full(name: &str, b: &Row, c: &Row) -> Vec<super::seeds::Paired> {
+    use super::seeds::Paired;
+    let mut out = vec![Paired::points(name, b.accuracy, c.accuracy)];
+    for (figure, x, y) in [
+        (
+            "inference latency ratio",
+            b.inference.cycles,
+            c.inference.cycles,
+        ),
+        (
+            "inference energy ratio",
+            b.inference.energy_pj,
+            c.inference.energy_pj,
+        ),
+        (
+            "training latency ratio",
+            b.training.cycles,
+            c.training.cycles,
+        ),
+        (
+            "training energy ratio",
+            b.training.energy_pj,
+            c.training.energy_pj,
+        ),
+    ] {
+        out.push(Paired::ratio(name, figure, x, y));
+    }
+    out
+}
+
 /// Per seed: the chosen T against the full T (what TopSpark claims), and
 /// the adjusted network against the unadjusted one at every shorter T.
 pub fn paired(spec: &TopSparkSpec, rows: &[Row]) -> Vec<super::seeds::Paired> {
@@ -859,31 +941,7 @@ pub fn paired(spec: &TopSparkSpec, rows: &[Row]) -> Vec<super::seeds::Paired> {
             value: c.timesteps as f64,
             null: f64::NAN,
         });
-        out.push(Paired::points(name, b.accuracy, c.accuracy));
-        for (figure, x, y) in [
-            (
-                "inference latency ratio",
-                b.inference.cycles,
-                c.inference.cycles,
-            ),
-            (
-                "inference energy ratio",
-                b.inference.energy_pj,
-                c.inference.energy_pj,
-            ),
-            (
-                "training latency ratio",
-                b.training.cycles,
-                c.training.cycles,
-            ),
-            (
-                "training energy ratio",
-                b.training.energy_pj,
-                c.training.energy_pj,
-            ),
-        ] {
-            out.push(Paired::ratio(name, figure, x, y));
-        }
+        out.extend(against_full(name, b, c));
     }
     for &t in spec.candidates.iter().skip(1) {
         if let (Some(a), Some(u)) = (at("adjusted", t), at("unadjusted", t)) {
