@@ -674,28 +674,31 @@ fn run_writes_traces_and_heat_maps_and_plot_draws_from_files() {
     );
 }
 
+/// A quick utilization study from the command line into a fresh `name`
+/// with `flags`: its folder and the command's output; fails the test if
+/// the command fails.
+fn quick_utilization_study(name: &str, flags: &[&str]) -> (PathBuf, Output) {
+    let out = tmp(name);
+    let _ = std::fs::remove_dir_all(&out);
+    let mut args = vec![
+        "study",
+        "utilization",
+        "--hw",
+        "hw_configs/default.ron",
+        "--dataset",
+        "mnist",
+        "--quick",
+    ];
+    args.extend_from_slice(flags);
+    args.extend(["--out", out.to_str().unwrap()]);
+    let o = run(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    (out, o)
+}
+
 #[test]
 fn a_study_over_seeds_gives_each_row_an_interval_and_error_bars() {
-    // A quick utilization study into a fresh `name` with `flags`.
-    let study = |name: &str, flags: &[&str]| {
-        let out = tmp(name);
-        let _ = std::fs::remove_dir_all(&out);
-        let mut args = vec![
-            "study",
-            "utilization",
-            "--hw",
-            "hw_configs/default.ron",
-            "--dataset",
-            "mnist",
-            "--quick",
-        ];
-        args.extend_from_slice(flags);
-        args.extend(["--out", out.to_str().unwrap()]);
-        let o = run(&args);
-        assert!(o.status.success(), "{}", stderr(&o));
-        out
-    };
-    let out = study("study-seeds", &["--seeds", "2", "--seed", "5"]);
+    let (out, _) = quick_utilization_study("study-seeds", &["--seeds", "2", "--seed", "5"]);
     for f in [
         "seed-5/results.csv",
         "seed-6/results.csv",
@@ -776,7 +779,7 @@ fn a_study_over_seeds_gives_each_row_an_interval_and_error_bars() {
     assert!(md.contains("## Paired differences"), "{md}");
     // The seeds ran side by side on shared threads; each equals its seed
     // run alone on all of them.
-    let alone = study(
+    let (alone, _) = quick_utilization_study(
         "study-seed-alone",
         &["--seeds", "1", "--seed", "6", "--threads", "2"],
     );
@@ -788,20 +791,7 @@ fn a_study_over_seeds_gives_each_row_an_interval_and_error_bars() {
 
 #[test]
 fn study_utilization_quick_runs_from_the_command_line() {
-    let out = tmp("study-quick");
-    let _ = std::fs::remove_dir_all(&out);
-    let o = run(&[
-        "study",
-        "utilization",
-        "--hw",
-        "hw_configs/default.ron",
-        "--dataset",
-        "mnist",
-        "--quick",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let (out, o) = quick_utilization_study("study-quick", &[]);
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(String::from_utf8_lossy(&o.stdout).contains(md.lines().next().unwrap()));
     for f in [
